@@ -1,0 +1,49 @@
+"""The ``loadcheck`` command: one Typer application, one sub-command module per component.
+
+Sub-command modules keep their top-level imports light (no torch, no onnxruntime): heavy
+libraries are imported inside the command functions, so ``loadcheck --help`` stays fast and a
+plant's client install works without the export extras.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from loadcheck import __version__
+from loadcheck.synth.cli import synth_command
+
+app = typer.Typer(
+    name="loadcheck",
+    help="Truck-load quality inspection for mines, served on NVIDIA Triton Inference Server.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"loadcheck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+app.command("synth")(synth_command)
+
+
+def main() -> None:
+    app()

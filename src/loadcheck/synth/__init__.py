@@ -1,0 +1,1 @@
+"""Synthetic truck-loading scenes with exact ground truth."""
