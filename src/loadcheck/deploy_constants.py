@@ -1,0 +1,86 @@
+"""Ports, environment variables, paths and metric names shared by the code and ``docker/``.
+
+The Dockerfiles, ``docker/compose.yaml``, the Kubernetes manifests in ``docker/k8s/`` and
+``docs/deploying.md`` repeat these values (they are not Python); ``tests/unit/docker`` checks that
+every copy agrees with this module. Change a value here first, then in those files.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from loadcheck.tensor_names import SAM_ENCODER_MODEL
+
+# --- Network ports (TCP) -------------------------------------------------------------------------
+TRITON_HTTP_PORT: Final = 8000
+TRITON_GRPC_PORT: Final = 8001
+TRITON_METRICS_PORT: Final = 8002
+CONSOLE_PORT: Final = 8501
+GATEWAY_PORT: Final = 8080
+
+# --- Triton endpoints used by health checks and probes (not restricted by the API key) ----------
+TRITON_READY_PATH: Final = "/v2/health/ready"
+TRITON_LIVE_PATH: Final = "/v2/health/live"
+TRITON_METRICS_PATH: Final = "/metrics"
+# Streamlit's own health endpoint (Streamlit >= 1.18).
+CONSOLE_HEALTH_PATH: Final = "/_stcore/health"
+# The gateway: 200 while the process runs / 200 only while Triton is ready (else 503).
+GATEWAY_HEALTH_PATH: Final = "/healthz"
+GATEWAY_READY_PATH: Final = "/readyz"
+
+# --- Restricted APIs ------------------------------------------------------------------------------
+# HTTP header (gRPC metadata key) that carries the API key for Triton's model-repository and
+# model-config APIs: ``--http-restricted-api=model-repository,model-config:<header>=<key>``.
+API_KEY_HEADER: Final = "loadcheck-api-key"
+RESTRICTED_API_CATEGORIES: Final = ("model-repository", "model-config")
+
+# --- Environment variables ------------------------------------------------------------------------
+# Workspace folder (users, fitting data, feature cache, audit log). Default ./workspace.
+HOME_ENV: Final = "LOADCHECK_HOME"
+# Model repository Triton serves: a folder, or ``s3://...`` in the cluster setup.
+# Default ./model_repository.
+REPOSITORY_ENV: Final = "LOADCHECK_REPOSITORY"
+# The API key for the restricted APIs.
+API_KEY_ENV: Final = "LOADCHECK_API_KEY"
+# Container convention: a file that holds the API key (a Docker/Kubernetes secret). The images'
+# entrypoint reads it into ``LOADCHECK_API_KEY`` so the key is never written in compose files.
+API_KEY_FILE_ENV: Final = "LOADCHECK_API_KEY_FILE"
+# Where the console and the gateway find Triton's HTTP endpoint (``host:port``, no scheme).
+TRITON_URL_ENV: Final = "LOADCHECK_TRITON_URL"
+
+# Cluster setup: seconds between two polls of the repository by each Triton replica; when set, the
+# Triton image runs tritonserver in poll mode instead of ``loadcheck serve`` (docker/serve.sh).
+POLL_SECS_ENV: Final = "LOADCHECK_POLL_SECS"
+
+ENV_VARS: Final = (
+    HOME_ENV,
+    REPOSITORY_ENV,
+    API_KEY_ENV,
+    API_KEY_FILE_ENV,
+    TRITON_URL_ENV,
+    POLL_SECS_ENV,
+)
+# Variables read by docker/compose.yaml on the host (interpolation), not inside a container:
+# the host folder with the exported networks, mounted at CONTAINER_EXPORT_DIR.
+COMPOSE_VARS: Final = ("LOADCHECK_EXPORT_DIR",)
+# Build arguments of docker/triton.Dockerfile: the package extras to install (``serve``; add
+# ``export`` for the python-torch runtime) and the non-root UID (CONTAINER_UID).
+BUILD_ARGS: Final = ("LOADCHECK_EXTRAS", "LOADCHECK_UID")
+
+# --- Paths inside the images ----------------------------------------------------------------------
+CONTAINER_REPOSITORY_DIR: Final = "/models"
+CONTAINER_WORKSPACE_DIR: Final = "/workspace"
+CONTAINER_EXPORT_DIR: Final = "/exports"
+CONTAINER_API_KEY_FILE: Final = "/run/secrets/loadcheck_api_key"
+# Non-root user of both images; shared volumes are written by the same numeric UID/GID.
+CONTAINER_USER: Final = "loadcheck"
+CONTAINER_UID: Final = 10001
+
+# --- Autoscaling metric ---------------------------------------------------------------------------
+# Triton's cumulative counters (Prometheus, port 8002): queue time in microseconds and successful
+# requests, per model. The autoscaler uses their ratio over one minute = mean queue time per
+# request of ``QUEUE_METRIC_MODEL``, exposed by the Prometheus adapter as ``QUEUE_METRIC_NAME``.
+TRITON_QUEUE_COUNTER: Final = "nv_inference_queue_duration_us"
+TRITON_SUCCESS_COUNTER: Final = "nv_inference_request_success"
+QUEUE_METRIC_NAME: Final = "loadcheck_triton_queue_us_per_request"
+QUEUE_METRIC_MODEL: Final = SAM_ENCODER_MODEL
