@@ -1,0 +1,315 @@
+"""The asyncio inspection client: one image (:meth:`AsyncInspectionClient.inspect`) or a stream
+of many (:meth:`AsyncInspectionClient.inspect_many`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+
+import numpy as np
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from loadcheck import tensor_names as tn
+from loadcheck.client.decode import INTEGRATOR_OUTPUTS, SEGMENTATOR_OUTPUTS, decode_inspection
+from loadcheck.client.errors import InspectionError, ModelNotFoundError
+from loadcheck.client.images import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    ImageInput,
+    ImageSource,
+    SourceReader,
+    check_image_bytes,
+    collect_sources,
+    image_bytes,
+)
+from loadcheck.client.retry import RetryPolicy
+from loadcheck.client.transport import Protocol_, Transport, TritonTransport
+from loadcheck.payloads import InspectionResult, PayloadError, StageTimings
+
+logger = logging.getLogger(__name__)
+
+#: Anything :meth:`AsyncInspectionClient.inspect_many` takes: a file, folder or zip path, or a
+#: sequence of them (or of :class:`ImageSource`).
+BatchInput = str | os.PathLike | Iterable[str | os.PathLike | ImageSource]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One outcome of :meth:`AsyncInspectionClient.inspect_many`.
+
+    Attributes:
+        index: position of the image in the expanded input (0-based); items arrive out of order.
+        source: the image (file, or zip member).
+        result: the inspection result, or None when the image failed.
+        error: why it failed (one line), or None.
+        error_type: the error class name (``InvalidImageError``, ``TransientError``, ...).
+        elapsed_ms: wall time for this image, including retries.
+    """
+
+    index: int
+    source: ImageSource
+    result: InspectionResult | None
+    error: str | None = None
+    error_type: str | None = None
+    elapsed_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+def check_integrator_name(integrator: str) -> str:
+    """Return ``integrator`` when it is a usable name (letters, digits, ``_``, ``-``, ``.``)."""
+    if not integrator or not all(c.isalnum() or c in "_-." for c in integrator):
+        raise ValueError(
+            f"integrator: expected a name of letters, digits, '_', '-' or '.', got {integrator!r}"
+        )
+    return integrator
+
+
+def progress_bar(*, enabled: bool = True, console: Console | None = None) -> Progress:
+    """The rich progress bar used for batches (on stderr)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        disable=not enabled,
+    )
+
+
+class AsyncInspectionClient:
+    """Inspect truck photos on a loadcheck Triton server (asyncio).
+
+    Args:
+        url: Triton ``host:port`` (HTTP 8000, gRPC 8001 by default on Triton).
+        protocol: ``"http"`` or ``"grpc"``.
+        timeout: limit of every network call, in seconds.
+        api_key: key for Triton's restricted APIs (repository index); inference needs none.
+        retry: the retry policy for transient failures (default: 4 tries, 0.25 s doubling).
+        transport: a ready transport (tests); overrides url/protocol/timeout/api_key.
+        max_image_bytes: largest encoded image sent.
+
+    Use as ``async with AsyncInspectionClient(...) as client:`` or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        url: str = "localhost:8000",
+        protocol: Protocol_ = "http",
+        timeout: float = 30.0,
+        api_key: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        transport: Transport | None = None,
+        max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+    ) -> None:
+        self.transport: Transport = transport or TritonTransport(
+            url, protocol=protocol, timeout_s=timeout, api_key=api_key
+        )
+        self.retry = retry or RetryPolicy()
+        self.max_image_bytes = max_image_bytes
+
+    @property
+    def url(self) -> str:
+        return self.transport.url
+
+    async def _infer_timed(
+        self, model: str, data: bytes, outputs: tuple[str, ...], timings: dict[str, float], key: str
+    ) -> Mapping[str, np.ndarray | None]:
+        async def attempt() -> Mapping[str, np.ndarray | None]:
+            start = time.perf_counter()
+            out = await self.transport.infer(model, data, outputs)
+            timings[key] = (time.perf_counter() - start) * 1000.0
+            return out
+
+        out, waited_s = await self.retry.run(attempt, what=f"{model} at {self.url}")
+        if waited_s:
+            timings[f"{key}_retry_wait"] = waited_s * 1000.0
+        return out
+
+    async def inspect(
+        self, image: ImageInput, integrator: str, *, masks: bool = False
+    ) -> InspectionResult:
+        """Inspect one photo with ``integrator``.
+
+        Args:
+            image: a path, encoded file bytes (JPEG/PNG/BMP/WebP), or an RGB uint8 ``[H, W, 3]``
+                array (sent as PNG).
+            integrator: the deployed integrator's name (model ``integrator_<name>``).
+            masks: also run the ``segmentator`` ensemble and return its masks (the server then
+                runs detection and SAM a second time); detections then come from it too.
+
+        Timings (ms, in ``result.timings``): ``client_prepare`` (read/encode/check),
+        ``round_trip`` (the successful request), ``masks_round_trip``, ``*_retry_wait``,
+        ``decode``.
+
+        Raises:
+            InvalidImageError: the bytes are not an image (nothing is sent).
+            RejectedInputError: the server refused the image.
+            ModelNotFoundError: the integrator is not deployed.
+            TransientError: the server stayed unreachable after the retries.
+            ServerError: the server failed or its answer does not decode.
+        """
+        model = tn.integrator_model_name(check_integrator_name(integrator))
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        data = image_bytes(image)
+        check_image_bytes(data, max_bytes=self.max_image_bytes)
+        timings["client_prepare"] = (time.perf_counter() - start) * 1000.0
+        mask_outputs = None
+        if masks:
+            # Both requests run to completion (each bounded by the timeout) before an error of
+            # either is raised, so no orphan task outlives the call.
+            answers = await asyncio.gather(
+                self._infer_timed(model, data, INTEGRATOR_OUTPUTS, timings, "round_trip"),
+                self._infer_timed(
+                    tn.SEGMENTATOR_ENSEMBLE, data, SEGMENTATOR_OUTPUTS, timings, "masks_round_trip"
+                ),
+                return_exceptions=True,
+            )
+            first, second = answers
+            if isinstance(first, BaseException):
+                raise first
+            if isinstance(second, BaseException):
+                raise second
+            outputs, mask_outputs = first, second
+        else:
+            outputs = await self._infer_timed(
+                model, data, INTEGRATOR_OUTPUTS, timings, "round_trip"
+            )
+        start = time.perf_counter()
+        result = decode_inspection(outputs, model=model, mask_outputs=mask_outputs)
+        timings["decode"] = (time.perf_counter() - start) * 1000.0
+        return InspectionResult(
+            score_result=result.score_result,
+            probability=result.probability,
+            threshold=result.threshold,
+            features=result.features,
+            detections=result.detections,
+            timings=StageTimings(timings),
+            masks=result.masks,
+            trucks=result.trucks,
+        )
+
+    async def inspect_many(
+        self,
+        sources: BatchInput,
+        integrator: str,
+        *,
+        concurrency: int = 4,
+        masks: bool = False,
+        progress: bool = True,
+        console: Console | None = None,
+    ) -> AsyncGenerator[BatchItem, None]:
+        """Inspect many photos, yielding each :class:`BatchItem` as soon as it is done.
+
+        ``sources`` are files, folders (searched recursively) and zip archives. At most
+        ``concurrency`` requests are in flight. A failed image yields an item with ``error``
+        set and the batch goes on; only an undeployed integrator stops it
+        (:class:`ModelNotFoundError`). Shows a progress bar on stderr unless ``progress=False``.
+        """
+        if concurrency < 1:
+            raise ValueError(f"concurrency: expected >= 1, got {concurrency}")
+        check_integrator_name(integrator)
+        items = _expand(sources)
+        todo: asyncio.Queue[tuple[int, ImageSource]] = asyncio.Queue()
+        for pair in enumerate(items):
+            todo.put_nowait(pair)
+        done: asyncio.Queue[BatchItem | BaseException] = asyncio.Queue()
+        reader = SourceReader(max_bytes=self.max_image_bytes)
+
+        async def worker() -> None:
+            while True:
+                try:
+                    index, source = todo.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                start = time.perf_counter()
+                try:
+                    data = reader.read(source)
+                    result = await self.inspect(data, integrator, masks=masks)
+                    item = BatchItem(index, source, result)
+                except ModelNotFoundError as exc:
+                    done.put_nowait(exc)
+                    return
+                except (InspectionError, PayloadError) as exc:
+                    item = BatchItem(index, source, None, str(exc), type(exc).__name__)
+                except Exception as exc:  # one bad image must not stop the batch
+                    logger.debug("unexpected error on %s", source.label, exc_info=True)
+                    item = BatchItem(index, source, None, f"{exc}", type(exc).__name__)
+                elapsed = (time.perf_counter() - start) * 1000.0
+                done.put_nowait(
+                    BatchItem(
+                        item.index, item.source, item.result, item.error, item.error_type, elapsed
+                    )
+                )
+
+        workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(items)))]
+        failed = 0
+        try:
+            with progress_bar(enabled=progress, console=console) as bar:
+                task = bar.add_task("inspecting", total=len(items), failed=0)
+                for _ in range(len(items)):
+                    got = await done.get()
+                    if isinstance(got, BaseException):
+                        raise got
+                    failed += 0 if got.ok else 1
+                    bar.update(task, advance=1, failed=failed)
+                    yield got
+        finally:
+            for w in workers:
+                w.cancel()
+            for w in workers:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await w
+            reader.close()
+
+    async def ready(self) -> bool:
+        """True when the server answers and reports itself ready."""
+        return await self.transport.server_ready()
+
+    async def integrators(self) -> list[str]:
+        """Names of the deployed (loaded) integrators; needs ``api_key`` when the repository
+        API is restricted."""
+        prefix = tn.INTEGRATOR_PREFIX
+        return [m[len(prefix) :] for m in await self.transport.models() if m.startswith(prefix)]
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    async def __aenter__(self) -> AsyncInspectionClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _expand(sources: BatchInput) -> list[ImageSource]:
+    if isinstance(sources, str | os.PathLike):
+        return collect_sources([sources])
+    out: list[ImageSource] = []
+    for entry in sources:
+        out.extend([entry] if isinstance(entry, ImageSource) else collect_sources([entry]))
+    return out

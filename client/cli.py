@@ -1,0 +1,131 @@
+"""``loadcheck inspect``: inspect photos, folders and zip archives on a loadcheck Triton server.
+
+Exit codes: 0 every image was inspected; 1 some failed (each listed with its reason on stderr),
+or no ready server answers at ``--url``; 2 usage errors (bad option, missing path, no images,
+unknown integrator). Library imports happen inside the command so ``loadcheck --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from loadcheck.client.formats import OutputFormat
+
+if TYPE_CHECKING:
+    from loadcheck.client.async_client import AsyncInspectionClient
+    from loadcheck.client.transport import Protocol_
+
+DEFAULT_HTTP_URL = "localhost:8000"
+DEFAULT_GRPC_URL = "localhost:8001"
+
+
+def make_client(
+    url: str, protocol: Protocol_, timeout: float, api_key: str | None
+) -> AsyncInspectionClient:
+    """Build the client the command uses (tests replace this function with a fake)."""
+    from loadcheck.client.async_client import AsyncInspectionClient
+
+    return AsyncInspectionClient(url, protocol, timeout, api_key)
+
+
+def _usage_error(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def inspect_command(
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="Image files, folders (searched recursively) or zip archives.",
+        show_default=False,
+        metavar="PATH",
+    ),
+    integrator: str = typer.Option(
+        ..., "--integrator", "-i", help="Name of the deployed integrator (model integrator_NAME)."
+    ),
+    url: str | None = typer.Option(
+        None,
+        "--url",
+        help="Triton host:port (default: localhost:8000, or localhost:8001 with --grpc).",
+    ),
+    grpc: bool = typer.Option(False, "--grpc", help="Use gRPC instead of HTTP."),
+    fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", "-f", help="Output format."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write the results to this file instead of stdout."
+    ),
+    overlays: Path | None = typer.Option(
+        None,
+        "--overlays",
+        help="Write an overlay PNG per image (masks, boxes, verdict) into this folder; "
+        "asks the server for masks too (a second segmentator pass per image).",
+    ),
+    concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, help="Requests in flight."),
+    timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per request."),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="LOADCHECK_API_KEY", help="Key for Triton's restricted APIs."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Inspect truck photos: a verdict per image, the failures, and a summary line.
+
+    Exit code 0 when every image was inspected, 1 when some failed, 2 on usage errors.
+    """
+    import asyncio
+
+    from loadcheck.client.batch import run_batch, write_results
+    from loadcheck.client.errors import ModelNotFoundError, TransientError
+    from loadcheck.client.formats import summary_line
+    from loadcheck.client.images import SourceError, collect_sources
+
+    try:
+        sources = collect_sources(paths)
+    except SourceError as exc:
+        raise _usage_error(str(exc)) from None
+    if not sources:
+        raise _usage_error(
+            f"no images (*.jpg, *.jpeg, *.png, *.bmp, *.webp) in {', '.join(map(str, paths))}"
+        )
+    protocol: Protocol_ = "grpc" if grpc else "http"
+    try:
+        client = make_client(
+            url or (DEFAULT_GRPC_URL if grpc else DEFAULT_HTTP_URL), protocol, timeout, api_key
+        )
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
+    if overlays is not None:
+        overlays.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        items = asyncio.run(
+            run_batch(
+                client,
+                sources,
+                integrator,
+                concurrency=concurrency,
+                overlays=overlays,
+                progress=progress,
+            )
+        )
+    except ModelNotFoundError as exc:
+        raise _usage_error(f"integrator {integrator!r} is not deployed: {exc}") from None
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
+    except TransientError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    elapsed = time.perf_counter() - start
+    if output is not None:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            write_results(items, fmt, fh, color=False)
+    else:
+        write_results(items, fmt, sys.stdout, color=sys.stdout.isatty())
+    failed = [i for i in items if not i.ok]
+    for item in failed:
+        typer.echo(f"FAILED {item.source.label}: {item.error}", err=True)
+    typer.echo(summary_line(items, elapsed), err=True)
+    raise typer.Exit(1 if failed else 0)

@@ -1,0 +1,255 @@
+"""Asynchronous Triton transports (HTTP/REST through aiohttp, gRPC through grpc.aio).
+
+A transport sends one encoded image to one model and returns the named output tensors; it maps
+every failure to the client's error classes (:mod:`loadcheck.client.errors`). It knows nothing of
+verdicts or retries. ``tritonclient`` is imported lazily so that ``import loadcheck.client`` stays
+light.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol, TypeVar
+
+import numpy as np
+
+from loadcheck import tensor_names as tn
+from loadcheck.client.errors import (
+    InspectionError,
+    InspectionTimeoutError,
+    ModelNotFoundError,
+    RejectedInputError,
+    ServerError,
+    TransientError,
+    first_line,
+)
+from loadcheck.deploy_constants import API_KEY_HEADER
+
+logger = logging.getLogger(__name__)
+
+Protocol_ = Literal["http", "grpc"]
+T = TypeVar("T")
+
+
+_HTTP_TRANSIENT = {"408", "429", "502", "503", "504"}
+_GRPC_TRANSIENT = {
+    "StatusCode.UNAVAILABLE",
+    "StatusCode.RESOURCE_EXHAUSTED",
+    "StatusCode.ABORTED",
+}
+_GRPC_TIMEOUT = {"StatusCode.DEADLINE_EXCEEDED"}
+_GRPC_REJECTED = {"StatusCode.INVALID_ARGUMENT", "StatusCode.OUT_OF_RANGE"}
+_DENIED = {"401", "403", "StatusCode.PERMISSION_DENIED", "StatusCode.UNAUTHENTICATED"}
+
+
+class Transport(Protocol):
+    """What the client needs from a connection to Triton (implemented by :class:`TritonTransport`
+    and by fakes in tests)."""
+
+    url: str
+
+    async def infer(
+        self, model: str, image: bytes, outputs: Sequence[str]
+    ) -> Mapping[str, np.ndarray | None]:
+        """Run ``model`` on the encoded ``image``; returns the requested outputs by name."""
+        ...
+
+    async def server_ready(self) -> bool: ...
+
+    async def model_ready(self, model: str) -> bool: ...
+
+    async def models(self) -> list[str]:
+        """Names of the models the server has loaded (needs ``api_key`` if restricted)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def classify_error(exc: BaseException, *, url: str, model: str | None = None) -> InspectionError:
+    """Map a tritonclient / aiohttp / asyncio exception to the client's error classes."""
+    from tritonclient.utils import InferenceServerException
+
+    where = f"model {model!r} at {url}" if model else url
+    if isinstance(exc, InspectionError):
+        return exc
+    if isinstance(exc, InferenceServerException):
+        status = str(exc.status() or "")
+        message = first_line(str(exc.message() or exc))
+        if status in ("404", "StatusCode.NOT_FOUND") or "unknown model" in message:
+            return ModelNotFoundError(f"{where}: not loaded ({message})")
+        if status in _DENIED:
+            return ServerError(f"{where}: access denied, check the API key ({message})")
+        if status in _HTTP_TRANSIENT or status in _GRPC_TRANSIENT:
+            return TransientError(f"{where}: unavailable ({message})")
+        if status in _GRPC_TIMEOUT or "Deadline Exceeded" in message:
+            return InspectionTimeoutError(f"{where}: timed out ({message})")
+        if status.startswith("4") or status in _GRPC_REJECTED:
+            return RejectedInputError(message)
+        return ServerError(f"{where}: server error [{status or 'no status'}] {message}")
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return InspectionTimeoutError(f"{where}: no answer within the timeout")
+    if isinstance(exc, ConnectionError | OSError):
+        return TransientError(f"cannot connect to {url}: {exc}")
+    try:
+        import aiohttp
+
+        if isinstance(exc, aiohttp.ClientConnectionError):
+            return TransientError(f"cannot connect to {url}: {exc}")
+        if isinstance(exc, aiohttp.ClientError):
+            return ServerError(f"{where}: HTTP client error: {exc}")
+    except ImportError:  # pragma: no cover - aiohttp is part of the client extra
+        pass
+    return ServerError(f"{where}: unexpected {type(exc).__name__}: {exc}")
+
+
+class TritonTransport:
+    """One connection to a Triton server over HTTP or gRPC (asyncio).
+
+    Args:
+        url: ``host:port`` (``http://`` / ``grpc://`` prefixes are accepted and dropped).
+        protocol: ``"http"`` (port 8000 by default on Triton) or ``"grpc"`` (8001).
+        timeout_s: limit of every call (connect + send + inference + receive), in seconds.
+        api_key: sent as :data:`API_KEY_HEADER` on every call when given.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        protocol: Protocol_ = "http",
+        timeout_s: float = 30.0,
+        api_key: str | None = None,
+    ) -> None:
+        if protocol not in ("http", "grpc"):
+            raise ValueError(f"protocol: expected 'http' or 'grpc', got {protocol!r}")
+        if timeout_s <= 0:
+            raise ValueError(f"timeout: expected a positive number of seconds, got {timeout_s}")
+        self.url = normalize_url(url)
+        self.protocol = protocol
+        self.timeout_s = float(timeout_s)
+        self.headers: dict[str, str] = {API_KEY_HEADER: api_key} if api_key else {}
+        self._client: Any = None
+        self._input_shapes: dict[str, list[int]] = {}
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            if self.protocol == "http":
+                import tritonclient.http.aio as httpclient
+
+                self._client = httpclient.InferenceServerClient(
+                    self.url, conn_timeout=self.timeout_s
+                )
+            else:
+                import tritonclient.grpc.aio as grpcclient
+
+                self._client = grpcclient.InferenceServerClient(self.url)
+        return self._client
+
+    async def _call(self, make: Callable[[], Awaitable[T]], model: str | None = None) -> T:
+        try:
+            return await asyncio.wait_for(make(), timeout=self.timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise classify_error(exc, url=self.url, model=model) from exc
+
+    def _grpc_kwargs(self) -> dict[str, Any]:
+        return {"client_timeout": self.timeout_s} if self.protocol == "grpc" else {}
+
+    async def _image_shape(self, model: str) -> list[int]:
+        """``[1]`` for a model served with ``max_batch_size: 0``, ``[1, 1]`` for a batching one."""
+        shape = self._input_shapes.get(model)
+        if shape is None:
+            client = self._get_client()
+            kwargs: dict[str, Any] = {"headers": self.headers or None}
+            if self.protocol == "grpc":
+                kwargs["as_json"] = True
+            meta = await self._call(lambda: client.get_model_metadata(model, **kwargs), model)
+            inputs = {i["name"]: i for i in meta.get("inputs", [])}
+            if tn.IMAGE_BYTES not in inputs:
+                raise ServerError(
+                    f"model {model!r} has no input {tn.IMAGE_BYTES!r} (inputs: {sorted(inputs)})"
+                )
+            dims = [int(d) for d in inputs[tn.IMAGE_BYTES].get("shape", [1])]
+            shape = [1, 1] if len(dims) == 2 else [1]
+            self._input_shapes[model] = shape
+        return shape
+
+    async def infer(
+        self, model: str, image: bytes, outputs: Sequence[str]
+    ) -> Mapping[str, np.ndarray | None]:
+        shape = await self._image_shape(model)
+        client = self._get_client()
+        if self.protocol == "http":
+            import tritonclient.http as mod
+        else:
+            import tritonclient.grpc as mod
+        tensor = mod.InferInput(tn.IMAGE_BYTES, shape, "BYTES")
+        tensor.set_data_from_numpy(np.array([image], dtype=np.object_).reshape(shape))
+        requested = [mod.InferRequestedOutput(name) for name in outputs]
+        result = await self._call(
+            lambda: client.infer(
+                model,
+                [tensor],
+                outputs=requested,
+                headers=self.headers or None,
+                **self._grpc_kwargs(),
+            ),
+            model,
+        )
+        return {name: result.as_numpy(name) for name in outputs}
+
+    async def server_ready(self) -> bool:
+        client = self._get_client()
+        try:
+            return bool(
+                await self._call(
+                    lambda: client.is_server_ready(
+                        headers=self.headers or None, **self._grpc_kwargs()
+                    )
+                )
+            )
+        except TransientError:
+            return False
+
+    async def model_ready(self, model: str) -> bool:
+        client = self._get_client()
+        return bool(
+            await self._call(
+                lambda: client.is_model_ready(
+                    model, headers=self.headers or None, **self._grpc_kwargs()
+                ),
+                model,
+            )
+        )
+
+    async def models(self) -> list[str]:
+        client = self._get_client()
+        kwargs: dict[str, Any] = {"headers": self.headers or None, **self._grpc_kwargs()}
+        if self.protocol == "grpc":
+            kwargs["as_json"] = True
+        index = await self._call(lambda: client.get_model_repository_index(**kwargs))
+        entries = index.get("models", []) if isinstance(index, dict) else index
+        return sorted(e["name"] for e in entries if e.get("state") == "READY")
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.close()
+            except Exception as exc:  # closing must never mask the caller's own error
+                logger.debug("closing the Triton client failed: %s", exc)
+
+
+def normalize_url(url: str) -> str:
+    """``host:port`` from ``url`` (drops ``http://``, ``grpc://`` and a trailing slash)."""
+    text = url.strip()
+    for prefix in ("http://", "grpc://"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    text = text.rstrip("/")
+    if not text or "/" in text:
+        raise ValueError(f"url: expected host:port (e.g. localhost:8000), got {url!r}")
+    return text

@@ -1,0 +1,239 @@
+"""The legacy-compatible HTTP gateway (ASGI, Starlette).
+
+Contract of the replaced system, kept byte for byte where plants depend on it::
+
+    POST /quality_detector/handle_image_post/<token>/   multipart/form-data, file field "image"
+    -> 200 {"score_result": "Qualified" | "Unqualified" | "No Mine Detected"}
+
+``?detail=1`` adds ``probability``, ``threshold``, ``features`` and ``feature_spec_version``.
+Errors are JSON ``{"error": "<reason>"}``, never a traceback:
+
+=====  ===========================================================================
+400    no multipart body, or no file field ``image``
+404    unknown token (or its integrator is not deployed on Triton)
+413    body over the configured limit
+422    the file is not an image the pipeline accepts (the reason says why)
+502    Triton failed on the request
+503    Triton unreachable or unavailable (with ``Retry-After``)
+500    a bug in the gateway (logged with its traceback, body without it)
+=====  ===========================================================================
+
+``GET /healthz`` answers 200 while the process runs; ``GET /readyz`` answers 200 only when Triton
+is ready (else 503 with ``Retry-After``), for load balancers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from loadcheck.client.errors import (
+    InspectionError,
+    InvalidImageError,
+    ModelNotFoundError,
+    RejectedInputError,
+    TransientError,
+    first_line,
+)
+from loadcheck.client.images import check_image_bytes
+from loadcheck.payloads import InspectionResult
+
+logger = logging.getLogger(__name__)
+
+LEGACY_ROUTE = "/quality_detector/handle_image_post/{token}/"
+IMAGE_FIELD = "image"
+DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
+DEFAULT_RETRY_AFTER_S = 5
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class InferenceBackend(Protocol):
+    """What the gateway needs from inference (an :class:`AsyncInspectionClient` or a fake)."""
+
+    async def inspect(self, image: bytes, integrator: str) -> InspectionResult: ...
+
+    async def ready(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class TokenLookup(Protocol):
+    """Maps a URL token to its integrator (blocking; called in a worker thread)."""
+
+    def lookup(self, token: str) -> str | None: ...
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+def error_response(status: int, reason: str, *, retry_after_s: int | None = None) -> JSONResponse:
+    """``{"error": reason}`` with ``status`` (and ``Retry-After`` when given)."""
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+
+def legacy_body(result: InspectionResult, *, detail: bool) -> dict[str, Any]:
+    """``{"score_result": ...}``; with ``detail`` also probability, threshold and features."""
+    body: dict[str, Any] = {"score_result": result.score_result.value}
+    if detail:
+        body["probability"] = round(result.probability, 6)
+        body["threshold"] = round(result.threshold, 6)
+        body["features"] = result.features.as_dict() if result.features is not None else None
+        body["feature_spec_version"] = (
+            result.features.spec_version if result.features is not None else None
+        )
+    return body
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _once(data: bytes) -> AsyncGenerator[bytes, None]:
+    yield data
+
+
+def create_app(
+    backend: InferenceBackend,
+    tokens: TokenLookup,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    retry_after_s: int = DEFAULT_RETRY_AFTER_S,
+) -> Starlette:
+    """The gateway ASGI application.
+
+    Args:
+        backend: runs inferences (closed when the application shuts down).
+        tokens: resolves URL tokens; looked up on every request, so rotations apply at once.
+        max_body_bytes: largest request body accepted (413 above).
+        retry_after_s: ``Retry-After`` seconds sent with 503 answers.
+    """
+
+    async def handle_image_post(request: Request) -> Response:
+        start = time.perf_counter()
+        token = request.path_params["token"]
+        integrator = await run_in_threadpool(tokens.lookup, token)
+        response = await _inspect(request, integrator)
+        logger.info(
+            "POST token=%s… integrator=%s -> %d in %.1f ms",
+            token[:4],
+            integrator,
+            response.status_code,
+            (time.perf_counter() - start) * 1000.0,
+        )
+        return response
+
+    async def _inspect(request: Request, integrator: str | None) -> Response:
+        if integrator is None:
+            return error_response(404, "unknown token")
+        try:
+            body = await _read_limited(request, max_body_bytes)
+        except _BodyTooLargeError:
+            return error_response(413, f"request body over the limit of {max_body_bytes} bytes")
+        except ClientDisconnect:
+            return error_response(400, "the client disconnected before sending the whole body")
+        content_type = request.headers.get("content-type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            return error_response(
+                400, f"expected a multipart/form-data body with a file field {IMAGE_FIELD!r}"
+            )
+        try:
+            form = await MultiPartParser(
+                request.headers, _once(body), max_files=4, max_fields=32
+            ).parse()
+        except MultiPartException as exc:
+            return error_response(400, f"malformed multipart/form-data body: {exc.message}")
+        try:
+            upload = form.get(IMAGE_FIELD)
+            if upload is None:
+                return error_response(400, f"missing form field {IMAGE_FIELD!r}")
+            if not isinstance(upload, UploadFile):
+                return error_response(
+                    400, f"form field {IMAGE_FIELD!r} must be a file upload, not a text value"
+                )
+            data = await upload.read()
+        finally:
+            await form.close()
+        try:
+            check_image_bytes(data, max_bytes=max_body_bytes)
+        except InvalidImageError as exc:
+            return error_response(422, str(exc))
+        try:
+            result = await backend.inspect(data, integrator)
+        except RejectedInputError as exc:
+            return error_response(422, f"the image was rejected: {first_line(str(exc))}")
+        except ModelNotFoundError:
+            logger.warning("integrator %r has a token but is not deployed", integrator)
+            return error_response(404, "the integrator of this URL is not deployed")
+        except TransientError as exc:
+            logger.warning("Triton unavailable: %s", exc)
+            return error_response(
+                503, "the inference server is unavailable; retry later", retry_after_s=retry_after_s
+            )
+        except InspectionError as exc:
+            logger.error("inference failed for %r: %s", integrator, exc)
+            return error_response(502, "the inference server failed on this request")
+        detail = request.query_params.get("detail", "").lower() in _TRUE
+        return JSONResponse(legacy_body(result, detail=detail))
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            ready = await backend.ready()
+        except InspectionError as exc:
+            logger.warning("readiness check failed: %s", exc)
+            ready = False
+        if ready:
+            return JSONResponse({"status": "ready"})
+        return error_response(503, "the inference server is not ready", retry_after_s=retry_after_s)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        reason = exc.detail if isinstance(exc, HTTPException) else "error"
+        return error_response(status, str(reason))
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal error")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await backend.close()
+
+    routes = [
+        Route(LEGACY_ROUTE, handle_image_post, methods=["POST"]),
+        Route(LEGACY_ROUTE.rstrip("/"), handle_image_post, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,121 @@
+"""``loadcheck gateway``: serve the legacy endpoint; ``tokens``, ``rotate`` and ``revoke`` manage
+its URL tokens in the workspace (``--home`` or ``$LOADCHECK_HOME``, default ``./workspace``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from loadcheck.gateway.tokens import TokenStore
+
+gateway_app = typer.Typer(
+    help="The legacy-compatible HTTP gateway (POST /quality_detector/handle_image_post/<token>/).",
+    no_args_is_help=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_HOME_HELP = "Workspace folder (default: $LOADCHECK_HOME, else ./workspace)."
+
+
+def _store(home: Path | None) -> TokenStore:
+    from loadcheck.gateway.tokens import TokenStore
+    from loadcheck.workspace import Workspace
+
+    return TokenStore(Workspace(home))
+
+
+@gateway_app.callback(invoke_without_command=True)
+def gateway_command(
+    ctx: typer.Context,
+    triton: str = typer.Option("localhost:8000", "--triton", help="Triton host:port."),
+    grpc: bool = typer.Option(False, "--grpc", help="Talk to Triton over gRPC (port 8001)."),
+    host: str = typer.Option("0.0.0.0", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
+    max_body_mb: float = typer.Option(
+        20.0, "--max-body-mb", min=0.001, help="Largest request body in MiB (413 above)."
+    ),
+    timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per inference."),
+    retry_after: int = typer.Option(5, "--retry-after", min=1, help="Retry-After of 503s, s."),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="LOADCHECK_API_KEY", help="Key for Triton's restricted APIs."
+    ),
+    home: Path | None = typer.Option(None, "--home", help=_HOME_HELP),
+) -> None:
+    """Serve the legacy endpoint in front of Triton (run without a sub-command)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from loadcheck.client.async_client import AsyncInspectionClient
+    from loadcheck.client.retry import RetryPolicy
+    from loadcheck.gateway.app import create_app
+
+    store = _store(home)
+    for token in store.issue_for_deployed():
+        typer.echo(f"issued a token for {token.integrator}: {token.path}", err=True)
+    try:
+        backend = AsyncInspectionClient(
+            triton,
+            "grpc" if grpc else "http",
+            timeout,
+            api_key,
+            retry=RetryPolicy(max_attempts=2, initial_backoff_s=0.2),
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    app = create_app(
+        backend,
+        store,
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        retry_after_s=retry_after,
+    )
+    # No access log: it would write every URL token in clear; the app logs a token prefix.
+    uvicorn.run(app, host=host, port=port, server_header=False, access_log=False)
+
+
+@gateway_app.command("tokens")
+def tokens_command(home: Path | None = typer.Option(None, "--home", help=_HOME_HELP)) -> None:
+    """List the URL token of every integrator (issuing tokens for deployed ones without)."""
+    store = _store(home)
+    new = {t.integrator for t in store.issue_for_deployed()}
+    tokens = store.all()
+    if not tokens:
+        typer.echo("no tokens yet: deploy an integrator, or run `loadcheck gateway rotate NAME`")
+        return
+    for t in tokens:
+        note = "  (new)" if t.integrator in new else ""
+        typer.echo(f"{t.integrator}\t{t.path}\trotated {t.rotated_at}{note}")
+
+
+@gateway_app.command("rotate")
+def rotate_command(
+    name: str = typer.Argument(..., help="Integrator whose token to replace."),
+    home: Path | None = typer.Option(None, "--home", help=_HOME_HELP),
+) -> None:
+    """Replace an integrator's token (the old URL stops working at once) and print the new URL."""
+    store = _store(home)
+    known = store.known_integrators()
+    if name not in known:
+        typer.echo(
+            f"error: no integrator {name!r} in the workspace; known: {', '.join(known) or 'none'}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    token = store.rotate(name)
+    typer.echo(f"{token.integrator}\t{token.path}")
+
+
+@gateway_app.command("revoke")
+def revoke_command(
+    name: str = typer.Argument(..., help="Integrator whose token to delete."),
+    home: Path | None = typer.Option(None, "--home", help=_HOME_HELP),
+) -> None:
+    """Delete an integrator's token: its URL answers 404 until a new token is issued."""
+    if not _store(home).revoke(name):
+        typer.echo(f"error: {name!r} has no token", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"revoked the token of {name}")
