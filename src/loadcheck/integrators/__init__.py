@@ -1,0 +1,35 @@
+"""Integrators: named, deployable scoring setups (settings, fitting data, fitted versions).
+
+Names are imported lazily (PEP 562) so that ``loadcheck --help`` does not load OpenCV.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "IngestError": "errors",
+    "IntegratorError": "errors",
+    "NotFoundError": "errors",
+    "validate_name": "errors",
+    "MasksDirSegmenter": "segmenters",
+    "Segmenter": "segmenters",
+    "default_segmenter": "segmenters",
+    "register_segmenter_factory": "segmenters",
+    "fitted_versions": "serving",
+    "integrator_names": "serving",
+    "served_artifact_dir": "serving",
+    "served_version": "serving",
+    "IntegratorConfig": "store",
+    "IntegratorStore": "store",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loadcheck.integrators' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"loadcheck.integrators.{module}"), name)
