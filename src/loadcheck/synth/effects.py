@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from loadcheck.synth.geometry import TruckLayout
+from loadcheck.synth.profiles import MAX_HEAP
 from loadcheck.synth.textures import GRAIN, SMOOTH, colourise, noise
 
 _LIGHTING = {  # gain, tint, haze colour, sensor noise
@@ -39,10 +40,12 @@ def occluder_polygons(
             ]
         )
         return pole, lamp, (0.42, 0.42, 0.4)
-    # A loader bucket hanging over the rim, on an arm from the top of the frame.
+    # A loader bucket hanging over the truck, on an arm from the top of the frame. It stays above
+    # the highest possible heap (MAX_HEAP - 1 bed heights over the rim): hiding the top of the load
+    # would make a full load look pitted while its label says otherwise.
     bw = rng.uniform(0.2, 0.32) * length
-    top = float(q[:, 1].min()) - rng.uniform(0.2, 0.6) * height
-    bot = top + rng.uniform(0.35, 0.55) * height
+    bot = float(q[:, 1].min()) - (MAX_HEAP - 1.0 + rng.uniform(0.08, 0.3)) * height
+    top = bot - rng.uniform(0.35, 0.55) * height
     bucket = np.array(
         [[cx - bw / 2, top], [cx + bw / 2, top], [cx + 0.35 * bw, bot], [cx - 0.35 * bw, bot]]
     )
