@@ -35,8 +35,8 @@ DETECTOR_SCORES: Final = "det_scores"  # float32 [B, M]
 DETECTOR_CLASSES: Final = "det_classes"  # int32 [B, M]
 
 # --- SAM image encoder ---------------------------------------------------------------------------
-# uint8 [B, S, S, 3] RGB, longest side resized to S and zero-padded bottom/right;
-# SAM's pixel normalisation happens in the graph.
+# uint8 [B, S, S, 3] RGB, longest side resized to S and padded bottom/right (zeros work; the
+# card's pad_rgb, SAM's pixel mean, matches SAM's own padding); normalisation is in the graph.
 SAM_ENCODER_INPUT: Final = "image"
 SAM_EMBEDDINGS: Final = "image_embeddings"  # float32 [B, 256, S/16, S/16]
 
@@ -45,6 +45,12 @@ SAM_DECODER_EMBEDDINGS: Final = SAM_EMBEDDINGS  # float32 [1, 256, S/16, S/16]
 SAM_DECODER_BOXES: Final = "boxes_xyxy"  # float32 [K, 4] in the encoder's S x S frame
 SAM_LOW_RES_MASKS: Final = "low_res_masks"  # float32 [K, 1, S/4, S/4] logits
 SAM_IOU_PREDICTIONS: Final = "iou_predictions"  # float32 [K, 1]
+
+# --- Internal tensors between the serving steps (loadcheck.serving) -----------------------------
+ORIGINAL_RGB: Final = "original_rgb"  # uint8 [H, W, 3] the decoded image, EXIF-oriented RGB
+LETTERBOX: Final = "letterbox"  # float32 [3] scale, pad_x, pad_y: detector = original*scale+pad
+SAM_REGION_XYWH: Final = "sam_region_xywh"  # float32 [4] the original-pixel region SAM encodes
+IMAGE_WH: Final = "image_wh"  # int32 [2] original width, height
 
 # --- Ensembles (public inference API) ------------------------------------------------------------
 IMAGE_BYTES: Final = "IMAGE"  # BYTES [1]: an encoded JPEG/PNG/BMP/WebP file
