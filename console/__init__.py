@@ -1,0 +1,1 @@
+"""The Streamlit admin console (``loadcheck console``); see docs/console.md."""

@@ -1,0 +1,74 @@
+"""The Streamlit entry point (``loadcheck console`` runs ``streamlit run`` on this file).
+
+Login gate, navigation and log out; each page is a module of :mod:`loadcheck.console.views`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from loadcheck.console.auth import AdminStore
+from loadcheck.console.config import ConsoleConfig
+from loadcheck.console.widgets import Session
+from loadcheck.workspace import Workspace
+
+LOG = logging.getLogger(__name__)
+PAGES = ("Integrators", "Segmentator", "Segment images", "Audit log")
+
+
+def _login(config: ConsoleConfig) -> None:
+    st.title("loadcheck console")
+    st.caption("Log in with an admin account (created with `loadcheck console create-admin`).")
+    name = st.text_input("Admin name", key="login_name")
+    password = st.text_input("Password", type="password", key="login_password")
+    if st.button("Log in", key="login_button", type="primary"):
+        result = AdminStore(Workspace(config.home)).login(name, password)
+        if result.ok:
+            st.session_state["admin"] = name.strip()
+            st.session_state.pop("login_password", None)
+            st.rerun()
+        else:
+            st.error(result.message)
+
+
+def _render(page: str, session: Session) -> None:
+    from loadcheck.console.views import audit, integrators, segment_images, segmentator
+
+    modules = {
+        "Integrators": integrators,
+        "Segmentator": segmentator,
+        "Segment images": segment_images,
+        "Audit log": audit,
+    }
+    modules[page].render(session)
+
+
+def main() -> None:
+    st.set_page_config(page_title="loadcheck console", layout="wide")
+    try:
+        config = ConsoleConfig.from_env()
+    except ValueError as exc:
+        st.error(f"console configuration: {exc}")
+        return
+    admin = st.session_state.get("admin")
+    if not admin:
+        _login(config)
+        return
+    with st.sidebar:
+        st.markdown(f"**loadcheck console**  \nlogged in as `{admin}`")
+        page = st.radio("Page", PAGES, key="page")
+        if st.button("Log out", key="logout"):
+            AdminStore(Workspace(config.home)).logout(admin)
+            st.session_state.clear()
+            st.rerun()
+    session = Session(config, admin)
+    try:
+        _render(str(page), session)
+    except Exception as exc:  # a page bug: show its message, never a traceback
+        LOG.exception("page %s failed", page)
+        st.error(f"this page failed: {exc}")
+
+
+main()

@@ -1,0 +1,104 @@
+"""``loadcheck console``: run the Streamlit admin console; ``create-admin NAME`` adds an account.
+
+The workspace is ``--home`` or ``$LOADCHECK_HOME`` (default ``./workspace``); the console reads
+``$LOADCHECK_REPOSITORY``, ``$LOADCHECK_TRITON_URL`` and ``$LOADCHECK_API_KEY`` (see
+``docs/console.md``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from loadcheck.deploy_constants import CONSOLE_PORT, HOME_ENV
+
+console_app = typer.Typer(
+    help="The Streamlit admin console (run without a sub-command to start it).",
+    no_args_is_help=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+#: Largest upload (MB): fitting-data zips of a few hundred full-size photos.
+MAX_UPLOAD_MB = 2048
+_HOME_HELP = "Workspace folder (default: $LOADCHECK_HOME, else ./workspace)."
+
+
+@console_app.callback(invoke_without_command=True)
+def console_command(
+    ctx: typer.Context,
+    port: int = typer.Option(CONSOLE_PORT, "--port", min=1, max=65535, help="Port to listen on."),
+    address: str = typer.Option("0.0.0.0", "--address", help="Address to listen on."),
+    home: Path | None = typer.Option(None, "--home", help=_HOME_HELP),
+) -> None:
+    """Start the admin console (Streamlit) until interrupted."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from loadcheck.console.auth import AdminStore
+    from loadcheck.workspace import Workspace
+
+    if home is not None:
+        os.environ[HOME_ENV] = str(home)
+    if not AdminStore(Workspace(home)).names():
+        typer.echo(
+            "error: no admin account yet; create one with: loadcheck console create-admin NAME",
+            err=True,
+        )
+        raise typer.Exit(2)
+    app = Path(__file__).with_name("app.py")
+    args = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        f"--server.port={port}",
+        f"--server.address={address}",
+        "--server.headless=true",
+        f"--server.maxUploadSize={MAX_UPLOAD_MB}",
+        "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none",
+        "--client.toolbarMode=minimal",
+        "--client.showErrorDetails=false",
+    ]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, args)
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            typer.echo("error: --password-stdin: no password on standard input", err=True)
+            raise typer.Exit(2)
+        return line.rstrip("\r\n")
+    first = typer.prompt("Password", hide_input=True)
+    second = typer.prompt("Repeat password", hide_input=True)
+    if first != second:
+        typer.echo("error: the two passwords differ", err=True)
+        raise typer.Exit(2)
+    return str(first)
+
+
+@console_app.command("create-admin")
+def create_admin_command(
+    name: str = typer.Argument(..., help="Admin name (letters, digits, '_', '.', '@', '-')."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin."
+    ),
+    replace: bool = typer.Option(False, "--replace", help="Reset an existing admin's password."),
+    home: Path | None = typer.Option(None, "--home", help=_HOME_HELP),
+) -> None:
+    """Create a console admin (asks for the password twice, hidden)."""
+    from loadcheck.console.auth import AdminStore, AuthError
+    from loadcheck.workspace import Workspace
+
+    password = _read_password(password_stdin)
+    try:
+        AdminStore(Workspace(home)).create(name, password, replace=replace)
+    except AuthError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"admin {name!r} {'updated' if replace else 'created'}")

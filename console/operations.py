@@ -1,0 +1,140 @@
+"""Integrator actions of the console that combine several library calls: choose the segmenter,
+deploy / undeploy / roll back on the running server (with the audit log), copy-paste examples.
+
+Fitting, data and settings go straight to :mod:`loadcheck.integrators` (as the CLI does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadcheck import tensor_names as tn
+from loadcheck.console.config import ConsoleConfig
+from loadcheck.integrators.errors import IntegratorError
+from loadcheck.integrators.fitting import rollback
+from loadcheck.integrators.segmenters import MasksDirSegmenter, Segmenter
+from loadcheck.integrators.served import ServedSegmenter
+from loadcheck.integrators.store import IntegratorStore
+from loadcheck.serving.deploy import ModelControl, deploy, undeploy
+from loadcheck.serving.state import deployed_integrators
+from loadcheck.workspace.db import Workspace
+from loadcheck.workspace.images import sha256_hex
+
+
+def control_for(config: ConsoleConfig) -> ModelControl:
+    return ModelControl(config.triton_url, config.api_key)
+
+
+def served_segmenter(config: ConsoleConfig) -> ServedSegmenter:
+    """The served ``segmentator`` on ``config.triton_url`` (close it after use)."""
+    return ServedSegmenter(config.triton_url, repository=config.repository, api_key=config.api_key)
+
+
+@contextmanager
+def fitting_segmenter(
+    store: IntegratorStore, name: str, masks_dir: str, config: ConsoleConfig
+) -> Iterator[Segmenter]:
+    """Given masks (``masks_dir``, as ``--masks`` of the CLI) or the served segmentator."""
+    if masks_dir.strip():
+        stems = {r["sha256"]: Path(r["original_name"]).stem for r in store.samples(name)}
+        seg = MasksDirSegmenter(masks_dir.strip(), stems)
+        missing = seg.missing()
+        if missing:
+            raise IntegratorError(
+                f"masks folder {masks_dir}: no <stem>_bed.png / <stem>_load.png for "
+                f"{len(missing)} images: {', '.join(missing[:10])}"
+            )
+        yield seg
+        return
+    with served_segmenter(config) as served:
+        yield served
+
+
+@contextmanager
+def evaluation_segmenter(
+    names_data: list[tuple[str, bytes]], masks_dir: str, config: ConsoleConfig
+) -> Iterator[Segmenter]:
+    """Segmenter for test images: given masks (by file stem) or the served segmentator."""
+    if masks_dir.strip():
+        stems = {sha256_hex(data): Path(name).stem for name, data in names_data}
+        yield MasksDirSegmenter(masks_dir.strip(), stems)
+        return
+    with served_segmenter(config) as served:
+        yield served
+
+
+def is_deployed(config: ConsoleConfig, name: str) -> bool:
+    return name in deployed_integrators(config.repository)
+
+
+def deploy_integrator(store: IntegratorStore, name: str, config: ConsoleConfig) -> int:
+    """Write the served version's scorer and ensemble, load them on Triton, issue the gateway
+    token; returns the deployed version."""
+    from loadcheck.gateway.tokens import TokenStore
+
+    cfg = store.get(name)
+    if cfg.served_version is None:
+        raise IntegratorError(f"integrator {name!r} has no fitted version; fit it first")
+    version = deploy(config.repository, name, cfg.served_version, control_for(config))
+    TokenStore(store.ws).issue(name)
+    with store.ws.transaction() as conn:
+        Workspace.audit(conn, "deploy", name, version=version)
+    return version
+
+
+def undeploy_integrator(store: IntegratorStore, name: str, config: ConsoleConfig) -> list[str]:
+    models = undeploy(config.repository, name, control_for(config))
+    with store.ws.transaction() as conn:
+        Workspace.audit(conn, "undeploy", name, models=models)
+    return models
+
+
+def rollback_integrator(
+    store: IntegratorStore, name: str, version: int, config: ConsoleConfig
+) -> bool:
+    """Serve ``version``; when the integrator is deployed, load that version on Triton now.
+
+    Returns whether the running server was updated.
+    """
+    rollback(store, name, version)
+    if is_deployed(config, name):
+        deploy(config.repository, name, version, control_for(config))
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where plants send photos for one integrator, and copy-paste examples."""
+
+    triton_infer_url: str
+    legacy_url: str | None
+    curl_legacy: str | None
+    curl_ready: str
+    python: str
+
+
+def endpoints(store: IntegratorStore, name: str, config: ConsoleConfig) -> Endpoints:
+    from loadcheck.gateway.tokens import TokenStore
+
+    model = tn.integrator_model_name(name)
+    base = config.public_triton_url.rstrip("/")
+    token = TokenStore(store.ws).get(name)
+    legacy = None if token is None else f"{config.gateway_url.rstrip('/')}{token.path}"
+    host = base.split("://", 1)[-1]
+    python = (
+        "from loadcheck.client import InspectionClient\n\n"
+        f'with InspectionClient("{host}") as client:\n'
+        f'    result = client.inspect("truck.jpg", integrator="{name}")\n'
+        "    print(result.score_result.value, result.probability)\n"
+    )
+    return Endpoints(
+        triton_infer_url=f"{base}/v2/models/{model}/infer",
+        legacy_url=legacy,
+        curl_legacy=None if legacy is None else f"curl -F image=@truck.jpg {legacy}",
+        curl_ready=f"curl -i {base}/v2/models/{model}/ready",
+        python=python,
+    )

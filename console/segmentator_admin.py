@@ -1,0 +1,175 @@
+"""The Segmentator page's operations: read and apply the repository settings, reload the
+segmentator in Triton, model status, soft and hard undeploy.
+
+Applying settings is ``loadcheck repository build`` with the new settings (every affected config
+is regenerated from typed objects) followed by a load request per segmentator model, which makes
+Triton reload the models whose files changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadcheck import tensor_names as tn
+from loadcheck.serving import layout
+from loadcheck.serving.config import Device, parse_config
+from loadcheck.serving.deploy import ModelControl, undeploy
+from loadcheck.serving.prompts import DetectorSettings, SamFrame
+from loadcheck.serving.repository import (
+    MANIFEST,
+    NETWORKS,
+    RepositoryError,
+    RepositorySettings,
+    build_repository,
+)
+from loadcheck.serving.state import deployed_integrators
+from loadcheck.workspace.db import Workspace
+
+LOG = logging.getLogger(__name__)
+RELOAD_ORDER: tuple[str, ...] = (*layout.SEGMENTATOR_MODELS, tn.SEGMENTATOR_ENSEMBLE)
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One model of the repository as Triton reports it.
+
+    ``state`` is Triton's (``READY``, ``UNAVAILABLE``, ``LOADING``...) or ``NOT LOADED``;
+    ``device`` is the instance kind in its config (``cpu``/``gpu``; ``-`` for ensembles).
+    """
+
+    name: str
+    version: str
+    state: str
+    device: str
+    reason: str = ""
+
+
+def read_settings(repository: Path) -> tuple[RepositorySettings, Path | None]:
+    """The settings the repository was last built with and its export folder.
+
+    Raises:
+        RepositoryError: the repository has no build manifest (never built).
+    """
+    path = Path(repository) / MANIFEST
+    if not path.is_file():
+        raise RepositoryError(
+            f"{repository} has no {MANIFEST}; build it once with `loadcheck repository build`"
+        )
+    data = json.loads(path.read_text(encoding="utf-8"))
+    raw: dict[str, Any] = dict(data["settings"])
+    settings = RepositorySettings(
+        runtime=dict(raw["runtime"]),
+        device={k: Device(v) for k, v in raw["device"].items()},
+        sam_img_size=raw.get("sam_img_size"),
+        sam_frame=SamFrame(raw.get("sam_frame", "crop")),
+        detector=DetectorSettings(**raw.get("detector", {})),
+        max_pixels=int(raw["max_pixels"]),
+        detector_max_batch=int(raw["detector_max_batch"]),
+        encoder_max_batch=int(raw["encoder_max_batch"]),
+        queue_delay_us=int(raw["queue_delay_us"]),
+        instances=int(raw["instances"]),
+        intra_op_threads=int(raw["intra_op_threads"]),
+    )
+    export = data.get("export_dir")
+    return settings, Path(export) if export else None
+
+
+def export_files(export_dir: Path) -> dict[str, str]:
+    """``{network kind: model file}`` from the model cards in ``export_dir``."""
+    from loadcheck.serving.repository import load_cards
+
+    cards = load_cards(export_dir)
+    return {kind: str(getattr(card, "file", "?")) for kind, card in sorted(cards.items())}
+
+
+def apply_settings(
+    workspace: Workspace,
+    export_dir: Path,
+    repository: Path,
+    settings: RepositorySettings,
+    control: ModelControl | None,
+) -> list[str]:
+    """Rebuild the segmentator's configs with ``settings`` and reload it on the server.
+
+    Returns the builder's notes. Raises :class:`RepositoryError` for unusable settings or
+    models (the repository is unchanged then) and tritonclient's errors when a reload fails.
+    """
+    notes = build_repository(Path(export_dir), Path(repository), settings)
+    if control is not None:
+        for model in RELOAD_ORDER:
+            control.load(model)
+    with workspace.transaction() as conn:
+        Workspace.audit(
+            conn,
+            "segmentator-settings",
+            None,
+            export_dir=str(export_dir),
+            settings=settings.to_json(),
+        )
+    return notes
+
+
+def model_status(repository: Path, control: ModelControl) -> list[ModelStatus]:
+    """Every model of the repository index with state, version and configured device."""
+    import tritonclient.http as httpclient
+
+    client = httpclient.InferenceServerClient(control.url, network_timeout=30.0)
+    index = client.get_model_repository_index(headers=control.headers)
+    out = []
+    for entry in sorted(index, key=lambda e: e["name"]):
+        name = str(entry["name"])
+        device = "-"
+        config = Path(repository) / name / "config.pbtxt"
+        if config.is_file():
+            parsed = parse_config(config.read_text(encoding="utf-8"))
+            kinds = {str(g.get("kind", "KIND_CPU")) for g in parsed.get("instance_group", [])}
+            device = ",".join(sorted(k.removeprefix("KIND_").lower() for k in kinds)) or "-"
+        out.append(
+            ModelStatus(
+                name,
+                str(entry.get("version", "")),
+                str(entry.get("state") or "NOT LOADED"),
+                device,
+                str(entry.get("reason", "")),
+            )
+        )
+    return out
+
+
+def undeploy_segmentator(
+    workspace: Workspace, repository: Path, control: ModelControl | None, *, hard: bool
+) -> list[str]:
+    """Soft (refused while integrators are deployed, naming them) or hard (unloads them too)."""
+    models = undeploy(Path(repository), tn.SEGMENTATOR_ENSEMBLE, control, force=hard)
+    with workspace.transaction() as conn:
+        Workspace.audit(conn, "undeploy-segmentator", None, hard=hard, models=models)
+    return models
+
+
+def deploy_segmentator(workspace: Workspace, control: ModelControl) -> None:
+    """Load the segmentator (and its models) again after an undeploy."""
+    for model in RELOAD_ORDER:
+        control.load(model)
+    with workspace.transaction() as conn:
+        Workspace.audit(conn, "deploy-segmentator", None)
+
+
+def dependent_integrators(repository: Path) -> list[str]:
+    return deployed_integrators(Path(repository))
+
+
+__all__ = [
+    "NETWORKS",
+    "ModelStatus",
+    "apply_settings",
+    "dependent_integrators",
+    "deploy_segmentator",
+    "export_files",
+    "model_status",
+    "read_settings",
+    "undeploy_segmentator",
+]
