@@ -17,6 +17,8 @@ _EXPORTS = {
     "Segmenter": "segmenters",
     "default_segmenter": "segmenters",
     "register_segmenter_factory": "segmenters",
+    "ServedSegmenter": "served",
+    "segmentator_config_key": "served",
     "fitted_versions": "serving",
     "integrator_names": "serving",
     "served_artifact_dir": "serving",

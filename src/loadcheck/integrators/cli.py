@@ -221,6 +221,30 @@ def _progress_bar(description: str) -> tuple[Callable[[int, int], None], Callabl
     return update, bar.stop
 
 
+_TRITON = (
+    "Triton HOST:PORT whose `segmentator` computes the masks (when --masks is not given); "
+    "the model repository (--repository) must be the one that server runs."
+)
+
+
+@contextmanager
+def _served_segmenter(triton: str | None, grpc: bool, masks: Path | None) -> Iterator[Any]:
+    """A :class:`ServedSegmenter` on ``--triton`` (closed afterwards), or None without it."""
+    if triton is None or masks is not None:
+        yield None
+        return
+    from loadcheck.integrators.served import ServedSegmenter
+    from loadcheck.workspace.paths import default_repository
+
+    segmenter = ServedSegmenter(
+        triton,
+        repository=_STATE["repository"] or default_repository(),
+        protocol="grpc" if grpc else "http",
+    )
+    with segmenter:
+        yield segmenter
+
+
 @integrator_app.command("fit")
 def fit_command(
     name: str = typer.Argument(..., help="Integrator name."),
@@ -228,15 +252,19 @@ def fit_command(
         None, "--masks", help="Folder with <stem>_bed.png and <stem>_load.png per image."
     ),
     cv: int = typer.Option(5, "--cv", min=0, help="Folds for cross-validation (0 = none)."),
+    triton: str | None = typer.Option(None, "--triton", envvar="LOADCHECK_TRITON", help=_TRITON),
+    grpc: bool = typer.Option(False, "--grpc", help="Reach --triton over gRPC, not HTTP."),
 ) -> None:
     """Fit a new version; prints a JSON summary with version and cv_accuracy."""
     from loadcheck.integrators.fitting import fit
 
     _check_name(name)
-    with _errors():
+    with _errors(), _served_segmenter(triton, grpc, masks) as segmenter:
         update, stop = _progress_bar("features")
         try:
-            summary = fit(_store(), name, masks_dir=masks, cv_folds=cv, progress=update)
+            summary = fit(
+                _store(), name, masks_dir=masks, segmenter=segmenter, cv_folds=cv, progress=update
+            )
         finally:
             stop()
         _echo_json(summary)
@@ -273,13 +301,15 @@ def predict_command(
     masks: Path | None = typer.Option(
         None, "--masks", help="Folder with <stem>_bed.png and <stem>_load.png per image."
     ),
+    triton: str | None = typer.Option(None, "--triton", envvar="LOADCHECK_TRITON", help=_TRITON),
+    grpc: bool = typer.Option(False, "--grpc", help="Reach --triton over gRPC, not HTTP."),
 ) -> None:
     """Score images with the served version (JSON verdicts)."""
     from loadcheck.integrators.fitting import predict
 
     _check_name(name)
-    with _errors():
-        _echo_json(predict(_store(), name, images, masks_dir=masks))
+    with _errors(), _served_segmenter(triton, grpc, masks) as segmenter:
+        _echo_json(predict(_store(), name, images, masks_dir=masks, segmenter=segmenter))
 
 
 @integrator_app.command("delete")

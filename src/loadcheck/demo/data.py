@@ -1,0 +1,193 @@
+"""The demo's inputs: synthetic scene sets (rendered when absent) and the networks to serve.
+
+A scene set is a ``loadcheck synth`` output folder (``images/``, ``masks/``, ``labels.json``,
+``qualified.zip``, ``unqualified.zip``); it is reused when its ``labels.json`` records the same
+seed, count and size, and rendered again otherwise.
+
+The networks are the trained demo models (``models/demo``, ONNX + model cards) when they exist,
+else the tiny random-weight models of :func:`loadcheck.export.tiny.export_tiny_models`, which
+make every step run but whose verdicts mean nothing (:attr:`DemoModels.placeholder`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadcheck.payloads import Verdict
+
+LOG = logging.getLogger(__name__)
+DEFAULT_MODELS_DIR = Path("models/demo")
+#: The checkout the package runs from (src layout: <checkout>/src/loadcheck/demo/data.py).
+CHECKOUT = Path(__file__).resolve().parents[3]
+CARD_SUFFIX = ".card.json"  # as loadcheck.export.card.CARD_SUFFIX (not imported: needs torch)
+#: Sub-folders of a models folder searched for the exported files, in order.
+EXPORT_SUBDIRS = ("", "onnx")
+
+
+class DemoError(RuntimeError):
+    """A demo step cannot run; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class SceneSet:
+    """One rendered scene set.
+
+    Attributes:
+        root: the ``loadcheck synth`` output folder.
+        seed / count / size_wh: how it was rendered.
+        truth: image file name (``<stem>.jpg``) -> true verdict of the image.
+        rendered: True when this run rendered it (False: reused).
+    """
+
+    root: Path
+    seed: int
+    count: int
+    size_wh: tuple[int, int]
+    truth: dict[str, Verdict]
+    rendered: bool
+
+    @property
+    def images_dir(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def masks_dir(self) -> Path:
+        return self.root / "masks"
+
+    @property
+    def qualified_zip(self) -> Path:
+        return self.root / "qualified.zip"
+
+    @property
+    def unqualified_zip(self) -> Path:
+        return self.root / "unqualified.zip"
+
+    def label_counts(self) -> dict[str, int]:
+        counts = {v.value: 0 for v in Verdict}
+        for verdict in self.truth.values():
+            counts[verdict.value] += 1
+        return counts
+
+
+def read_truth(root: Path) -> tuple[dict[str, object], dict[str, Verdict]]:
+    """``labels.json`` of a scene set and its image name -> true verdict map.
+
+    Raises:
+        DemoError: the file is missing or not a ``loadcheck synth`` labels file.
+    """
+    path = root / "labels.json"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        truth = {Path(r["file"]).name: Verdict(r["label"]) for r in document["images"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DemoError(f"{path}: not a loadcheck synth labels file ({exc})") from exc
+    return document, truth
+
+
+def ensure_scenes(
+    root: Path, seed: int, count: int, size_wh: tuple[int, int], progress: bool = True
+) -> SceneSet:
+    """The scene set at ``root``, rendered with :func:`loadcheck.synth.dataset.write_dataset`
+    unless ``root`` already holds exactly that set (same seed, count and size)."""
+    from loadcheck.synth.dataset import DatasetError, write_dataset
+
+    rendered = False
+    if (root / "labels.json").is_file():
+        try:
+            document, truth = read_truth(root)
+            same = (document.get("seed"), document.get("count"), document.get("size_wh")) == (
+                seed,
+                count,
+                list(size_wh),
+            )
+        except DemoError:
+            same = False
+        if same and all((root / "images" / name).is_file() for name in truth):
+            LOG.info("reusing %d synthetic scenes (seed %d) in %s", count, seed, root)
+            return SceneSet(root, seed, count, size_wh, truth, rendered)
+    LOG.info("rendering %d synthetic scenes (seed %d) into %s", count, seed, root)
+    try:
+        write_dataset(root, count, seed, size_wh, progress=progress)
+    except DatasetError as exc:
+        raise DemoError(f"cannot render the synthetic scenes: {exc}") from exc
+    _, truth = read_truth(root)
+    return SceneSet(root, seed, count, size_wh, truth, rendered=True)
+
+
+@dataclass(frozen=True)
+class DemoModels:
+    """The exported networks the demo serves.
+
+    Attributes:
+        export_dir: folder with ``detector``, ``sam_encoder`` and ``sam_decoder`` files + cards.
+        placeholder: True for the tiny random-weight models (verdicts are meaningless).
+        cards: kind -> ``{"model_type", "file", "source_sha256", "image_size"}`` from the cards.
+    """
+
+    export_dir: Path
+    placeholder: bool
+    cards: dict[str, dict[str, object]]
+
+
+def find_export_dir(models: Path) -> Path | None:
+    """The folder under ``models`` (itself or ``onnx/``) holding model cards, or None."""
+    for sub in EXPORT_SUBDIRS:
+        candidate = models / sub if sub else models
+        if candidate.is_dir() and any(candidate.glob(f"*{CARD_SUFFIX}")):
+            return candidate
+    return None
+
+
+def card_facts(export_dir: Path) -> dict[str, dict[str, object]]:
+    """kind -> the card facts worth reporting (read as JSON; the repository builder validates)."""
+    facts: dict[str, dict[str, object]] = {}
+    for path in sorted(export_dir.glob(f"*{CARD_SUFFIX}")):
+        try:
+            card = json.loads(path.read_text(encoding="utf-8"))
+            facts[str(card["kind"])] = {
+                k: card.get(k) for k in ("model_type", "file", "source_sha256", "image_size")
+            }
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DemoError(f"{path}: not a model card ({exc})") from exc
+    return facts
+
+
+def resolve_models(models: Path | None, cache_dir: Path) -> DemoModels:
+    """The networks to serve.
+
+    ``models`` given: that folder (or its ``onnx/``) must hold the exported models + cards.
+    ``models`` None: :data:`DEFAULT_MODELS_DIR` (in the working directory, then in the
+    checkout) when it holds them, else the tiny random-weight
+    models, exported once into ``cache_dir`` (placeholders).
+
+    Raises:
+        DemoError: ``models`` was given but holds no model cards.
+    """
+    if models is not None:
+        found = find_export_dir(models)
+        if found is None:
+            raise DemoError(
+                f"--models {models}: no *{CARD_SUFFIX} model cards there or in {models}/onnx; "
+                "expected the output of `loadcheck export sam` and `loadcheck export yolov6`"
+            )
+        return DemoModels(found, False, card_facts(found))
+    for default in (DEFAULT_MODELS_DIR, CHECKOUT / DEFAULT_MODELS_DIR):
+        found = find_export_dir(default)
+        if found is not None:
+            return DemoModels(found, False, card_facts(found))
+    if find_export_dir(cache_dir) is None:
+        from loadcheck.export.tiny import export_tiny_models
+
+        LOG.warning(
+            "%s does not exist yet: exporting tiny random-weight placeholder models to %s",
+            DEFAULT_MODELS_DIR,
+            cache_dir,
+        )
+        with warnings.catch_warnings():  # torch.onnx's tracer warnings are noise here
+            warnings.simplefilter("ignore")
+            export_tiny_models(cache_dir)
+    return DemoModels(cache_dir, True, card_facts(cache_dir))
