@@ -12,6 +12,9 @@ import logging
 import typer
 
 from loadcheck import __version__
+from loadcheck.client.cli import inspect_command
+from loadcheck.export.cli import export_app
+from loadcheck.gateway.cli import gateway_app
 from loadcheck.synth.cli import synth_command
 
 app = typer.Typer(
@@ -43,6 +46,28 @@ def _root(
 
 
 app.command("synth")(synth_command)
+app.command("inspect")(inspect_command)
+app.add_typer(gateway_app, name="gateway")
+from loadcheck.console.cli import console_app  # noqa: E402
+
+app.add_typer(console_app, name="console")
+from loadcheck.integrators.cli import integrator_app  # noqa: E402
+
+app.add_typer(integrator_app, name="integrator")
+app.add_typer(export_app, name="export")
+from loadcheck.train.cli import train_app  # noqa: E402
+
+app.add_typer(train_app, name="train")
+
+from loadcheck.serving import cli as serving_cli  # noqa: E402
+
+app.add_typer(serving_cli.repository_app, name="repository")
+app.command("serve")(serving_cli.serve_command)
+app.command("deploy")(serving_cli.deploy_command)
+app.command("undeploy")(serving_cli.undeploy_command)
+from loadcheck.demo.cli import demo_command  # noqa: E402
+
+app.command("demo")(demo_command)
 
 
 def main() -> None:

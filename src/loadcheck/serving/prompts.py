@@ -1,0 +1,220 @@
+"""From raw YOLOv6 output to SAM prompts (pure functions used by the ``prompts`` model).
+
+Coordinates: the detector works in letterboxed detector-input pixels, results are returned in
+original-image pixels, and SAM sees a *region* of the original image (the whole frame, or the
+detected trucks' crop) resized so that its longest side is the SAM side ``S``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import cv2
+import numpy as np
+
+from loadcheck.payloads import BED_CLASS_ID, LOAD_CLASS_ID, Detections
+from loadcheck.serving.images import Letterbox
+
+
+class SamFrame(StrEnum):
+    """What SAM encodes: the whole frame, or the crop around the detected trucks."""
+
+    WHOLE = "whole"
+    CROP = "crop"
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """The old segmentator's detector settings (``--conf-thres``, ``--iou-thres``, ``--max-det``).
+
+    Thresholds are in [0, 1]; ``max_det`` caps the kept detections per image.
+    """
+
+    conf_thres: float = 0.25
+    iou_thres: float = 0.45
+    max_det: int = 1000
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.conf_thres <= 1.0 and 0.0 <= self.iou_thres <= 1.0):
+            raise ValueError("conf_thres and iou_thres must be in [0, 1]")
+        if self.max_det < 1:
+            raise ValueError(f"max_det must be >= 1, got {self.max_det}")
+
+
+@dataclass(frozen=True)
+class SamRegion:
+    """The part of the original image SAM encodes: ``(x0, y0, w, h)`` in original pixels.
+
+    ``sam_xy = (original_xy - (x0, y0)) * side / max(w, h)``.
+    """
+
+    x0: int
+    y0: int
+    w: int
+    h: int
+
+    def scale(self, side: int) -> float:
+        return side / max(self.w, self.h)
+
+    def to_array(self) -> np.ndarray:
+        """float32 ``[4]``: x0, y0, w, h."""
+        return np.array([self.x0, self.y0, self.w, self.h], np.float32)
+
+    @classmethod
+    def from_array(cls, values: np.ndarray) -> SamRegion:
+        flat = np.asarray(values, np.float32).reshape(-1)
+        if flat.shape != (4,) or flat[2] < 1 or flat[3] < 1:
+            raise ValueError(f"sam region: expected float32 [4] (x0, y0, w>=1, h>=1), got {flat}")
+        return cls(int(flat[0]), int(flat[1]), int(flat[2]), int(flat[3]))
+
+
+def nms(xyxy: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndarray:
+    """Greedy non-maximum suppression; int64 indices of kept boxes, best score first.
+
+    Args:
+        xyxy: float32 ``[N, 4]`` boxes.
+        scores: float32 ``[N]``.
+        iou_thres: a box is dropped when its IoU with a kept box is above this.
+    """
+    order = np.argsort(-scores, kind="stable")
+    areas = np.clip(xyxy[:, 2] - xyxy[:, 0], 0, None) * np.clip(xyxy[:, 3] - xyxy[:, 1], 0, None)
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        x1 = np.maximum(xyxy[i, 0], xyxy[rest, 0])
+        y1 = np.maximum(xyxy[i, 1], xyxy[rest, 1])
+        x2 = np.minimum(xyxy[i, 2], xyxy[rest, 2])
+        y2 = np.minimum(xyxy[i, 3], xyxy[rest, 3])
+        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
+        order = rest[iou <= iou_thres]
+    return np.asarray(keep, np.int64)
+
+
+def decode_yolo(
+    raw: np.ndarray,
+    letterbox: Letterbox,
+    image_wh: tuple[int, int],
+    settings: DetectorSettings,
+) -> Detections:
+    """Raw YOLOv6 output to class-wise NMS'd detections in original-image pixels.
+
+    Args:
+        raw: float32 ``[N, 5 + C]`` (or ``[1, N, 5 + C]``): cx, cy, w, h in detector-input
+            pixels, objectness, C class scores.
+        letterbox: the transform the preprocess step applied.
+        image_wh: the original image size in pixels.
+    """
+    pred = np.asarray(raw, np.float32)
+    if pred.ndim == 3 and pred.shape[0] == 1:
+        pred = pred[0]
+    if pred.ndim != 2 or pred.shape[1] < 6:
+        raise ValueError(f"raw detections: expected float32 [N, 5 + C], got {pred.shape}")
+    cls_scores = pred[:, 5:] * pred[:, 4:5]
+    class_id = cls_scores.argmax(axis=1)
+    conf = cls_scores[np.arange(len(pred)), class_id]
+    keep = conf > settings.conf_thres
+    pred, class_id, conf = pred[keep], class_id[keep], conf[keep]
+    if not len(pred):
+        return Detections.empty()
+    cxcy, wh = pred[:, :2], pred[:, 2:4]
+    xyxy = np.concatenate([cxcy - wh / 2, cxcy + wh / 2], axis=1)
+    offset = class_id[:, None].astype(np.float32) * 4096.0  # class-wise NMS in one pass
+    kept = nms(xyxy + offset, conf, settings.iou_thres)[: settings.max_det]
+    xyxy, conf, class_id = xyxy[kept], conf[kept], class_id[kept]
+    xyxy[:, [0, 2]] = (xyxy[:, [0, 2]] - letterbox.pad_x) / letterbox.scale
+    xyxy[:, [1, 3]] = (xyxy[:, [1, 3]] - letterbox.pad_y) / letterbox.scale
+    w, h = image_wh
+    xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
+    xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
+    return Detections(xyxy, np.clip(conf, 0.0, 1.0), class_id.astype(np.int32))
+
+
+def select_prompts(detections: Detections) -> Detections:
+    """The boxes SAM segments: every bed and load, largest beds first, then loads by score."""
+    beds = detections.of_class(BED_CLASS_ID)
+    loads = detections.of_class(LOAD_CLASS_ID)
+    bed_order = np.argsort(-beds.area, kind="stable")
+    load_order = np.argsort(-loads.confidence, kind="stable")
+    return Detections(
+        np.concatenate([beds.xyxy[bed_order], loads.xyxy[load_order]]),
+        np.concatenate([beds.confidence[bed_order], loads.confidence[load_order]]),
+        np.concatenate([beds.class_id[bed_order], loads.class_id[load_order]]),
+    )
+
+
+def sam_region(
+    detections: Detections, image_wh: tuple[int, int], frame: SamFrame, margin: float = 0.1
+) -> SamRegion:
+    """The whole frame, or the union of all boxes grown by ``margin`` of its size, clipped."""
+    w, h = image_wh
+    if frame is SamFrame.WHOLE or not len(detections):
+        return SamRegion(0, 0, w, h)
+    x1, y1 = detections.xyxy[:, :2].min(axis=0)
+    x2, y2 = detections.xyxy[:, 2:].max(axis=0)
+    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+    x0 = int(np.clip(np.floor(x1 - mx), 0, w - 1))
+    y0 = int(np.clip(np.floor(y1 - my), 0, h - 1))
+    x3 = int(np.clip(np.ceil(x2 + mx), x0 + 1, w))  # at least one pixel, inside the image
+    y3 = int(np.clip(np.ceil(y2 + my), y0 + 1, h))
+    return SamRegion(x0, y0, x3 - x0, y3 - y0)
+
+
+def remap_classes(detections: Detections, class_map: dict[int, int]) -> Detections:
+    """Detector class ids -> loadcheck class ids (:data:`BED_CLASS_ID`, :data:`LOAD_CLASS_ID`);
+    detections of classes not in ``class_map`` are dropped."""
+    keep = np.isin(detections.class_id, list(class_map))
+    mapped = np.array([class_map[int(c)] for c in detections.class_id[keep]], np.int32)
+    return Detections(detections.xyxy[keep], detections.confidence[keep], mapped)
+
+
+def parse_class_map(text: str) -> dict[int, int]:
+    """``"bed=0,load=1"`` (loadcheck class = detector class id) -> {detector id: loadcheck id}."""
+    ids = {"bed": BED_CLASS_ID, "load": LOAD_CLASS_ID}
+    out: dict[int, int] = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in ids or not value.strip().isdigit():
+            raise ValueError(f"class map item {item!r}: expected bed=<id> or load=<id>")
+        out[int(value)] = ids[name]
+    return out
+
+
+def format_class_map(class_map: dict[str, int]) -> str:
+    """The card's {"bed": id, "load": id} as the ``prompts`` model parameter text."""
+    return ",".join(f"{name}={cid}" for name, cid in sorted(class_map.items()))
+
+
+def sam_input(
+    rgb: np.ndarray, region: SamRegion, side: int, pad_rgb: tuple[int, int, int] = (0, 0, 0)
+) -> np.ndarray:
+    """uint8 ``[side, side, 3]``: the region, longest side resized to ``side``, padded
+    bottom/right with ``pad_rgb`` (SAM's exporter pads with its pixel mean)."""
+    crop = rgb[region.y0 : region.y0 + region.h, region.x0 : region.x0 + region.w]
+    scale = region.scale(side)
+    new_w = min(side, max(1, round(region.w * scale)))
+    new_h = min(side, max(1, round(region.h * scale)))
+    resized = cv2.resize(crop, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    out = np.empty((side, side, 3), np.uint8)
+    out[:] = np.asarray(pad_rgb, np.uint8)
+    out[:new_h, :new_w] = resized
+    return out
+
+
+def boxes_to_sam(xyxy: np.ndarray, region: SamRegion, side: int) -> np.ndarray:
+    """float32 ``[max(K, 1), 4]`` original-pixel boxes mapped into the ``side x side`` SAM frame.
+
+    With no box, one dummy box (the frame's top-left 1 x 1 pixel) is returned so that decoders
+    with a static minimum of one prompt (TensorRT profiles, ORT reshapes) never see K = 0; the
+    ``masks`` step drops masks beyond the real box count.
+    """
+    scale = region.scale(side)
+    out = np.asarray(xyxy, np.float32).reshape(-1, 4).copy()
+    if not len(out):
+        return np.array([[0.0, 0.0, 1.0, 1.0]], np.float32)
+    out[:, [0, 2]] = (out[:, [0, 2]] - region.x0) * scale
+    out[:, [1, 3]] = (out[:, [1, 3]] - region.y0) * scale
+    return out.astype(np.float32)

@@ -1,0 +1,284 @@
+"""``TritonServer``: start a real ``tritonserver`` on a model repository, wait for it, stop it.
+
+The binary is ``$TRITONSERVER``, else ``tritonserver`` on ``PATH`` (the NGC container), else the
+CPU build inside the ``nvidia-pytriton`` wheel. The wheel's Python backend is copied once into a
+cache folder with the stub for the running Python version (site-packages stays read-only).
+
+The server runs in explicit model-control mode and loads the models listed in the repository's
+deploy state (the segmentator and every deployed integrator), so a restart keeps deployments.
+The model-repository and model-config APIs need the header ``loadcheck-api-key: KEY`` on HTTP
+and the metadata ``triton-grpc-protocol-loadcheck-api-key: KEY`` on gRPC (Triton adds the prefix)
+when an API key is set; inference stays open.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from loadcheck.serving.state import models_to_load
+
+LOGGER = logging.getLogger(__name__)
+API_KEY_HEADER = "loadcheck-api-key"
+#: Triton 2.51 expects restricted gRPC protocols' keys with this prefix in the metadata.
+GRPC_API_KEY_HEADER = f"triton-grpc-protocol-{API_KEY_HEADER}"
+RESTRICTED_APIS = ("model-repository", "model-config")
+CACHE_DIR = Path(os.environ.get("LOADCHECK_CACHE", Path.home() / ".cache" / "loadcheck"))
+
+
+class ServerError(RuntimeError):
+    """tritonserver could not be found, started, or did not become ready."""
+
+
+@dataclass(frozen=True)
+class ServerBinary:
+    """A tritonserver executable, its backend folder (``None``: its own) and library path."""
+
+    executable: Path
+    backend_dir: Path | None = None
+    library_path: tuple[Path, ...] = ()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bundled_binary() -> ServerBinary:
+    try:
+        import pytriton
+    except ImportError as exc:
+        raise ServerError(
+            "no tritonserver: set $TRITONSERVER, put tritonserver on PATH, or install the serve "
+            "extra (nvidia-pytriton)"
+        ) from exc
+    root = Path(pytriton.__file__).parent / "tritonserver"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stub = root / "python_backend_stubs" / version / "triton_python_backend_stub"
+    if not stub.is_file():
+        raise ServerError(f"the nvidia-pytriton wheel has no Python backend stub for {version}")
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        wheel = package_version("nvidia-pytriton")
+    except PackageNotFoundError:
+        wheel = "unknown"
+    backends = CACHE_DIR / "triton-backends" / f"pytriton{wheel}-py{version}"
+    python_dir = backends / "python"
+    if not (python_dir / "triton_python_backend_stub").is_file():
+        backends.parent.mkdir(parents=True, exist_ok=True)
+        staging = backends.with_name(f".{backends.name}.{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(root / "backends" / "python", staging / "python")
+        shutil.copy2(stub, staging / "python" / "triton_python_backend_stub")
+        backends.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            staging.replace(backends)
+        except OSError:  # another process installed it meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+            if not (python_dir / "triton_python_backend_stub").is_file():
+                raise
+    libs = [root.parent.parent / "nvidia_pytriton.libs"]
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if libdir:
+        libs.append(Path(libdir))
+    return ServerBinary(root / "bin" / "tritonserver", backends, tuple(libs))
+
+
+def find_tritonserver() -> ServerBinary:
+    """``$TRITONSERVER`` > ``tritonserver`` on PATH > the bundled CPU binary."""
+    env = os.environ.get("TRITONSERVER")
+    if env:
+        if not Path(env).is_file():
+            raise ServerError(f"$TRITONSERVER={env} is not a file")
+        return ServerBinary(Path(env))
+    on_path = shutil.which("tritonserver")
+    if on_path:
+        return ServerBinary(Path(on_path))
+    return _bundled_binary()
+
+
+class TritonServer:
+    """A tritonserver child process as a context manager.
+
+    Args:
+        repository: the model repository (built by ``loadcheck repository build``).
+        http_port / grpc_port / metrics_port: ports (0 picks a free one).
+        api_key: when set, the model-repository and model-config APIs need this key.
+        log_path: tritonserver's output goes here (default: inherited stderr).
+        startup_timeout_s: how long to wait for readiness.
+    """
+
+    def __init__(
+        self,
+        repository: Path,
+        *,
+        http_port: int = 8000,
+        grpc_port: int = 8001,
+        metrics_port: int = 8002,
+        api_key: str | None = None,
+        log_path: Path | None = None,
+        startup_timeout_s: float = 180.0,
+        host: str = "127.0.0.1",  # bind address; "0.0.0.0" listens on every interface
+        exit_timeout_s: int = 5,
+    ) -> None:
+        self.repository = Path(repository).resolve()
+        self.http_port = http_port or free_port()
+        self.grpc_port = grpc_port or free_port()
+        self.metrics_port = metrics_port or free_port()
+        self.api_key = api_key
+        self.log_path = log_path
+        self.startup_timeout_s = startup_timeout_s
+        self.host = host
+        self.exit_timeout_s = exit_timeout_s
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def connect_host(self) -> str:
+        """Where clients on this machine reach the server (``host``, or loopback for 0.0.0.0)."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+
+    @property
+    def http_url(self) -> str:
+        return f"{self.connect_host}:{self.http_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"{self.connect_host}:{self.grpc_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.connect_host}:{self.metrics_port}/metrics"
+
+    def command(self, binary: ServerBinary) -> list[str]:
+        args = [
+            str(binary.executable),
+            f"--model-repository={self.repository}",
+            "--model-control-mode=explicit",
+            f"--http-address={self.host}",
+            f"--grpc-address={self.host}",
+            f"--metrics-address={self.host}",
+            f"--http-port={self.http_port}",
+            f"--grpc-port={self.grpc_port}",
+            f"--metrics-port={self.metrics_port}",
+            f"--exit-timeout-secs={self.exit_timeout_s}",
+            "--log-verbose=0",
+        ]
+        args += [f"--load-model={name}" for name in models_to_load(self.repository)]
+        if binary.backend_dir is not None:
+            args.append(f"--backend-directory={binary.backend_dir}")
+        if self.api_key:
+            rule = f"{','.join(RESTRICTED_APIS)}:{API_KEY_HEADER}={self.api_key}"
+            args += [f"--http-restricted-api={rule}", f"--grpc-restricted-protocol={rule}"]
+        return args
+
+    def start(self) -> TritonServer:
+        if not self.repository.is_dir():
+            raise ServerError(f"--repository: {self.repository} is not a folder")
+        binary = find_tritonserver()
+        env = dict(os.environ)
+        if binary.library_path:
+            paths = [str(p) for p in binary.library_path]
+            env["LD_LIBRARY_PATH"] = os.pathsep.join(
+                [*paths, env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else paths
+            )
+        log = self.log_path.open("ab") if self.log_path else None
+        LOGGER.info("starting %s on %s", binary.executable, self.repository)
+        self.process = subprocess.Popen(
+            self.command(binary),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+            start_new_session=True,
+        )
+        if log:
+            log.close()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        LOGGER.info(
+            "tritonserver ready, listening on %s: HTTP port %d, gRPC port %d, metrics %s",
+            self.host,
+            self.http_port,
+            self.grpc_port,
+            self.metrics_url,
+        )
+        return self
+
+    def is_ready(self, timeout_s: float = 10.0) -> bool:
+        """``GET /v2/health/ready`` answers 200 (every loaded model is ready)."""
+        try:
+            url = f"http://{self.http_url}/v2/health/ready"
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise ServerError(
+                    f"tritonserver exited with code {self.process.returncode} while starting"
+                    + (f"; see {self.log_path}" if self.log_path else "")
+                )
+            if self.is_ready(timeout_s=2.0):
+                return
+            time.sleep(0.5)
+        raise ServerError(f"tritonserver not ready after {self.startup_timeout_s:.0f} s")
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM (Triton drains in-flight requests), then SIGKILL after ``timeout_s``."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            LOGGER.warning("tritonserver did not stop in %.0f s; killing it", timeout_s)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def wait(self, stop: threading.Event | None = None, poll_s: float = 0.5) -> int:
+        """Block until the server exits (or ``stop`` is set); returns its exit code (or -1).
+
+        Polls instead of ``Popen.wait()`` so a signal handler may call :meth:`stop` meanwhile.
+        """
+        process = self.process
+        if process is None:
+            raise ServerError("tritonserver is not running")
+        while process.poll() is None:
+            if stop is not None and stop.wait(poll_s):
+                return -1
+            if stop is None:
+                time.sleep(poll_s)
+        return int(process.returncode)
+
+    def __enter__(self) -> TritonServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,70 @@
+"""The tritonserver command line and binary lookup (no server started)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadcheck import tensor_names as tn
+from loadcheck.serving import layout
+from loadcheck.serving.repository import write_model
+from loadcheck.serving.server import (
+    API_KEY_HEADER,
+    ServerBinary,
+    ServerError,
+    TritonServer,
+    find_tritonserver,
+)
+from loadcheck.serving.state import save_deployed
+
+
+def test_command_is_explicit_mode_with_restricted_apis_and_the_deployed_models(tmp_path: Path):
+    write_model(tmp_path, layout.segmentator_config())
+    write_model(tmp_path, layout.integrator_config("site_a"))
+    save_deployed(tmp_path, ["site_a", "gone"])  # "gone" has no folder: not loaded
+    server = TritonServer(tmp_path, http_port=1, grpc_port=2, metrics_port=3, api_key="s3cret")
+    args = server.command(ServerBinary(Path("/bin/tritonserver"), Path("/b")))
+    assert "--model-control-mode=explicit" in args
+    assert [a for a in args if a.startswith("--load-model")] == [
+        f"--load-model={tn.SEGMENTATOR_ENSEMBLE}",
+        "--load-model=integrator_site_a",
+    ]
+    rule = f"model-repository,model-config:{API_KEY_HEADER}=s3cret"
+    assert f"--http-restricted-api={rule}" in args
+    assert f"--grpc-restricted-protocol={rule}" in args
+    assert "--backend-directory=/b" in args
+    assert {"--http-port=1", "--grpc-port=2", "--metrics-port=3"} <= set(args)
+
+
+def test_without_an_api_key_nothing_is_restricted(tmp_path: Path):
+    args = TritonServer(tmp_path).command(ServerBinary(Path("/bin/tritonserver")))
+    assert not [a for a in args if "restricted" in a]
+    assert not [a for a in args if a.startswith("--backend-directory")]
+
+
+def test_port_zero_picks_distinct_free_ports(tmp_path: Path):
+    server = TritonServer(tmp_path, http_port=0, grpc_port=0, metrics_port=0)
+    assert len({server.http_port, server.grpc_port, server.metrics_port}) == 3
+    assert server.http_url.startswith("127.0.0.1:")
+
+
+def test_all_interfaces_are_reached_through_loopback(tmp_path: Path):
+    server = TritonServer(tmp_path, host="0.0.0.0", http_port=8000)
+    assert server.http_url == "127.0.0.1:8000"
+    assert "--http-address=0.0.0.0" in server.command(ServerBinary(Path("t")))
+
+
+def test_tritonserver_env_var_wins_and_must_exist(tmp_path: Path, monkeypatch):
+    fake = tmp_path / "tritonserver"
+    fake.write_text("")
+    monkeypatch.setenv("TRITONSERVER", str(fake))
+    assert find_tritonserver().executable == fake
+    monkeypatch.setenv("TRITONSERVER", str(tmp_path / "missing"))
+    with pytest.raises(ServerError, match="not a file"):
+        find_tritonserver()
+
+
+def test_starting_on_a_missing_repository_fails_clearly(tmp_path: Path):
+    with pytest.raises(ServerError, match="is not a folder"):
+        TritonServer(tmp_path / "nope").start()
