@@ -103,7 +103,11 @@ def test_inspection_result_accepts_only_the_three_verdicts() -> None:
 
 @pytest.mark.parametrize(
     ("probability", "threshold", "expected"),
-    [(0.5, 0.5, Verdict.QUALIFIED), (0.49, 0.5, Verdict.UNQUALIFIED), (0.0, 0.0, Verdict.QUALIFIED)],
+    [
+        (0.5, 0.5, Verdict.QUALIFIED),
+        (0.49, 0.5, Verdict.UNQUALIFIED),
+        (0.0, 0.0, Verdict.QUALIFIED),
+    ],
 )
 def test_verdict_is_qualified_at_or_above_the_threshold(
     probability: float, threshold: float, expected: Verdict
