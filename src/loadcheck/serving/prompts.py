@@ -114,10 +114,12 @@ def decode_yolo(
     if pred.ndim != 2 or pred.shape[1] < 6:
         raise ValueError(f"raw detections: expected float32 [N, 5 + C], got {pred.shape}")
     cls_scores = pred[:, 5:] * pred[:, 4:5]
-    class_id = cls_scores.argmax(axis=1)
-    conf = cls_scores[np.arange(len(pred)), class_id]
-    keep = conf > settings.conf_thres
-    pred, class_id, conf = pred[keep], class_id[keep], conf[keep]
+    # Multi-label: every (position, class) pair above the threshold is a candidate. A load box
+    # nearly coincides with its bed box, so keeping only the best class per position (YOLOv6's
+    # default) would hide the load wherever the bed scores higher.
+    rows, class_id = np.nonzero(cls_scores > settings.conf_thres)
+    conf = cls_scores[rows, class_id]
+    pred = pred[rows]
     if not len(pred):
         return Detections.empty()
     cxcy, wh = pred[:, :2], pred[:, 2:4]

@@ -58,6 +58,14 @@ def test_decode_yolo_maps_boxes_back_to_original_pixels_and_filters_by_confidenc
     np.testing.assert_allclose(found.confidence, [0.9, 0.45], rtol=1e-6)
 
 
+def test_decode_yolo_keeps_a_load_that_shares_its_position_with_a_higher_scoring_bed():
+    # A full load's box nearly coincides with its bed's: one position can carry both classes.
+    raw = _raw([[50, 50, 40, 20, 1.0, 0.9, 0.7]])
+    found = decode_yolo(raw, Letterbox(1, 0, 0), (640, 640), DetectorSettings(0.25, 0.45, 10))
+    assert sorted(found.class_id.tolist()) == [0, 1]
+    np.testing.assert_allclose(sorted(found.confidence.tolist()), [0.7, 0.9], rtol=1e-6)
+
+
 def test_decode_yolo_suppresses_same_class_duplicates_and_honours_max_det():
     raw = _raw(
         [[50, 50, 20, 20, 1.0, 0.9, 0.0], [51, 51, 20, 20, 1.0, 0.8, 0.0]]

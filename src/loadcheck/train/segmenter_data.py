@@ -1,0 +1,246 @@
+"""Box-prompt training examples for SAM from a ``loadcheck synth`` style folder.
+
+Layout read (what ``loadcheck synth`` writes; a site's own labelled photos in the same shape)::
+
+    images/<stem>.jpg          photos (JPEG/PNG)
+    masks/<stem>_bed.png       0/255 union of the beds in the photo
+    masks/<stem>_load.png      0/255 union of the loads
+    labels.json                optional: per-image ``boxes`` {"bed": [xyxy...], "load": [...]}
+
+Instances: each box of ``labels.json`` with the union mask of its class inside that box (pixel
+edges, ``x2`` exclusive). Without ``labels.json`` the instances are the connected components of
+the union masks. Overlapping trucks therefore share the pixels of their box overlap; the synthetic
+scenes mostly keep trucks apart.
+
+Framing follows the serving ``prompts`` step (:mod:`loadcheck.serving.prompts`): SAM sees the
+whole frame or the crop around all trucks (box union grown by 10 %), longest side resized to S,
+padded bottom/right with SAM's pixel mean; boxes are mapped with the same functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from loadcheck.payloads import BED_CLASS_ID, CLASS_NAMES, LOAD_CLASS_ID
+from loadcheck.serving.prompts import SamRegion, boxes_to_sam, sam_input
+from loadcheck.train.common import TrainError
+from loadcheck.train.detector_data import augment_hsv
+
+logger = logging.getLogger(__name__)
+
+FRAMES = ("crop", "whole")
+CROP_MARGIN = 0.1
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+MIN_COMPONENT_SHARE = 0.0005  # components under 0.05 % of the image are noise
+
+
+@dataclass(frozen=True)
+class SegSample:
+    """One photo with its instance boxes.
+
+    Attributes:
+        image / bed_mask / load_mask: file paths.
+        xyxy: float32 ``[K, 4]`` instance boxes in original pixels (pixel edges).
+        class_id: int32 ``[K]`` (:data:`BED_CLASS_ID`, :data:`LOAD_CLASS_ID`).
+    """
+
+    image: Path
+    bed_mask: Path
+    load_mask: Path
+    xyxy: np.ndarray
+    class_id: np.ndarray
+
+
+@dataclass(frozen=True)
+class SegExample:
+    """What one photo contributes to a step, in the S x S SAM frame.
+
+    Attributes:
+        image: uint8 ``[S, S, 3]`` RGB (SAM encoder input, padded with the pixel mean).
+        boxes_xyxy: float32 ``[K, 4]`` true boxes in S-frame pixels (jitter is added per step).
+        targets: uint8 ``[K, S/4, S/4]`` instance masks at the decoder's low-res grid, 0..255
+            (area-averaged, so edges are soft).
+    """
+
+    image: np.ndarray
+    boxes_xyxy: np.ndarray
+    targets: np.ndarray
+
+
+def load_seg_dataset(root: Path) -> list[SegSample]:
+    """Every image of ``root/images`` with its masks and instances; :class:`TrainError` when the
+    folder lacks images or masks."""
+    images_dir, masks_dir = root / "images", root / "masks"
+    if not images_dir.is_dir():
+        raise TrainError(
+            f"data: {root} has no images/ folder; expected the 'loadcheck synth' layout "
+            "(images/<stem>.jpg, masks/<stem>_bed.png, masks/<stem>_load.png, labels.json)"
+        )
+    images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise TrainError(f"data: {images_dir} holds no images (.jpg, .png, ...)")
+    missing = [
+        p.name
+        for p in images
+        if not (masks_dir / f"{p.stem}_bed.png").is_file()
+        or not (masks_dir / f"{p.stem}_load.png").is_file()
+    ]
+    if missing:
+        raise TrainError(
+            f"data: {len(missing)} of {len(images)} images have no masks (first: {missing[0]}); "
+            f"expected {masks_dir}/<stem>_bed.png and <stem>_load.png for every image"
+        )
+    boxes = _boxes_from_labels(root / "labels.json")
+    samples = []
+    for image in images:
+        bed, load = masks_dir / f"{image.stem}_bed.png", masks_dir / f"{image.stem}_load.png"
+        if boxes is not None:
+            if f"images/{image.name}" not in boxes:
+                raise TrainError(f"{root / 'labels.json'}: no record for images/{image.name}")
+            xyxy, class_id = boxes[f"images/{image.name}"]
+        else:
+            xyxy, class_id = _boxes_from_masks(bed, load)
+        samples.append(SegSample(image, bed, load, xyxy, class_id))
+    if not any(len(s.xyxy) for s in samples):
+        raise TrainError(f"data: no image of {root} has a bed or load instance to learn from")
+    return samples
+
+
+def _boxes_from_labels(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    if not path.is_file():
+        return None
+    try:
+        doc: Any = json.loads(path.read_text(encoding="utf-8"))
+        result = {}
+        for record in doc["images"]:
+            xyxy, ids = [], []
+            for class_id, name in enumerate(CLASS_NAMES):
+                for box in record["boxes"].get(name, []):
+                    xyxy.append([float(v) for v in box])
+                    ids.append(class_id)
+            result[str(record["file"])] = (
+                np.asarray(xyxy, np.float32).reshape(-1, 4),
+                np.asarray(ids, np.int32),
+            )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrainError(
+            f"{path}: expected 'loadcheck synth' labels ({{'images': [{{'file', 'boxes': "
+            f"{{'bed': [[x1, y1, x2, y2]...], 'load': [...]}}}}]}}): {exc!r}"
+        ) from exc
+    return result
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """bool ``[H, W]`` (pixel > 127) from a 0/255 PNG."""
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise TrainError(f"{path}: not a readable mask image (expected a 0/255 PNG)")
+    return mask > 127
+
+
+def _boxes_from_masks(bed: Path, load: Path) -> tuple[np.ndarray, np.ndarray]:
+    xyxy, ids = [], []
+    for class_id, path in ((BED_CLASS_ID, bed), (LOAD_CLASS_ID, load)):
+        mask = read_mask(path).astype(np.uint8)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        for x, y, w, h, area in stats[1:count]:
+            if area >= MIN_COMPONENT_SHARE * mask.size:
+                xyxy.append([x, y, x + w, y + h])
+                ids.append(class_id)
+    return np.asarray(xyxy, np.float32).reshape(-1, 4), np.asarray(ids, np.int32)
+
+
+def region_for(xyxy: np.ndarray, image_wh: tuple[int, int], frame: str) -> SamRegion:
+    """The serving step's region: whole frame, or the boxes' union grown by 10 % (clipped)."""
+    w, h = image_wh
+    if frame == "whole" or not len(xyxy):
+        return SamRegion(0, 0, w, h)
+    x1, y1 = xyxy[:, :2].min(axis=0)
+    x2, y2 = xyxy[:, 2:].max(axis=0)
+    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    x0, y0 = int(max(0.0, np.floor(x1 - mx))), int(max(0.0, np.floor(y1 - my)))
+    x3, y3 = int(min(w, np.ceil(x2 + mx))), int(min(h, np.ceil(y2 + my)))
+    return SamRegion(x0, y0, max(1, x3 - x0), max(1, y3 - y0))
+
+
+def _frame_mask(mask: np.ndarray, region: SamRegion, side: int) -> np.ndarray:
+    """uint8 ``[side/4, side/4]`` 0..255: the region of a bool mask, framed as :func:`sam_input`
+    frames the image, area-averaged to the decoder's low-res grid."""
+    crop = mask[region.y0 : region.y0 + region.h, region.x0 : region.x0 + region.w]
+    scale = region.scale(side)
+    new_w = min(side, max(1, round(region.w * scale)))
+    new_h = min(side, max(1, round(region.h * scale)))
+    full = np.zeros((side, side), np.float32)
+    full[:new_h, :new_w] = cv2.resize(
+        crop.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_AREA
+    )
+    low = cv2.resize(full, (side // 4, side // 4), interpolation=cv2.INTER_AREA)
+    return np.clip(np.rint(low * 255), 0, 255).astype(np.uint8)
+
+
+def make_example(
+    sample: SegSample,
+    side: int,
+    frame: str,
+    pad_rgb: tuple[int, int, int],
+    rng: np.random.Generator | None = None,
+    max_boxes: int = 8,
+) -> SegExample:
+    """The photo framed for SAM at ``side`` px with its instances' boxes and low-res targets.
+
+    With ``rng`` (training from scratch): YOLOv6-style HSV jitter, a horizontal flip half the
+    time (before framing) and a random subset of at most ``max_boxes`` instances; without, the first
+    ``max_boxes`` instances (deterministic, cacheable).
+    """
+    bgr = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise TrainError(f"{sample.image}: not a readable image")
+    if rng is not None:
+        augment_hsv(bgr, rng)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    unions = {BED_CLASS_ID: read_mask(sample.bed_mask), LOAD_CLASS_ID: read_mask(sample.load_mask)}
+    h, w = rgb.shape[:2]
+    if unions[BED_CLASS_ID].shape != (h, w) or unions[LOAD_CLASS_ID].shape != (h, w):
+        raise TrainError(f"{sample.image.name}: masks are not the image's size {w}x{h}")
+    all_xyxy = sample.xyxy.copy()
+    if rng is not None and rng.random() < 0.5:  # horizontal flip of photo, masks and boxes
+        rgb = np.ascontiguousarray(rgb[:, ::-1])
+        unions = {k: np.ascontiguousarray(v[:, ::-1]) for k, v in unions.items()}
+        all_xyxy[:, [0, 2]] = w - sample.xyxy[:, [2, 0]]
+    keep = np.arange(len(all_xyxy))
+    if len(keep) > max_boxes:
+        keep = rng.choice(keep, max_boxes, replace=False) if rng is not None else keep[:max_boxes]
+    xyxy, ids = all_xyxy[keep], sample.class_id[keep]
+    region = region_for(all_xyxy, (w, h), frame)
+    targets = []
+    for box, class_id in zip(xyxy, ids, strict=True):
+        x1, y1 = int(np.floor(box[0])), int(np.floor(box[1]))
+        x2, y2 = int(np.ceil(box[2])), int(np.ceil(box[3]))
+        instance = np.zeros((h, w), bool)
+        instance[y1:y2, x1:x2] = unions[int(class_id)][y1:y2, x1:x2]
+        targets.append(_frame_mask(instance, region, side))
+    image = sam_input(rgb, region, side, pad_rgb)
+    boxes = boxes_to_sam(xyxy, region, side)
+    stack = np.stack(targets) if targets else np.zeros((0, side // 4, side // 4), np.uint8)
+    return SegExample(image, boxes.astype(np.float32), stack)
+
+
+def jitter_boxes(
+    boxes_xyxy: np.ndarray, side: int, rng: np.random.Generator, std: float = 0.07
+) -> np.ndarray:
+    """Boxes with each edge moved by N(0, ``std`` x box side), clipped to 2 std and to the
+    frame (SAM trains on such noisy boxes; the detector's boxes are never exact)."""
+    if not len(boxes_xyxy):
+        return boxes_xyxy
+    wh = np.concatenate([boxes_xyxy[:, 2:] - boxes_xyxy[:, :2]] * 2, axis=1)
+    noise = np.clip(rng.normal(0.0, std, boxes_xyxy.shape), -2 * std, 2 * std) * wh
+    out = np.clip(boxes_xyxy + noise, 0, side)
+    out[:, 2:] = np.maximum(out[:, 2:], out[:, :2] + 1)
+    return out.astype(np.float32)

@@ -1,0 +1,143 @@
+"""``train_segmenter``: small SAM from scratch and decoder-only fine-tuning, checkpoints, errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loadcheck.train.common import TrainError
+from loadcheck.train.segmenter import CHECKPOINT_NAME, SegmenterTrainSettings, train_segmenter
+from loadcheck.train.segmenter_data import jitter_boxes, load_seg_dataset, make_example
+
+pytestmark = pytest.mark.torch
+
+
+def _settings(data: Path, out: Path, **overrides: object) -> SegmenterTrainSettings:
+    base: dict[str, object] = {
+        "data": data,
+        "out": out,
+        "img_size": 64,
+        "steps": 3,
+        "batch_size": 2,
+        "max_boxes": 4,
+        "log_every": 1,
+        "progress": False,
+    }
+    base.update(overrides)
+    return SegmenterTrainSettings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def trained(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[float]]:
+    out = tmp_path_factory.mktemp("seg")
+    log = train_segmenter(_settings(synth_dir, out, steps=16, lr=1e-3, seed=2))
+    return out, [e["loss"] for e in log.epochs]
+
+
+def test_segmenter_loss_decreases_over_a_few_steps(trained: tuple[Path, list[float]]) -> None:
+    _, losses = trained
+    assert len(losses) == 16
+    first, last = np.mean(losses[:4]), np.mean(losses[-4:])
+    assert last < 0.8 * first, losses
+
+
+def test_segmenter_checkpoint_exports_through_export_sam(
+    trained: tuple[Path, list[float]], tmp_path: Path
+) -> None:
+    from loadcheck.export.sam_onnx import export_sam
+
+    out, _ = trained
+    result = export_sam(out / CHECKPOINT_NAME, tmp_path)
+    assert result.model_type == "vit_tiny"
+    assert result.img_size == 64
+    assert result.encoder.is_file() and result.decoder.is_file()
+
+
+def test_from_sam_trains_only_the_mask_decoder(synth_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    from loadcheck.export.tiny import build_tiny_sam_checkpoint
+
+    source = build_tiny_sam_checkpoint(tmp_path / "sam.pth", img_size=64)
+    train_segmenter(_settings(synth_dir, tmp_path / "out", from_sam=source, frame="crop"))
+    before = torch.load(source, weights_only=True)
+    after = torch.load(tmp_path / "out" / CHECKPOINT_NAME, weights_only=True)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed
+    assert all(k.startswith("mask_decoder.") for k in changed), sorted(changed)[:5]
+
+
+def test_instances_come_from_mask_components_without_labels_json(
+    synth_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(synth_dir / "images", data / "images")
+    shutil.copytree(synth_dir / "masks", data / "masks")
+    with_labels = load_seg_dataset(synth_dir)
+    without = load_seg_dataset(data)
+    assert [len(s.xyxy) > 0 for s in without] == [len(s.xyxy) > 0 for s in with_labels]
+
+
+def test_example_targets_lie_inside_their_prompt_boxes(synth_dir: Path) -> None:
+    sample = next(s for s in load_seg_dataset(synth_dir) if len(s.xyxy))
+    example = make_example(sample, 128, "crop", (124, 116, 104))
+    assert example.image.shape == (128, 128, 3)
+    assert example.targets.shape == (len(sample.xyxy), 32, 32)
+    for box, target in zip(example.boxes_xyxy, example.targets, strict=True):
+        ys, xs = np.nonzero(target > 127)
+        assert len(xs) > 0
+        assert xs.min() * 4 >= box[0] - 4 and (xs.max() + 1) * 4 <= box[2] + 4
+        assert ys.min() * 4 >= box[1] - 4 and (ys.max() + 1) * 4 <= box[3] + 4
+
+
+def test_jittered_boxes_stay_valid_and_inside_the_frame() -> None:
+    boxes = np.array([[10, 10, 50, 40], [0, 0, 64, 64]], np.float32)
+    out = jitter_boxes(boxes, 64, np.random.default_rng(0))
+    assert out.shape == boxes.shape
+    assert np.all(out >= 0) and np.all(out <= 64)
+    assert np.all(out[:, 2:] > out[:, :2])
+    assert not np.array_equal(out, boxes)
+
+
+def test_data_without_masks_is_a_clear_error(synth_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(synth_dir / "images", data / "images")
+    with pytest.raises(TrainError, match="have no masks"):
+        train_segmenter(_settings(data, tmp_path / "out"))
+
+
+def test_missing_data_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(TrainError, match="not an existing folder"):
+        train_segmenter(_settings(tmp_path / "nope", tmp_path / "out"))
+
+
+def test_unknown_model_type_is_a_clear_error(synth_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(TrainError, match="vit_q"):
+        train_segmenter(_settings(synth_dir, tmp_path, model_type="vit_q"))
+
+
+def test_fp16_checkpoint_is_half_the_size_and_still_exports(
+    synth_dir: Path, tmp_path: Path
+) -> None:
+    from loadcheck.export.sam_onnx import export_sam
+
+    train_segmenter(_settings(synth_dir, tmp_path / "a", steps=1, batch_size=1))
+    train_segmenter(
+        _settings(synth_dir, tmp_path / "b", steps=1, batch_size=1, fp16_checkpoint=True)
+    )
+    full = (tmp_path / "a" / CHECKPOINT_NAME).stat().st_size
+    half = (tmp_path / "b" / CHECKPOINT_NAME).stat().st_size
+    assert half < 0.55 * full
+    result = export_sam(tmp_path / "b" / CHECKPOINT_NAME, tmp_path / "onnx")
+    assert result.model_type == "vit_tiny"
+
+
+def test_same_seed_gives_the_same_losses(synth_dir: Path, tmp_path: Path) -> None:
+    runs = [
+        train_segmenter(_settings(synth_dir, tmp_path / name, steps=2, seed=5))
+        for name in ("a", "b")
+    ]
+    assert [e["loss"] for e in runs[0].epochs] == [e["loss"] for e in runs[1].epochs]
