@@ -32,6 +32,8 @@ GATEWAY_READY_PATH: Final = "/readyz"
 # HTTP header (gRPC metadata key) that carries the API key for Triton's model-repository and
 # model-config APIs: ``--http-restricted-api=model-repository,model-config:<header>=<key>``.
 API_KEY_HEADER: Final = "loadcheck-api-key"
+# The gRPC metadata key for it: Triton (2.51) prefixes restricted gRPC protocols' keys.
+GRPC_API_KEY_HEADER: Final = f"triton-grpc-protocol-{API_KEY_HEADER}"
 RESTRICTED_API_CATEGORIES: Final = ("model-repository", "model-config")
 
 # --- Environment variables ------------------------------------------------------------------------

@@ -49,7 +49,7 @@ class ModelControl:
 
     @property
     def headers(self) -> dict[str, str] | None:
-        from loadcheck.serving.server import API_KEY_HEADER
+        from loadcheck.deploy_constants import API_KEY_HEADER
 
         return {API_KEY_HEADER: self.api_key} if self.api_key else None
 

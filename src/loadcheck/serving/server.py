@@ -13,6 +13,7 @@ when an API key is set; inference stays open.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
@@ -29,14 +30,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from loadcheck.deploy_constants import (
+    API_KEY_HEADER,
+    RESTRICTED_API_CATEGORIES,
+)
 from loadcheck.serving.state import models_to_load
 
 LOGGER = logging.getLogger(__name__)
-API_KEY_HEADER = "loadcheck-api-key"
-#: Triton 2.51 expects restricted gRPC protocols' keys with this prefix in the metadata.
-GRPC_API_KEY_HEADER = f"triton-grpc-protocol-{API_KEY_HEADER}"
-RESTRICTED_APIS = ("model-repository", "model-config")
 CACHE_DIR = Path(os.environ.get("LOADCHECK_CACHE", Path.home() / ".cache" / "loadcheck"))
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM tritonserver when the thread that started it dies.
+
+    Without it, a parent killed without cleanup (SIGKILL, a test runner stopped hard) leaves an
+    orphaned server holding ports and memory. Linux only; a no-op elsewhere.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class ServerError(RuntimeError):
@@ -183,7 +200,7 @@ class TritonServer:
         if binary.backend_dir is not None:
             args.append(f"--backend-directory={binary.backend_dir}")
         if self.api_key:
-            rule = f"{','.join(RESTRICTED_APIS)}:{API_KEY_HEADER}={self.api_key}"
+            rule = f"{','.join(RESTRICTED_API_CATEGORIES)}:{API_KEY_HEADER}={self.api_key}"
             args += [f"--http-restricted-api={rule}", f"--grpc-restricted-protocol={rule}"]
         return args
 
@@ -205,6 +222,7 @@ class TritonServer:
             stdout=log,
             stderr=subprocess.STDOUT if log else None,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         if log:
             log.close()
