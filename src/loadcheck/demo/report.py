@@ -10,13 +10,12 @@ Files written by :func:`write_report` under the output folder:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadcheck.atomic import atomic_write_text
 from loadcheck.payloads import Verdict
 
 VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
@@ -234,19 +233,10 @@ def markdown_summary(report: DemoReport) -> str:
     return "\n".join(out)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    Path(tmp).replace(path)
-
-
 def write_report(report: DemoReport, out_dir: Path) -> tuple[Path, Path]:
     """Write ``report.json`` and ``report.md`` into ``out_dir`` (atomically); returns both."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "report.json", out_dir / "report.md"
-    _write_atomic(json_path, json.dumps(report.to_dict(), indent=2) + "\n")
-    _write_atomic(md_path, markdown_summary(report))
+    atomic_write_text(json_path, json.dumps(report.to_dict(), indent=2) + "\n")
+    atomic_write_text(md_path, markdown_summary(report))
     return json_path, md_path

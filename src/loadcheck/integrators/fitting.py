@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from loadcheck.atomic import atomic_write_dir, file_lock
 from loadcheck.features.extract import extract_features
 from loadcheck.features.spec import FEATURE_SPEC
 from loadcheck.integrators.errors import IntegratorError, NotFoundError
@@ -30,7 +31,6 @@ from loadcheck.payloads import TruckMasks
 from loadcheck.scoring.fit import MIN_PER_CLASS, FitError, fit_score_model
 from loadcheck.scoring.inspect import score_trucks
 from loadcheck.scoring.model import ScoreModel
-from loadcheck.workspace.atomic import atomic_write_dir, file_lock
 from loadcheck.workspace.db import now_iso
 from loadcheck.workspace.images import sha256_hex
 
@@ -178,7 +178,7 @@ def fit(
                     conn, "fit", name, version=version, cv_accuracy=cv["accuracy"] if cv else None
                 )
         except BaseException:
-            from loadcheck.workspace.atomic import remove_dir_atomically
+            from loadcheck.atomic import remove_dir_atomically
 
             remove_dir_atomically(target)
             raise

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadcheck.atomic import file_lock, remove_dir_atomically
 from loadcheck.integrators.errors import IngestError, IntegratorError, NotFoundError, validate_name
 from loadcheck.integrators.ingest import ArchiveReport, ZipLimits, read_image_archive
 from loadcheck.scoring.model_types import (
@@ -26,7 +27,6 @@ from loadcheck.scoring.settings import (
     validate_threshold,
 )
 from loadcheck.tensor_names import scorer_model_name
-from loadcheck.workspace.atomic import file_lock, remove_dir_atomically
 from loadcheck.workspace.db import Workspace, now_iso
 from loadcheck.workspace.images import ImageStore
 from loadcheck.workspace.paths import default_repository

@@ -120,7 +120,7 @@ class ScoreModel:
 
     def save(self, directory: Path | str) -> None:
         """Write ``model.ubj`` and ``scorer.json`` into an existing directory (fsynced)."""
-        from loadcheck.workspace.atomic import fsync_file
+        from loadcheck.atomic import fsync_file
 
         out = Path(directory)
         self.booster.save_model(str(out / MODEL_FILE))

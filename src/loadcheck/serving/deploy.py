@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from loadcheck import tensor_names as tn
+from loadcheck.atomic import atomic_write_text
 from loadcheck.serving import layout
 from loadcheck.serving.config import Device, InstanceGroup, render_config
 from loadcheck.serving.repository import write_model
@@ -96,15 +95,6 @@ def scorer_versions(repository: Path, name: str) -> list[int]:
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    Path(tmp).replace(path)
-
-
 def workspace_served_version(repository: Path, name: str, home: Path | None = None) -> int | None:
     """The version the workspace serves for ``name`` (after ``loadcheck integrator rollback``),
     or ``None`` when there is no workspace or it does not know ``name``."""
@@ -151,10 +141,10 @@ def write_integrator(
     if chosen not in versions:
         raise DeployError(f"integrator {name!r} has no version {chosen}; fitted: {versions}")
     root = repository / tn.scorer_model_name(name)
-    _write_atomic(root / str(chosen) / "model.py", layout.model_py(layout.SCORER_MODULE))
+    atomic_write_text(root / str(chosen) / "model.py", layout.model_py(layout.SCORER_MODULE))
     config = layout.scorer_config(name, InstanceGroup(instances, Device.CPU), {})
     config = dataclasses.replace(config, versions=(chosen,))
-    _write_atomic(root / "config.pbtxt", render_config(config))
+    atomic_write_text(root / "config.pbtxt", render_config(config))
     write_model(repository, layout.integrator_config(name))
     return chosen
 

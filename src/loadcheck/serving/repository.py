@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from loadcheck import tensor_names as tn
+from loadcheck.atomic import atomic_write_text
 from loadcheck.serving import layout
 from loadcheck.serving.config import DataType, Device, InstanceGroup, ModelConfig, render_config
 from loadcheck.serving.images import DEFAULT_MAX_PIXELS
@@ -161,15 +162,6 @@ def _checkpoint(card: object, export_dir: Path) -> Path:
         raise RepositoryError(str(exc)) from exc
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    Path(tmp).replace(path)
-
-
 def write_model(
     repository: Path,
     config: ModelConfig,
@@ -181,7 +173,7 @@ def write_model(
     repository.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{config.name}.", dir=repository))
     try:
-        _write_text_atomic(staging / "config.pbtxt", render_config(config))
+        atomic_write_text(staging / "config.pbtxt", render_config(config))
         version_dir = staging / str(version)
         version_dir.mkdir()
         for target, source in (files or {}).items():
@@ -190,7 +182,7 @@ def write_model(
             if data.is_file():
                 _link_or_copy(data, version_dir / data.name)
         if model_py is not None:
-            _write_text_atomic(version_dir / "model.py", layout.model_py(model_py))
+            atomic_write_text(version_dir / "model.py", layout.model_py(model_py))
         final = repository / config.name
         old = repository / f".{config.name}.old"
         if old.exists():
@@ -305,7 +297,7 @@ def build_repository(export_dir: Path, repository: Path, settings: RepositorySet
         write_model(repository, config, model_py=layout.PYTHON_STEPS[config.name])
     write_model(repository, layout.segmentator_config())
     manifest = {"export_dir": str(export_dir.resolve()), "settings": settings.to_json()}
-    _write_text_atomic(repository / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(repository / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     for note in notes:
         LOGGER.warning("%s", note)
     return notes

@@ -6,11 +6,12 @@ import json
 import logging
 import os
 import random
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from loadcheck.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     import torch
@@ -138,18 +139,7 @@ def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any]) -> Pat
     """Write ``data`` as indented JSON to ``path`` via a temp file, fsync and rename."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(target, json.dumps(data, indent=1, sort_keys=False) + "\n")
     return target
 
 

@@ -1,6 +1,6 @@
 """The workspace: SQLite metadata, content-addressed images, feature cache, atomic writes."""
 
-from loadcheck.workspace.atomic import atomic_write_bytes, atomic_write_dir, file_lock
+from loadcheck.atomic import atomic_write_bytes, atomic_write_dir, file_lock
 from loadcheck.workspace.db import Workspace
 from loadcheck.workspace.images import ImageStore, sha256_hex
 from loadcheck.workspace.paths import default_home, default_repository

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from loadcheck.workspace.atomic import atomic_write_bytes
+from loadcheck.atomic import atomic_write_bytes
 
 
 def sha256_hex(data: bytes) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadcheck.workspace import ImageStore, Workspace, atomic_write_bytes, atomic_write_dir
-from loadcheck.workspace.atomic import remove_dir_atomically
+from loadcheck.atomic import remove_dir_atomically
 from loadcheck.workspace.paths import default_home, default_repository
 
 

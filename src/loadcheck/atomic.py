@@ -1,4 +1,8 @@
-"""Atomic file writes (temp file in the same folder, fsync, rename) and inter-process locks."""
+"""Atomic file writes (temp file in the same folder, fsync, rename) and inter-process locks.
+
+Every file loadcheck writes for another process to read (model repository, workspace, model
+cards, reports) goes through here, so a reader sees either the old or the new file, never half.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +31,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old or the new file."""
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old or the new file.
+
+    ``mode`` is applied before the rename (``mkstemp`` creates files readable by the owner only,
+    and Triton in a container may run as another user).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -36,12 +44,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        Path(tmp).chmod(mode)
         Path(tmp).replace(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp).unlink()
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
 def atomic_write_dir(final: Path, fill: Callable[[Path], None]) -> None:
@@ -58,6 +72,7 @@ def atomic_write_dir(final: Path, fill: Callable[[Path], None]) -> None:
             if item.is_file():
                 fsync_file(item)
         fsync_dir(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it owner-only; Triton may run as another user
         if final.exists():
             raise FileExistsError(f"{final} already exists")
         tmp.rename(final)

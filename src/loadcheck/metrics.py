@@ -1,0 +1,178 @@
+"""Quality metrics of the detector and the segmenter against known truth (pure numpy functions).
+
+Used by ``benchmarks/eval_demo_models.py``. Boxes are float ``[N, 4]`` ``x1, y1, x2, y2`` in
+pixels (pixel edges, so ``x2 - x1`` is the width); masks are bool or 0/1 ``[H, W]``.
+
+Average precision (AP) is the VOC 2010+ / COCO definition at one IoU threshold:
+
+* per image and class, detections are taken in decreasing score order; each is matched to the
+  not-yet-matched true box it overlaps most, when that IoU is ``>= iou_thres`` (a true positive),
+  else it is a false positive (:func:`match_detections`);
+* over the whole set, the detections of a class are sorted by score, cumulative precision and
+  recall are computed, precision is made monotone (``p(r) = max p(r' >= r)``) and integrated over
+  every recall step, "all-point interpolation" (:func:`average_precision`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def _boxes(xyxy: np.ndarray | Sequence[Sequence[float]], what: str) -> np.ndarray:
+    out = np.asarray(xyxy, np.float64)
+    if out.size == 0:
+        return out.reshape(0, 4)
+    if out.ndim != 2 or out.shape[1] != 4:
+        raise ValueError(f"{what}: expected boxes of shape [N, 4] (x1, y1, x2, y2), got {out.shape}")
+    return out
+
+
+def box_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
+    """float64 ``[N, M]`` IoU of every box of ``a`` (``[N, 4]``) with every box of ``b`` (``[M, 4]``).
+
+    Degenerate boxes (zero or negative width/height) have IoU 0 with everything.
+    """
+    a, b = _boxes(a_xyxy, "a_xyxy"), _boxes(b_xyxy, "b_xyxy")
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def match_detections(
+    pred_xyxy: np.ndarray,
+    pred_scores: np.ndarray,
+    true_xyxy: np.ndarray,
+    iou_thres: float = 0.5,
+) -> np.ndarray:
+    """Greedy matching of one image's detections of one class to its true boxes.
+
+    Args:
+        pred_xyxy: float ``[N, 4]`` detected boxes.
+        pred_scores: float ``[N]`` their confidences.
+        true_xyxy: float ``[M, 4]`` true boxes.
+        iou_thres: minimum IoU of a match, in (0, 1].
+
+    Returns:
+        int64 ``[N]``: for each detection (input order), the index of the true box it matched, or
+        ``-1`` (a false positive). Each true box is matched at most once, by the highest-scoring
+        detection that reaches ``iou_thres`` with it while it is still free.
+    """
+    pred = _boxes(pred_xyxy, "pred_xyxy")
+    scores = np.asarray(pred_scores, np.float64).reshape(-1)
+    if len(scores) != len(pred):
+        raise ValueError(f"pred_scores: expected {len(pred)} scores, got {len(scores)}")
+    if not 0.0 < iou_thres <= 1.0:
+        raise ValueError(f"iou_thres: expected a value in (0, 1], got {iou_thres}")
+    truth = _boxes(true_xyxy, "true_xyxy")
+    matched = np.full(len(pred), -1, np.int64)
+    if not len(pred) or not len(truth):
+        return matched
+    iou = box_iou(pred, truth)
+    free = np.ones(len(truth), bool)
+    for i in np.argsort(-scores, kind="stable"):
+        candidates = np.where(free, iou[i], -1.0)
+        j = int(np.argmax(candidates))
+        if candidates[j] >= iou_thres:
+            matched[i] = j
+            free[j] = False
+    return matched
+
+
+def average_precision(scores: np.ndarray, is_tp: np.ndarray, n_true: int) -> float:
+    """All-point interpolated AP of a set of scored detections of one class.
+
+    Args:
+        scores: float ``[N]`` confidences of every detection over the whole set.
+        is_tp: bool ``[N]`` whether each detection matched a true box (:func:`match_detections`).
+        n_true: number of true boxes of the class over the whole set (>= 1).
+
+    Returns:
+        AP in [0, 1]; 0 when there is no detection.
+    """
+    s = np.asarray(scores, np.float64).reshape(-1)
+    tp = np.asarray(is_tp, bool).reshape(-1)
+    if len(s) != len(tp):
+        raise ValueError(f"is_tp: expected {len(s)} flags (one per score), got {len(tp)}")
+    if n_true < 1:
+        raise ValueError(f"n_true: AP needs at least one true box, got {n_true}")
+    if int(tp.sum()) > n_true:
+        raise ValueError(f"is_tp has {int(tp.sum())} true positives but n_true is {n_true}")
+    if not len(s):
+        return 0.0
+    order = np.argsort(-s, kind="stable")
+    cum_tp = np.cumsum(tp[order])
+    cum_fp = np.cumsum(~tp[order])
+    recall = cum_tp / n_true
+    precision = cum_tp / (cum_tp + cum_fp)
+    mrec = np.concatenate([[0.0], recall, [1.0]])
+    mpre = np.concatenate([[0.0], precision, [0.0]])
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    steps = np.flatnonzero(mrec[1:] != mrec[:-1])
+    return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
+
+
+def mask_iou(pred_mask: np.ndarray, true_mask: np.ndarray) -> float:
+    """IoU of two ``[H, W]`` masks (bool or 0/1); 1.0 when both are empty."""
+    pred, truth = np.asarray(pred_mask).astype(bool), np.asarray(true_mask).astype(bool)
+    if pred.shape != truth.shape:
+        raise ValueError(f"masks differ in shape: predicted {pred.shape}, true {truth.shape}")
+    union = int(np.count_nonzero(pred | truth))
+    if union == 0:
+        return 1.0
+    return int(np.count_nonzero(pred & truth)) / union
+
+
+@dataclass
+class ClassAccumulator:
+    """Detections of one class gathered image by image, for AP and precision/recall.
+
+    Feed each image with :meth:`add`; read :meth:`ap` and :meth:`precision_recall` at the end.
+    """
+
+    iou_thres: float = 0.5
+    n_true: int = 0
+    scores: list[np.ndarray] = field(default_factory=list)
+    is_tp: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, pred_xyxy: np.ndarray, pred_scores: np.ndarray, true_xyxy: np.ndarray) -> None:
+        """Match one image's detections (``[N, 4]``, ``[N]``) to its true boxes (``[M, 4]``)."""
+        matched = match_detections(pred_xyxy, pred_scores, true_xyxy, self.iou_thres)
+        self.n_true += len(_boxes(true_xyxy, "true_xyxy"))
+        self.scores.append(np.asarray(pred_scores, np.float64).reshape(-1))
+        self.is_tp.append(matched >= 0)
+
+    def _all(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.scores:
+            return np.zeros(0), np.zeros(0, bool)
+        return np.concatenate(self.scores), np.concatenate(self.is_tp)
+
+    @property
+    def n_detections(self) -> int:
+        return sum(len(s) for s in self.scores)
+
+    def ap(self) -> float | None:
+        """AP at ``iou_thres``; ``None`` when the set holds no true box of the class."""
+        if self.n_true == 0:
+            return None
+        scores, tp = self._all()
+        return average_precision(scores, tp, self.n_true)
+
+    def precision_recall(self, conf_thres: float) -> tuple[float | None, float | None]:
+        """(precision, recall) of the detections with score ``>= conf_thres``; ``None`` where
+        undefined (no such detection / no true box)."""
+        scores, tp = self._all()
+        kept = scores >= conf_thres
+        n_tp = int(np.count_nonzero(tp & kept))
+        n_kept = int(np.count_nonzero(kept))
+        precision = n_tp / n_kept if n_kept else None
+        recall = n_tp / self.n_true if self.n_true else None
+        return precision, recall
