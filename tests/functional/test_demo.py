@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from loadcheck.demo.data import CHECKOUT, DEFAULT_MODELS_DIR, find_export_dir
+from loadcheck.demo.data import trained_models_available
 from loadcheck.demo.report import PLACEHOLDER_WARNING, VERDICTS
 from loadcheck.demo.runner import QUICK_FIT_COUNT, QUICK_TEST_COUNT
 
 DEMO = [sys.executable, "-c", "from loadcheck.cli import main; main()", "demo"]
-HAS_DEMO_MODELS = find_export_dir(CHECKOUT / DEFAULT_MODELS_DIR) is not None
+REPO = Path(__file__).resolve().parents[2]
+HAS_DEMO_MODELS = trained_models_available()
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -52,7 +53,7 @@ def quick_demo(
         capture_output=True,
         text=True,
         timeout=420,
-        cwd=CHECKOUT,
+        cwd=REPO,
     )
     return out, done
 
@@ -106,15 +107,15 @@ def test_quick_demo_without_trained_models_warns_loudly_that_they_are_placeholde
 
 
 def start_demo(quick_demo, out: Path, *args: str) -> subprocess.Popen[str]:
-    """A ``loadcheck demo --quick`` subprocess reusing the first run's placeholder export."""
-    models = quick_demo[0] / "placeholder_models"
+    """A ``loadcheck demo --quick`` subprocess reusing the first run's ONNX export."""
+    models = quick_demo[0] / ("demo_models" if HAS_DEMO_MODELS else "placeholder_models")
     reuse = ["--models", str(models)] if models.is_dir() else []
     return subprocess.Popen(
         [*DEMO, "--quick", "--out", str(out), "--no-progress", *reuse, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        cwd=CHECKOUT,
+        cwd=REPO,
     )
 
 

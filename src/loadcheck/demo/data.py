@@ -4,13 +4,16 @@ A scene set is a ``loadcheck synth`` output folder (``images/``, ``masks/``, ``l
 ``qualified.zip``, ``unqualified.zip``); it is reused when its ``labels.json`` records the same
 seed, count and size, and rendered again otherwise.
 
-The networks are the trained demo models (``models/demo``, ONNX + model cards) when they exist,
-else the tiny random-weight models of :func:`loadcheck.export.tiny.export_tiny_models`, which
+The networks are the trained demo models when they exist: ``models/demo`` holds the committed
+checkpoints (``scripts/train_demo_models.sh``), exported once through the normal export functions
+into the run's folder (or an export folder with ONNX + model cards); else the tiny random-weight
+models of :func:`loadcheck.export.tiny.export_tiny_models`, which
 make every step run but whose verdicts mean nothing (:attr:`DemoModels.placeholder`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import warnings
@@ -26,6 +29,12 @@ CHECKOUT = Path(__file__).resolve().parents[3]
 CARD_SUFFIX = ".card.json"  # as loadcheck.export.card.CARD_SUFFIX (not imported: needs torch)
 #: Sub-folders of a models folder searched for the exported files, in order.
 EXPORT_SUBDIRS = ("", "onnx")
+#: The committed demo checkpoints, relative to :data:`DEFAULT_MODELS_DIR`.
+SHIPPED_DETECTOR = Path("detector/detector.pt")
+SHIPPED_SEGMENTER = Path("segmenter/segmenter.pth")
+#: What they were trained at (scripts/train_demo_models.sh).
+SHIPPED_DETECTOR_IMG_SIZE = 320
+SHIPPED_SAM_MODEL_TYPE = "vit_tiny"
 
 
 class DemoError(RuntimeError):
@@ -156,12 +165,65 @@ def card_facts(export_dir: Path) -> dict[str, dict[str, object]]:
     return facts
 
 
-def resolve_models(models: Path | None, cache_dir: Path) -> DemoModels:
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _exported_from(out: Path, checkpoints: list[Path]) -> bool:
+    """True when ``out`` holds model cards whose sources are exactly ``checkpoints``."""
+    if find_export_dir(out) != out:
+        return False
+    sources: set[str] = set()
+    for path in out.glob(f"*{CARD_SUFFIX}"):
+        try:
+            sources.add(str(json.loads(path.read_text(encoding="utf-8"))["source_sha256"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+    return sources == {_sha256(p) for p in checkpoints}
+
+
+def trained_models_available(root: Path = CHECKOUT / DEFAULT_MODELS_DIR) -> bool:
+    """True when ``root`` holds the trained demo models (exported, or the committed checkpoints)."""
+    shipped = (root / SHIPPED_DETECTOR).is_file() and (root / SHIPPED_SEGMENTER).is_file()
+    return shipped or find_export_dir(root) is not None
+
+
+def export_shipped_models(root: Path, out: Path) -> Path | None:
+    """Export the committed demo checkpoints under ``root`` into ``out`` (ONNX + cards).
+
+    Runs the normal exporters (``loadcheck export yolov6`` / ``sam``), once: an ``out`` already
+    exported from the same checkpoints (by sha256) is reused. Returns None when ``root`` does not
+    hold the two checkpoints.
+    """
+    detector, segmenter = root / SHIPPED_DETECTOR, root / SHIPPED_SEGMENTER
+    if not (detector.is_file() and segmenter.is_file()):
+        return None
+    if _exported_from(out, [detector, segmenter]):
+        return out
+    from loadcheck.export.sam_onnx import export_sam
+    from loadcheck.export.yolov6_onnx import export_yolov6
+
+    LOG.info("exporting the demo models in %s to ONNX in %s", root, out)
+    with warnings.catch_warnings():  # torch.onnx's tracer warnings are noise here
+        warnings.simplefilter("ignore")
+        export_yolov6(detector, out, img_size=SHIPPED_DETECTOR_IMG_SIZE)
+        export_sam(segmenter, out, model_type=SHIPPED_SAM_MODEL_TYPE)
+    return out
+
+
+def resolve_models(
+    models: Path | None, cache_dir: Path, shipped_cache: Path | None = None
+) -> DemoModels:
     """The networks to serve.
 
     ``models`` given: that folder (or its ``onnx/``) must hold the exported models + cards.
     ``models`` None: :data:`DEFAULT_MODELS_DIR` (in the working directory, then in the
-    checkout) when it holds them, else the tiny random-weight
+    checkout) when it holds exported models, or its committed checkpoints exported once into
+    ``shipped_cache`` (default ``cache_dir``'s sibling ``demo_models``), else the tiny random-weight
     models, exported once into ``cache_dir`` (placeholders).
 
     Raises:
@@ -179,6 +241,10 @@ def resolve_models(models: Path | None, cache_dir: Path) -> DemoModels:
         found = find_export_dir(default)
         if found is not None:
             return DemoModels(found, False, card_facts(found))
+        shipped_out = shipped_cache or cache_dir.parent / "demo_models"
+        exported = export_shipped_models(default, shipped_out)
+        if exported is not None:
+            return DemoModels(exported, False, card_facts(exported))
     if find_export_dir(cache_dir) is None:
         from loadcheck.export.tiny import export_tiny_models
 

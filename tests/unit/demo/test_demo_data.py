@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +104,39 @@ def test_models_demo_is_preferred_when_it_exists(tmp_path, monkeypatch):
 def test_demo_options_reject_unusable_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DemoOptions(**kwargs)
+
+
+def _ship_checkpoints(root):
+    (root / "detector").mkdir(parents=True)
+    (root / "segmenter").mkdir(parents=True)
+    (root / "detector" / "detector.pt").write_bytes(b"detector weights")
+    (root / "segmenter" / "segmenter.pth").write_bytes(b"segmenter weights")
+
+
+def _card_from(folder, kind, checkpoint):
+    folder.mkdir(parents=True, exist_ok=True)
+    sha = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    card = {"kind": kind, "model_type": "m", "file": f"{kind}.onnx", "source_sha256": sha}
+    (folder / f"{kind}.onnx.card.json").write_text(json.dumps(card))
+
+
+def test_committed_checkpoints_are_exported_once_and_reused_while_unchanged(tmp_path, monkeypatch):
+    root = tmp_path / "models" / "demo"
+    _ship_checkpoints(root)
+    monkeypatch.setattr(demo_data, "DEFAULT_MODELS_DIR", root)
+    calls = []
+
+    def fake_export(checkpoint, out, **_):
+        calls.append(Path(checkpoint).name)
+        _card_from(Path(out), Path(checkpoint).stem, Path(checkpoint))
+
+    monkeypatch.setattr("loadcheck.export.yolov6_onnx.export_yolov6", fake_export)
+    monkeypatch.setattr("loadcheck.export.sam_onnx.export_sam", fake_export)
+    first = resolve_models(None, tmp_path / "run" / "placeholder_models")
+    assert (first.export_dir, first.placeholder) == (tmp_path / "run" / "demo_models", False)
+    assert calls == ["detector.pt", "segmenter.pth"]
+    resolve_models(None, tmp_path / "run" / "placeholder_models")
+    assert len(calls) == 2, "unchanged checkpoints must not be exported again"
+    (root / "detector" / "detector.pt").write_bytes(b"retrained detector")
+    resolve_models(None, tmp_path / "run" / "placeholder_models")
+    assert len(calls) == 4, "a changed checkpoint must be exported again"
