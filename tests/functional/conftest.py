@@ -112,8 +112,9 @@ def build_test_repository(models: Path, repository: Path) -> None:
 
 @pytest.fixture(scope="session")
 def triton(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonHandle]:
+    from loadcheck.deploy_constants import API_KEY_HEADER, GRPC_API_KEY_HEADER
     from loadcheck.serving.deploy import deploy
-    from loadcheck.serving.server import API_KEY_HEADER, GRPC_API_KEY_HEADER, TritonServer
+    from loadcheck.serving.server import TritonServer
 
     root = tmp_path_factory.mktemp("triton")
     repository = root / "model_repository"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from loadcheck import tensor_names as tn
+from loadcheck.deploy_constants import API_KEY_HEADER
 from loadcheck.serving import layout
 from loadcheck.serving.repository import write_model
 from loadcheck.serving.server import (
-    API_KEY_HEADER,
     ServerBinary,
     ServerError,
     TritonServer,
