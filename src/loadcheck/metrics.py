@@ -26,12 +26,14 @@ def _boxes(xyxy: np.ndarray | Sequence[Sequence[float]], what: str) -> np.ndarra
     if out.size == 0:
         return out.reshape(0, 4)
     if out.ndim != 2 or out.shape[1] != 4:
-        raise ValueError(f"{what}: expected boxes of shape [N, 4] (x1, y1, x2, y2), got {out.shape}")
+        raise ValueError(
+            f"{what}: expected boxes of shape [N, 4] (x1, y1, x2, y2), got {out.shape}"
+        )
     return out
 
 
 def box_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
-    """float64 ``[N, M]`` IoU of every box of ``a`` (``[N, 4]``) with every box of ``b`` (``[M, 4]``).
+    """float64 ``[N, M]`` IoU of each box of ``a`` (``[N, 4]``) with each box of ``b`` (``[M, 4]``).
 
     Degenerate boxes (zero or negative width/height) have IoU 0 with everything.
     """
@@ -131,6 +133,18 @@ def mask_iou(pred_mask: np.ndarray, true_mask: np.ndarray) -> float:
     return int(np.count_nonzero(pred & truth)) / union
 
 
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def iou_summary(values: Sequence[float] | np.ndarray) -> dict[str, float | int | None]:
+    """``{"n", "mean", "median"}`` of a list of IoUs, rounded to 4 digits; ``None`` when empty."""
+    arr = np.asarray(values, np.float64).reshape(-1)
+    if not len(arr):
+        return {"n": 0, "mean": None, "median": None}
+    return {"n": len(arr), "mean": _round(arr.mean()), "median": _round(np.median(arr))}
+
+
 @dataclass
 class ClassAccumulator:
     """Detections of one class gathered image by image, for AP and precision/recall.
@@ -176,3 +190,14 @@ class ClassAccumulator:
         precision = n_tp / n_kept if n_kept else None
         recall = n_tp / self.n_true if self.n_true else None
         return precision, recall
+
+    def summary(self, conf_thres: float) -> dict[str, float | int | None]:
+        """AP (at ``iou_thres``), counts and precision / recall at ``conf_thres``, JSON-ready."""
+        precision, recall = self.precision_recall(conf_thres)
+        return {
+            "ap": _round(self.ap()),
+            "n_true": self.n_true,
+            "n_detections": self.n_detections,
+            "precision_at_conf": _round(precision),
+            "recall_at_conf": _round(recall),
+        }
