@@ -13,9 +13,14 @@ import typer
 
 from loadcheck import __version__
 from loadcheck.client.cli import inspect_command
+from loadcheck.console.cli import console_app
+from loadcheck.demo.cli import demo_command
 from loadcheck.export.cli import export_app
 from loadcheck.gateway.cli import gateway_app
+from loadcheck.integrators.cli import integrator_app
+from loadcheck.serving import cli as serving_cli
 from loadcheck.synth.cli import synth_command
+from loadcheck.train.cli import train_app
 
 app = typer.Typer(
     name="loadcheck",
@@ -45,29 +50,19 @@ def _root(
     )
 
 
+# In the order of the workflow: data, networks, serving, integrators, plants, operators.
+app.command("demo")(demo_command)
 app.command("synth")(synth_command)
-app.command("inspect")(inspect_command)
-app.add_typer(gateway_app, name="gateway")
-from loadcheck.console.cli import console_app  # noqa: E402
-
-app.add_typer(console_app, name="console")
-from loadcheck.integrators.cli import integrator_app  # noqa: E402
-
-app.add_typer(integrator_app, name="integrator")
 app.add_typer(export_app, name="export")
-from loadcheck.train.cli import train_app  # noqa: E402
-
 app.add_typer(train_app, name="train")
-
-from loadcheck.serving import cli as serving_cli  # noqa: E402
-
 app.add_typer(serving_cli.repository_app, name="repository")
 app.command("serve")(serving_cli.serve_command)
 app.command("deploy")(serving_cli.deploy_command)
 app.command("undeploy")(serving_cli.undeploy_command)
-from loadcheck.demo.cli import demo_command  # noqa: E402
-
-app.command("demo")(demo_command)
+app.add_typer(integrator_app, name="integrator")
+app.command("inspect")(inspect_command)
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(console_app, name="console")
 
 
 def main() -> None:
