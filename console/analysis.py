@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 
 from loadcheck.features.spec import FEATURE_SPEC
 from loadcheck.integrators.errors import IngestError, IntegratorError
+from loadcheck.integrators.fitting import cached_features
 from loadcheck.integrators.ingest import ArchiveImage
 from loadcheck.integrators.segmenters import Segmenter
 from loadcheck.integrators.store import IntegratorStore
@@ -51,15 +51,7 @@ class TrainingFeatures:
 
 def training_features(store: IntegratorStore, name: str, config_key: str) -> TrainingFeatures:
     rows = store.samples(name)
-    with store.ws.reader() as conn:
-        cached = {
-            r["sha256"]: json.loads(r["values_json"])
-            for r in conn.execute(
-                "SELECT sha256, values_json FROM feature_cache WHERE config_key = ? AND "
-                "spec_version = ?",
-                (config_key, FEATURE_SPEC.version),
-            )
-        }
+    cached = cached_features(store, config_key)
     kept = [r for r in rows if r["sha256"] in cached]
     x = np.array([cached[r["sha256"]] for r in kept], np.float32).reshape(-1, len(FEATURE_SPEC))
     y = np.array([int(r["label"]) for r in kept], np.int64)

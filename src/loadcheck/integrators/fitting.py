@@ -56,21 +56,26 @@ def _features_for(
     return len(trucks), extract_features(truck).values
 
 
+def cached_features(store: IntegratorStore, config_key: str) -> dict[str, list[float]]:
+    """Image sha256 -> cached feature values of the current spec for segmenter ``config_key``."""
+    with store.ws.reader() as conn:
+        return {
+            r["sha256"]: json.loads(r["values_json"])
+            for r in conn.execute(
+                "SELECT sha256, values_json FROM feature_cache WHERE config_key = ? AND "
+                "spec_version = ?",
+                (config_key, FEATURE_SPEC.version),
+            )
+        }
+
+
 def sample_features(
     store: IntegratorStore, name: str, segmenter: Segmenter, progress: Progress | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """float32 ``[N, F]`` features and int ``[N]`` labels of all samples; cache hits count."""
     rows = store.samples(name)
     key = segmenter.config_key
-    with store.ws.reader() as conn:
-        cached = {
-            r["sha256"]: json.loads(r["values_json"])
-            for r in conn.execute(
-                "SELECT sha256, values_json FROM feature_cache WHERE config_key = ? AND "
-                "spec_version = ?",
-                (key, FEATURE_SPEC.version),
-            )
-        }
+    cached = cached_features(store, key)
     x = np.zeros((len(rows), len(FEATURE_SPEC)), np.float32)
     y = np.array([int(r["label"]) for r in rows], np.int64)
     new: list[tuple[str, int, list[float]]] = []

@@ -161,12 +161,7 @@ def load_example(
 
     With ``rng`` (training) the image gets YOLOv6's HSV jitter and a horizontal flip half the time.
     """
-    bgr = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise TrainError(f"{sample.image}: not a readable image")
-    if rng is not None:
-        augment_hsv(bgr, rng)
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = read_rgb(sample.image, rng)
     h0, w0 = rgb.shape[:2]
     boxed, lb = letterbox(rgb, (img_size, img_size), LETTERBOX_PAD_VALUE)
     labels = sample.labels.copy()
@@ -178,6 +173,16 @@ def load_example(
         boxed = np.ascontiguousarray(boxed[:, ::-1])
         labels[:, 1] = 1.0 - labels[:, 1]
     return boxed, labels
+
+
+def read_rgb(path: Path, rng: np.random.Generator | None) -> np.ndarray:
+    """uint8 ``[H, W, 3]`` RGB of a training photo; with ``rng``, YOLOv6's HSV jitter applied."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise TrainError(f"{path}: not a readable image")
+    if rng is not None:
+        augment_hsv(bgr, rng)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def augment_hsv(

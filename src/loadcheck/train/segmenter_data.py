@@ -31,7 +31,7 @@ import numpy as np
 from loadcheck.payloads import BED_CLASS_ID, CLASS_NAMES, LOAD_CLASS_ID
 from loadcheck.serving.prompts import SamRegion, boxes_to_sam, sam_input
 from loadcheck.train.common import TrainError
-from loadcheck.train.detector_data import augment_hsv
+from loadcheck.train.detector_data import read_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -199,12 +199,7 @@ def make_example(
     time (before framing) and a random subset of at most ``max_boxes`` instances; without, the first
     ``max_boxes`` instances (deterministic, cacheable).
     """
-    bgr = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise TrainError(f"{sample.image}: not a readable image")
-    if rng is not None:
-        augment_hsv(bgr, rng)
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = read_rgb(sample.image, rng)
     unions = {BED_CLASS_ID: read_mask(sample.bed_mask), LOAD_CLASS_ID: read_mask(sample.load_mask)}
     h, w = rgb.shape[:2]
     if unions[BED_CLASS_ID].shape != (h, w) or unions[LOAD_CLASS_ID].shape != (h, w):
