@@ -15,7 +15,13 @@ ONNX Runtime through the serving functions (``serving.images.letterbox``, ``serv
    boxes and (b) with the serving detections matched (IoU >= 0.5) to the truth, where SAM sees the
    region serving would encode from those prompts (``crop``: the trucks' region; ``whole``);
    true objects the detector missed are counted, not scored;
-3. the end-to-end verdict accuracy from ``loadcheck demo``'s ``runs/demo/report.json``, if present.
+3. the load's *fill* as the scorer sees it: for the most prominent truck, the ``fullness``
+   feature (:mod:`loadcheck.features`) of the served masks (detector prompts, crop framing,
+   trucks paired by ``group_trucks``) against the same feature of the true masks, as the mean
+   absolute error over all loaded trucks and over the partly filled ones (true fullness < 0.95),
+   and the share of scenes whose most prominent truck is empty that get no load pixels (else
+   the photo cannot be "No Mine Detected");
+4. the end-to-end verdict accuracy from ``loadcheck demo``'s ``runs/demo/report.json``, if present.
 
 Rendered scenes are cached as ``.npz`` (no pickle) under ``--cache``, keyed by seed, size and a
 hash of the ``loadcheck.synth`` sources. Prints a table; ``--json`` writes every figure.
@@ -174,13 +180,19 @@ class Networks:
         return remap_classes(decode_yolo(raw, transform, wh, settings), self.class_map)
 
     def segment(
-        self, rgb: np.ndarray, region: Any, xyxy: np.ndarray, cache: dict[Any, np.ndarray]
+        self,
+        rgb: np.ndarray,
+        region: Any,
+        xyxy: np.ndarray,
+        class_id: int,
+        cache: dict[Any, np.ndarray],
     ) -> np.ndarray:
-        """uint8 ``[K, H, W]`` masks of the ``[K, 4]`` boxes, SAM encoding ``region`` (the
-        embeddings are reused from ``cache`` for a region already encoded)."""
+        """uint8 ``[K, H, W]`` masks of the ``[K, 4]`` boxes of class ``class_id``, prompted as
+        serving prompts them, SAM encoding ``region`` (the embeddings are reused from ``cache``
+        for a region already encoded)."""
         from loadcheck import tensor_names as tn
         from loadcheck.serving.masks import upsample_masks
-        from loadcheck.serving.prompts import boxes_to_sam, sam_input
+        from loadcheck.serving.prompts import decoder_prompts, sam_input
 
         h, w = rgb.shape[:2]
         if not len(xyxy):
@@ -193,10 +205,90 @@ class Networks:
         out = self.nets[tn.SAM_DECODER_MODEL].run(
             {
                 tn.SAM_DECODER_EMBEDDINGS: cache[region],
-                tn.SAM_DECODER_BOXES: boxes_to_sam(xyxy, region, self.side),
+                **decoder_prompts(
+                    Detections(xyxy, np.ones(len(xyxy)), np.full(len(xyxy), class_id)),
+                    region,
+                    self.side,
+                ),
             }
         )
         return upsample_masks(out[tn.SAM_LOW_RES_MASKS], region, (w, h), self.side)[: len(xyxy)]
+
+
+def served_primary_truck(
+    nets: Networks,
+    rgb: np.ndarray,
+    prompts: Detections,
+    wh: tuple[int, int],
+    cache: dict[Any, np.ndarray],
+) -> Any:
+    """The most prominent truck (``TruckMasks``) of the served masks: every serving prompt
+    segmented on the crop, paired by ``group_trucks``; ``None`` when no bed was detected."""
+    from loadcheck.features.trucks import group_trucks
+    from loadcheck.payloads import SegmentationMasks
+    from loadcheck.serving.prompts import SamFrame, sam_region
+
+    region = sam_region(prompts, wh, SamFrame.CROP)
+    masks = [
+        nets.segment(rgb, region, prompts.of_class(c).xyxy, c, cache) for c in range(len(CLASSES))
+    ]
+    ordered = Detections(
+        np.concatenate([prompts.of_class(c).xyxy for c in range(len(CLASSES))]),
+        np.concatenate([prompts.of_class(c).confidence for c in range(len(CLASSES))]),
+        np.concatenate([prompts.of_class(c).class_id for c in range(len(CLASSES))]),
+    )
+    stacked = np.concatenate(masks).astype(bool)
+    trucks = group_trucks(ordered, SegmentationMasks(stacked, np.ones(len(stacked), np.float32)))
+    return trucks[0] if trucks else None
+
+
+class FillAccumulator:
+    """Served vs true ``fullness`` of the most prominent truck, and empty trucks kept empty."""
+
+    PARTIAL = 0.95
+
+    def __init__(self) -> None:
+        self.errors: list[float] = []
+        self.partial: list[float] = []
+        self.empty_clean: list[bool] = []
+
+    def add(self, scene: TruthScene, served: Any) -> None:
+        from loadcheck.features.extract import extract_features
+        from loadcheck.payloads import TruckMasks
+
+        beds = np.flatnonzero(scene.trucks[0] == 0)
+        if not len(beds):
+            return
+        loads = np.flatnonzero(scene.trucks[1] == 0)
+        if not len(loads):
+            self.empty_clean.append(served is None or not served.load_mask.any())
+            return
+        bed_mask = scene.masks[0][beds[0]]
+        truth = TruckMasks(
+            bed_mask,
+            scene.masks[1][loads[0]],
+            tuple(float(v) for v in scene.boxes[0][beds[0]]),  # type: ignore[arg-type]
+            tuple(float(v) for v in scene.boxes[1][loads[0]]),  # type: ignore[arg-type]
+        )
+        want = extract_features(truth).as_dict()["fullness"]
+        got = extract_features(served).as_dict()["fullness"] if served is not None else 0.0
+        self.errors.append(abs(got - want))
+        if want < self.PARTIAL:
+            self.partial.append(abs(got - want))
+
+    def summary(self) -> dict[str, Any]:
+        def mean(values: Sequence[float]) -> float | None:
+            return round(float(np.mean(values)), 4) if values else None
+
+        return {
+            "fullness_mae": mean(self.errors),
+            "fullness_mae_partial": mean(self.partial),
+            "n_loaded": len(self.errors),
+            "n_partial": len(self.partial),
+            "partial_below": self.PARTIAL,
+            "empty_kept_empty": mean([float(v) for v in self.empty_clean]),
+            "n_empty": len(self.empty_clean),
+        }
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -217,6 +309,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     primary: dict[tuple[str, str, int], list[float]] = defaultdict(list)
     missed: dict[tuple[str, int], int] = defaultdict(int)
     labels: dict[str, int] = defaultdict(int)
+    fill = FillAccumulator()
     start = time.perf_counter()
     with Progress(disable=not args.progress) as bar:
         task = bar.add_task("eval (scenes)", total=args.count)
@@ -239,6 +332,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 np.repeat([0, 1], [len(b) for b in scene.boxes]).astype(np.int32),
             )
             embeddings: dict[Any, np.ndarray] = {}
+            fill.add(scene, served_primary_truck(nets, rgb, prompts, wh, embeddings))
             for frame in frames:
                 for source, region_boxes in zip(SOURCES, (true, prompts), strict=True):
                     region = sam_region(region_boxes, wh, frame)
@@ -253,7 +347,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                             )
                             xyxy, which = mine.xyxy[match >= 0], match[match >= 0]
                             missed[(frame.value, c)] += len(truth) - len(which)
-                        masks = nets.segment(rgb, region, xyxy, embeddings)
+                        masks = nets.segment(rgb, region, xyxy, c, embeddings)
                         for mask, j in zip(masks, which, strict=True):
                             iou = mask_iou(mask, scene.masks[c][j])
                             ious[(frame.value, source, c)].append(iou)
@@ -295,6 +389,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "match_iou": args.iou_match,
         },
         "masks": {"sam_side": nets.side, "mean_iou": masks_out},
+        "fill": fill.summary(),
         "verdict": read_demo_report(args.demo_report),
         "elapsed_s": round(elapsed, 1),
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.python_version()}",
@@ -344,6 +439,13 @@ def print_table(result: dict[str, Any]) -> None:
                     f"[{s['n']}{miss}]"
                 )
             print(f"  {frame:5s} {source:15s} " + "   ".join(cells))
+    fill = result["fill"]
+    print(
+        f"\nload fill (served vs true 'fullness', most prominent truck, crop, detector prompts): "
+        f"MAE {_fmt(fill['fullness_mae']).strip()} over {fill['n_loaded']} loaded trucks, "
+        f"{_fmt(fill['fullness_mae_partial']).strip()} over {fill['n_partial']} partly filled; "
+        f"empty trucks left empty {_fmt(fill['empty_kept_empty']).strip()} of {fill['n_empty']}"
+    )
     verdict = result["verdict"]
     if verdict is None:
         print("\nverdict accuracy: no demo report (run `loadcheck demo`)")

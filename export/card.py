@@ -47,12 +47,13 @@ class InputContract(StrEnum):
       float operation (normalisation, HWC->CHW) happens inside the graph.
     * ``float32_nchw_rgb_unit``: float32 ``[B, 3, H, W]`` RGB scaled to [0, 1] (YOLOv6's own ONNX
       export, accepted through ``--from-onnx``): the preprocess must divide by 255 and transpose.
-    * ``sam_embeddings_and_boxes``: the SAM decoder (float32 embeddings and xyxy boxes).
+    * ``sam_embeddings_boxes_points``: the SAM decoder (float32 embeddings, xyxy boxes and one
+      point prompt per box).
     """
 
     UINT8_NHWC_RGB = "uint8_nhwc_rgb"
     FLOAT32_NCHW_RGB_UNIT = "float32_nchw_rgb_unit"
-    SAM_EMBEDDINGS_AND_BOXES = "sam_embeddings_and_boxes"
+    SAM_EMBEDDINGS_BOXES_POINTS = "sam_embeddings_boxes_points"
 
 
 @dataclass(frozen=True)

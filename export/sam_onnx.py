@@ -6,11 +6,16 @@ normalisation and HWC->CHW run inside the graph. Pad with the card's ``pad_rgb``
 mean, which normalises to ~0 like SAM's own zero padding after normalisation); black padding also
 works, a little further from what SAM saw in training.
 
-Decoder contract: ``image_embeddings`` float32 ``[1, 256, S/16, S/16]`` and ``boxes_xyxy``
-float32 ``[K, 4]`` (pixels of the S x S frame) -> ``low_res_masks`` float32 ``[K, 1, S/4, S/4]``
-logits (threshold 0) and ``iou_predictions`` float32 ``[K, 1]``. Each box becomes two corner
-points with SAM's labels 2 and 3; the mask is SAM's first (``multimask_output=False``) mask. No
-upsampling to the original image happens in the graph: the masks model crops and resizes.
+Decoder contract: ``image_embeddings`` float32 ``[1, 256, S/16, S/16]``, ``boxes_xyxy`` float32
+``[K, 4]``, ``point_coords`` float32 ``[K, 1, 2]`` (all in pixels of the S x S frame) and
+``point_labels`` float32 ``[K, 1]`` (SAM's labels: 1 foreground, 0 background, -1 no point) ->
+``low_res_masks`` float32 ``[K, 1, S/4, S/4]`` logits (threshold 0) and ``iou_predictions``
+float32 ``[K, 1]``. Prompt ``k`` is SAM's sparse prompt ``[point k, box corner 1, box corner 2]``
+(corners with SAM's labels 2 and 3), exactly what ``SamPredictor.predict(point_coords,
+point_labels, box)`` encodes; serving gives a load box a positive point and a bed box none
+(:func:`loadcheck.serving.prompts.prompt_points`). The mask is SAM's first
+(``multimask_output=False``) mask. No upsampling to the original image happens in the graph: the
+masks model crops and resizes.
 """
 
 from __future__ import annotations
@@ -89,9 +94,10 @@ def make_encoder_module(sam: Sam) -> torch.nn.Module:
 
 
 def make_decoder_module(sam: Sam) -> torch.nn.Module:
-    """(embeddings [1, 256, e, e], boxes_xyxy [K, 4]) -> (low-res logits [K, 1, 4e, 4e],
-    iou [K, 1]); the same computation as ``Sam.mask_decoder(..., multimask_output=False)`` with
-    box prompts, with the image embedding broadcast to K instead of ``repeat_interleave``."""
+    """(embeddings [1, 256, e, e], boxes_xyxy [K, 4], point_coords [K, 1, 2], point_labels
+    [K, 1]) -> (low-res logits [K, 1, 4e, 4e], iou [K, 1]); the same computation as
+    ``Sam.prompt_encoder(points, boxes)`` + ``Sam.mask_decoder(..., multimask_output=False)``,
+    with the image embedding broadcast to K instead of ``repeat_interleave``."""
     import torch
 
     prompt_encoder = sam.prompt_encoder
@@ -105,14 +111,30 @@ def make_decoder_module(sam: Sam) -> torch.nn.Module:
             self.mask_decoder = decoder
 
         def forward(
-            self, image_embeddings: torch.Tensor, boxes_xyxy: torch.Tensor
+            self,
+            image_embeddings: torch.Tensor,
+            boxes_xyxy: torch.Tensor,
+            point_coords: torch.Tensor,
+            point_labels: torch.Tensor,
         ) -> tuple[torch.Tensor, torch.Tensor]:
             pe = self.prompt_encoder
             md = self.mask_decoder
+            # points: SAM's PromptEncoder._embed_points(pad=False), without in-place indexing
+            point = pe.pe_layer.forward_with_coords(point_coords + 0.5, input_size)  # [K, 1, D]
+            labels = point_labels.unsqueeze(-1)  # [K, 1, 1]
+            none = (labels == -1).to(point.dtype)
+            point = (
+                point * (1.0 - none)
+                + none * pe.not_a_point_embed.weight
+                + (labels == 0).to(point.dtype) * pe.point_embeddings[0].weight
+                + (labels == 1).to(point.dtype) * pe.point_embeddings[1].weight
+            )
             coords = (boxes_xyxy + 0.5).reshape(-1, 2, 2)  # pixel centres, like SAM
             corners = pe.pe_layer.forward_with_coords(coords, input_size)
-            labels = torch.cat([pe.point_embeddings[2].weight, pe.point_embeddings[3].weight])
-            sparse = corners + labels.unsqueeze(0)  # [K, 2, D]
+            corner_labels = torch.cat(
+                [pe.point_embeddings[2].weight, pe.point_embeddings[3].weight]
+            )
+            sparse = torch.cat([point, corners + corner_labels.unsqueeze(0)], dim=1)  # [K, 3, D]
             k = sparse.shape[0]
             tokens = torch.cat([md.iou_token.weight, md.mask_tokens.weight], dim=0)
             tokens = torch.cat([tokens.unsqueeze(0).expand(k, -1, -1), sparse], dim=1)
@@ -190,16 +212,24 @@ def export_sam(
     with torch.inference_mode():
         embeddings = encoder(image[:1]).numpy()
     boxes = _smoke_boxes(3, size)
+    coords, labels = _smoke_points(boxes)
     decoder = make_decoder_module(sam)
     logger.info("exporting %s decoder to %s", detected, decoder_path)
     dec_meta = _export_module(
         decoder,
-        (torch.from_numpy(embeddings), torch.from_numpy(boxes)),
+        tuple(torch.from_numpy(a) for a in (embeddings, boxes, coords, labels)),
         decoder_path,
-        [tn.SAM_DECODER_EMBEDDINGS, tn.SAM_DECODER_BOXES],
+        [
+            tn.SAM_DECODER_EMBEDDINGS,
+            tn.SAM_DECODER_BOXES,
+            tn.SAM_DECODER_POINT_COORDS,
+            tn.SAM_DECODER_POINT_LABELS,
+        ],
         [tn.SAM_LOW_RES_MASKS, tn.SAM_IOU_PREDICTIONS],
         {
             tn.SAM_DECODER_BOXES: {0: "K"},
+            tn.SAM_DECODER_POINT_COORDS: {0: "K"},
+            tn.SAM_DECODER_POINT_LABELS: {0: "K"},
             tn.SAM_LOW_RES_MASKS: {0: "K"},
             tn.SAM_IOU_PREDICTIONS: {0: "K"},
         },
@@ -219,7 +249,12 @@ def export_sam(
         )
     dec_out = verify_onnx(
         decoder_path,
-        {tn.SAM_DECODER_EMBEDDINGS: embeddings, tn.SAM_DECODER_BOXES: boxes},
+        {
+            tn.SAM_DECODER_EMBEDDINGS: embeddings,
+            tn.SAM_DECODER_BOXES: boxes,
+            tn.SAM_DECODER_POINT_COORDS: coords,
+            tn.SAM_DECODER_POINT_LABELS: labels,
+        },
         [tn.SAM_LOW_RES_MASKS, tn.SAM_IOU_PREDICTIONS],
     )
     if dec_out[tn.SAM_LOW_RES_MASKS].shape != (3, 1, grid * 4, grid * 4):
@@ -255,7 +290,7 @@ def export_sam(
     dec_card = ModelCard(
         kind=ModelKind.SAM_DECODER.value,
         file=DECODER_FILE,
-        input_contract=InputContract.SAM_EMBEDDINGS_AND_BOXES.value,
+        input_contract=InputContract.SAM_EMBEDDINGS_BOXES_POINTS.value,
         external_data=dec_meta.external,
         opset=dec_meta.opset,
         inputs=dec_meta.inputs,
@@ -280,6 +315,8 @@ _DIM_NAMES = {
     tn.SAM_ENCODER_INPUT: ("B", "S", "S", "3"),
     tn.SAM_EMBEDDINGS: ("B", "256", "S/16", "S/16"),
     tn.SAM_DECODER_BOXES: ("K", "4"),
+    tn.SAM_DECODER_POINT_COORDS: ("K", "1", "2"),
+    tn.SAM_DECODER_POINT_LABELS: ("K", "1"),
     tn.SAM_LOW_RES_MASKS: ("K", "1", "S/4", "S/4"),
     tn.SAM_IOU_PREDICTIONS: ("K", "1"),
 }
@@ -330,3 +367,11 @@ def _smoke_boxes(count: int, size: int) -> np.ndarray:
     xy1 = rng.uniform(0, size / 2, size=(count, 2))
     wh = rng.uniform(size / 8, size / 2, size=(count, 2))
     return np.concatenate([xy1, xy1 + wh], axis=1).astype(np.float32)
+
+
+def _smoke_points(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One prompt of each kind: a box alone, a box with a positive point, one with a negative."""
+    coords = np.zeros((len(boxes), 1, 2), np.float32)
+    coords[:, 0] = 0.5 * (boxes[:, :2] + boxes[:, 2:])
+    labels = np.array([[-1.0], [1.0], [0.0]][: len(boxes)], np.float32)
+    return coords, labels

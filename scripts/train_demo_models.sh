@@ -5,15 +5,15 @@
 #   QUICK=1 bash scripts/train_demo_models.sh    # smoke run: same commands, tiny sizes (~1 min)
 #   OUT=dir DATA=dir bash scripts/train_demo_models.sh
 #
-# Measured for the committed models on 2 shared CPU cores (PyTorch 2.14.1 CPU, one thread per
-# job, detector and segmenter run at the same time next to other work; a CUDA GPU is used
-# automatically when present and is much faster):
-#   synth  400 scenes at 960x540                                  ~6 s
+# Measured for the committed models on this 2-core development VM (PyTorch 2.14.1 CPU; the
+# jobs run one after the other, each with both cores: two PyTorch jobs side by side on 2 cores
+# starve each other's OpenMP threads). A CUDA GPU is used automatically when present.
+#   synth  800 scenes at 960x540                                  ~12 s
 #   detector  YOLOv6-n, width 0.125, depth 0.33, 320 px, batch 16,
-#             60 epochs x 23 steps = 1,380 steps                  1,608 s
-#   segmenter vit_tiny SAM, 256 px, batch 4 photos x <= 8 boxes,
-#             2,000 steps                                         1,077 s
-#   decoder fine-tuning at 512 px, 1,500 steps                    486 s
+#             40 epochs x 50 steps = 2,000 steps                  see models/demo/README.md
+#   segmenter vit_tiny SAM, 256 px, 4 photos x <= 8 prompts,
+#             2,000 steps (box + point prompts, from scratch)     see models/demo/README.md
+#   then every part continued at 512 px (--init)                  see models/demo/README.md
 #   export    both, through 'loadcheck export'                    ~10 s
 # Each model trains in under 30 minutes. Seeds are fixed: the same command gives the same
 # training data and the same batch order (bit-exact weights only on the same hardware/threads).
@@ -27,7 +27,7 @@ SEED=0
 if [ "${QUICK:-0}" = "1" ]; then
   COUNT=12 SIZE=320x180 EPOCHS=2 STEPS=6 FT_STEPS=4 DET_BATCH=4 SEG_BATCH=2
 else
-  COUNT=400 SIZE=960x540 EPOCHS=60 STEPS=2000 FT_STEPS=1500 DET_BATCH=16 SEG_BATCH=4
+  COUNT=800 SIZE=960x540 EPOCHS=40 STEPS=2000 FT_STEPS=1200 DET_BATCH=16 SEG_BATCH=4
 fi
 
 # 1. Training scenes (seed 0). Held-out evaluation uses another seed (see benchmarks/).
@@ -38,17 +38,18 @@ loadcheck train detector --data "$DATA" --out "$OUT/detector" \
   --config yolov6n --width 0.125 --depth 0.33 --img-size 320 \
   --epochs "$EPOCHS" --batch-size "$DET_BATCH" --optimizer adamw --seed "$SEED"
 
-# 3. Segmenter: SAM's architecture at the vit_tiny configuration, box prompts, from random weights.
+# 3. Segmenter: SAM's architecture at the vit_tiny configuration, from random weights, on the
+#    prompts serving sends (a bed: its box; a load: its box + a positive point).
 loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter_256" \
   --model-type vit_tiny --img-size 256 --steps "$STEPS" --batch-size "$SEG_BATCH" \
   --max-boxes 8 --frame both --loss bce --fp16-checkpoint --seed "$SEED"
 
-# 3b. Serve SAM at 512 px: resize its position tables and fine-tune the mask decoder there
-#     (encoder frozen, embeddings cached). Mask logits at S/4 = 128 px instead of 64 px.
+# 3b. Serve SAM at 512 px: resize its position tables and continue training every part there
+#     on the crop framing serving uses. Mask logits at S/4 = 128 px instead of 64 px.
 loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter" \
-  --from-sam "$OUT/segmenter_256/segmenter.pth" --model-type vit_tiny --img-size 512 \
+  --init "$OUT/segmenter_256/segmenter.pth" --model-type vit_tiny --img-size 512 \
   --steps "$FT_STEPS" --batch-size "$SEG_BATCH" --max-boxes 8 --frame crop --loss bce \
-  --fp16-checkpoint --seed "$SEED"
+  --lr 2e-4 --fp16-checkpoint --seed "$SEED"
 
 # 4. Export through the normal commands (ONNX + model cards).
 loadcheck export yolov6 --checkpoint "$OUT/detector/detector.pt" --img-size 320 \

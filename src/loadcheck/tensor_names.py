@@ -43,6 +43,8 @@ SAM_EMBEDDINGS: Final = "image_embeddings"  # float32 [B, 256, S/16, S/16]
 # --- SAM mask decoder ----------------------------------------------------------------------------
 SAM_DECODER_EMBEDDINGS: Final = SAM_EMBEDDINGS  # float32 [1, 256, S/16, S/16]
 SAM_DECODER_BOXES: Final = "boxes_xyxy"  # float32 [K, 4] in the encoder's S x S frame
+SAM_DECODER_POINT_COORDS: Final = "point_coords"  # float32 [K, 1, 2] in the S x S frame
+SAM_DECODER_POINT_LABELS: Final = "point_labels"  # float32 [K, 1]: 1 positive, -1 no point
 SAM_LOW_RES_MASKS: Final = "low_res_masks"  # float32 [K, 1, S/4, S/4] logits
 SAM_IOU_PREDICTIONS: Final = "iou_predictions"  # float32 [K, 1]
 

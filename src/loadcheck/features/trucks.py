@@ -4,7 +4,9 @@
 * :func:`split_trucks_from_masks` works on the union masks given on disk
   (``<stem>_bed.png`` / ``<stem>_load.png``).
 
-Both return trucks sorted by bed area, most prominent first.
+Both return trucks sorted by bed area, most prominent first. :func:`scored_truck` picks the
+truck a photo's verdict is about (the most prominent one that carries load, :func:`is_loaded`),
+for fitting and for serving alike.
 """
 
 from __future__ import annotations
@@ -28,6 +30,33 @@ from loadcheck.payloads import (
 MIN_X_OVERLAP = 0.5  # share of a load box's width that must lie over the bed box
 MIN_BED_AREA_FRACTION = 1e-3  # connected bed components smaller than this share are ignored
 MIN_BED_AREA_PX = 16
+MIN_LOAD_SHARE = 0.10
+"""A truck carries load when its load mask covers at least this share of its bed mask. Fewer
+load pixels are segmentation noise (a stray load box on an empty bed, a sliver at its floor), not
+mineral: such a truck is empty, and a photo with only such trucks is "No Mine Detected"."""
+SCORED_TRUCK_RULE = f"first-loaded;min-load-share={MIN_LOAD_SHARE}"
+"""Names the rule of :func:`scored_truck` in feature-cache keys: features cached under another
+rule are not reused."""
+
+
+def is_loaded(truck: TruckMasks) -> bool:
+    """Whether ``truck``'s load mask covers at least :data:`MIN_LOAD_SHARE` of its bed mask."""
+    load = int(np.count_nonzero(truck.load_mask))
+    return load > 0 and load >= MIN_LOAD_SHARE * int(np.count_nonzero(truck.bed_mask))
+
+
+def loaded_trucks(trucks: list[TruckMasks]) -> list[TruckMasks]:
+    """The trucks that carry load (:func:`is_loaded`), in the given (prominence) order."""
+    return [t for t in trucks if is_loaded(t)]
+
+
+def scored_truck(trucks: list[TruckMasks]) -> TruckMasks | None:
+    """The truck a photo's verdict is about: the most prominent loaded one, else the most
+    prominent one (an empty truck), else ``None``. ``trucks``: most prominent first."""
+    loaded = loaded_trucks(trucks)
+    if loaded:
+        return loaded[0]
+    return trucks[0] if trucks else None
 
 
 def _x_overlap(load_xyxy: np.ndarray, bed_xyxy: np.ndarray) -> np.ndarray:

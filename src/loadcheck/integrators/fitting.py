@@ -18,6 +18,7 @@ import numpy as np
 from loadcheck.atomic import atomic_write_dir, file_lock
 from loadcheck.features.extract import extract_features
 from loadcheck.features.spec import FEATURE_SPEC
+from loadcheck.features.trucks import SCORED_TRUCK_RULE, scored_truck
 from loadcheck.integrators.errors import IntegratorError, NotFoundError
 from loadcheck.integrators.imagecheck import check_image
 from loadcheck.integrators.segmenters import (
@@ -52,8 +53,13 @@ def _features_for(
         raise IntegratorError(
             f"masks of {name} are {got[0]}x{got[1]} but the image is {size_wh[0]}x{size_wh[1]}"
         )
-    truck = trucks[0] if trucks else _empty_truck(*size_wh)
+    truck = scored_truck(trucks) or _empty_truck(*size_wh)  # the truck serving scores
     return len(trucks), extract_features(truck).values
+
+
+def _cache_key(config_key: str) -> str:
+    """Feature-cache key: the segmenter's key and the rule that picks the scored truck."""
+    return f"{config_key};{SCORED_TRUCK_RULE}"
 
 
 def cached_features(store: IntegratorStore, config_key: str) -> dict[str, list[float]]:
@@ -64,7 +70,7 @@ def cached_features(store: IntegratorStore, config_key: str) -> dict[str, list[f
             for r in conn.execute(
                 "SELECT sha256, values_json FROM feature_cache WHERE config_key = ? AND "
                 "spec_version = ?",
-                (config_key, FEATURE_SPEC.version),
+                (_cache_key(config_key), FEATURE_SPEC.version),
             )
         }
 
@@ -74,8 +80,8 @@ def sample_features(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """float32 ``[N, F]`` features and int ``[N]`` labels of all samples; cache hits count."""
     rows = store.samples(name)
-    key = segmenter.config_key
-    cached = cached_features(store, key)
+    cached = cached_features(store, segmenter.config_key)
+    key = _cache_key(segmenter.config_key)
     x = np.zeros((len(rows), len(FEATURE_SPEC)), np.float32)
     y = np.array([int(r["label"]) for r in rows], np.int64)
     new: list[tuple[str, int, list[float]]] = []

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from loadcheck.features.extract import extract_features
+from loadcheck.features.trucks import loaded_trucks
 from loadcheck.payloads import (
     InspectionResult,
     StageTimings,
@@ -24,9 +25,10 @@ def score_trucks(
     """Score every truck that carries load; the photo's verdict is the most prominent one's.
 
     ``trucks`` must be sorted most prominent first (as :func:`group_trucks` returns them).
-    No truck with load pixels -> "No Mine Detected" with probability 0.
+    No loaded truck (:func:`loadcheck.features.trucks.is_loaded`) -> "No Mine Detected" with
+    probability 0.
     """
-    loaded = [t for t in trucks if t.load_mask.any()]
+    loaded = loaded_trucks(list(trucks))
     timings = timings or StageTimings()
     if not loaded:
         features = extract_features(trucks[0]) if trucks else None

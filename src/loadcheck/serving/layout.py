@@ -124,6 +124,8 @@ def prompts_config(
             *SEGMENTATOR_OUTPUTS[:3],
             TensorSpec(tn.SAM_ENCODER_INPUT, DataType.UINT8, (1, s, s, 3)),
             TensorSpec(tn.SAM_DECODER_BOXES, DataType.FP32, (-1, 4)),
+            TensorSpec(tn.SAM_DECODER_POINT_COORDS, DataType.FP32, (-1, 1, 2)),
+            TensorSpec(tn.SAM_DECODER_POINT_LABELS, DataType.FP32, (-1, 1)),
             TensorSpec(tn.SAM_REGION_XYWH, DataType.FP32, (4,)),
             TensorSpec(tn.IMAGE_WH, DataType.INT32, (2,)),
         ],
@@ -171,6 +173,8 @@ def segmentator_steps() -> list[EnsembleStep]:
                 tn.SCORES,
                 tn.SAM_ENCODER_INPUT,
                 tn.SAM_DECODER_BOXES,
+                tn.SAM_DECODER_POINT_COORDS,
+                tn.SAM_DECODER_POINT_LABELS,
                 tn.SAM_REGION_XYWH,
                 tn.IMAGE_WH,
             ),
@@ -180,7 +184,12 @@ def segmentator_steps() -> list[EnsembleStep]:
         ),
         EnsembleStep(
             tn.SAM_DECODER_MODEL,
-            _identity(tn.SAM_DECODER_EMBEDDINGS, tn.SAM_DECODER_BOXES),
+            _identity(
+                tn.SAM_DECODER_EMBEDDINGS,
+                tn.SAM_DECODER_BOXES,
+                tn.SAM_DECODER_POINT_COORDS,
+                tn.SAM_DECODER_POINT_LABELS,
+            ),
             _identity(tn.SAM_LOW_RES_MASKS, tn.SAM_IOU_PREDICTIONS),
         ),
         EnsembleStep(

@@ -22,8 +22,8 @@ from loadcheck.serving.onnx_session import OnnxNetwork
 from loadcheck.serving.prompts import (
     DetectorSettings,
     SamFrame,
-    boxes_to_sam,
     decode_yolo,
+    decoder_prompts,
     parse_class_map,
     remap_classes,
     sam_input,
@@ -99,7 +99,7 @@ class InProcessSegmentator:
             out = self.decoder.run(
                 {
                     tn.SAM_DECODER_EMBEDDINGS: embeddings,
-                    tn.SAM_DECODER_BOXES: boxes_to_sam(prompts.xyxy, region, self.side),
+                    **decoder_prompts(prompts, region, self.side),
                 }
             )
             low, iou = out[tn.SAM_LOW_RES_MASKS], out[tn.SAM_IOU_PREDICTIONS].reshape(-1)

@@ -13,6 +13,7 @@ from enum import StrEnum
 import cv2
 import numpy as np
 
+from loadcheck import tensor_names as tn
 from loadcheck.payloads import BED_CLASS_ID, LOAD_CLASS_ID, Detections
 from loadcheck.serving.images import Letterbox
 
@@ -220,3 +221,50 @@ def boxes_to_sam(xyxy: np.ndarray, region: SamRegion, side: int) -> np.ndarray:
     out[:, [0, 2]] = (out[:, [0, 2]] - region.x0) * scale
     out[:, [1, 3]] = (out[:, [1, 3]] - region.y0) * scale
     return out.astype(np.float32)
+
+
+LOAD_POINT_DEPTH = 0.8
+"""Where the positive point of a load prompt sits: the box's centre column, this share of the
+box's height down from its top (a load rests on the bed floor, so the lower middle of its box is
+load even when the box comes out as large as the bed)."""
+POINT_LABEL_NONE = -1.0  # SAM's padding point ("not a point")
+POINT_LABEL_POSITIVE = 1.0  # SAM's foreground point
+
+
+def prompt_points(xyxy: np.ndarray, class_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The point that goes with each box prompt: ``(coords [K, 1, 2], labels [K, 1])`` float32.
+
+    A load box gets a positive point at its lower middle (:data:`LOAD_POINT_DEPTH`); a bed box
+    gets SAM's padding point (label -1, coordinates 0). The point is what tells SAM which object
+    a box asks for when a full load's box coincides with its bed's box. ``xyxy`` may be in any
+    frame (the point is in the same one); with no box, one padding point is returned, matching
+    :func:`boxes_to_sam`'s dummy box.
+    """
+    boxes = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    ids = np.asarray(class_id).reshape(-1)
+    if len(ids) != len(boxes):
+        raise ValueError(f"prompt_points: {len(boxes)} boxes but {len(ids)} class ids")
+    if not len(boxes):
+        return np.zeros((1, 1, 2), np.float32), np.full((1, 1), POINT_LABEL_NONE, np.float32)
+    is_load = ids == LOAD_CLASS_ID
+    coords = np.zeros((len(boxes), 1, 2), np.float32)
+    coords[:, 0, 0] = np.where(is_load, 0.5 * (boxes[:, 0] + boxes[:, 2]), 0.0)
+    coords[:, 0, 1] = np.where(
+        is_load, boxes[:, 1] + LOAD_POINT_DEPTH * (boxes[:, 3] - boxes[:, 1]), 0.0
+    )
+    labels = np.where(is_load, POINT_LABEL_POSITIVE, POINT_LABEL_NONE).astype(np.float32)
+    return coords, labels.reshape(-1, 1)
+
+
+def decoder_prompts(prompts: Detections, region: SamRegion, side: int) -> dict[str, np.ndarray]:
+    """The SAM decoder's prompt inputs for ``prompts`` (original pixels) seen through ``region``:
+    ``boxes_xyxy`` [K, 4], ``point_coords`` [K, 1, 2], ``point_labels`` [K, 1], in the
+    ``side x side`` frame (K >= 1: one dummy prompt when there is no box)."""
+    boxes = boxes_to_sam(prompts.xyxy, region, side)
+    class_id = prompts.class_id if len(prompts) else np.zeros(1, np.int32)
+    coords, labels = prompt_points(boxes, class_id)
+    return {
+        tn.SAM_DECODER_BOXES: boxes,
+        tn.SAM_DECODER_POINT_COORDS: coords,
+        tn.SAM_DECODER_POINT_LABELS: labels,
+    }

@@ -72,10 +72,10 @@ def score_segmentation(detections: Detections, masks: SegmentationMasks, model: 
         model: a :class:`loadcheck.scoring.model.ScoreModel` (``predict_proba``, ``threshold``).
     """
     from loadcheck.features.extract import extract_features
-    from loadcheck.features.trucks import group_trucks
+    from loadcheck.features.trucks import group_trucks, loaded_trucks
 
     threshold = float(model.threshold)
-    trucks = [t for t in group_trucks(detections, masks) if t.load_mask.any()]
+    trucks = loaded_trucks(group_trucks(detections, masks))
     if not trucks:
         return ScoredImage(Verdict.NO_MINE_DETECTED, 0.0, threshold, None, ())
     features = [extract_features(t) for t in trucks]

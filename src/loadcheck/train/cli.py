@@ -131,6 +131,13 @@ def segmenter_command(
         help="Fine-tune only the mask decoder of this SAM checkpoint (encoder frozen, "
         "embeddings cached).",
     ),
+    init: Path | None = typer.Option(
+        None,
+        "--init",
+        dir_okay=False,
+        help="Start from this SAM checkpoint and train every part (e.g. a model trained at a "
+        "smaller --img-size).",
+    ),
     model_type: str | None = typer.Option(
         None,
         "--model-type",
@@ -147,6 +154,11 @@ def segmenter_command(
     frame: str = typer.Option(
         "both", "--frame", help="What SAM sees: crop (trucks' region), whole, or both."
     ),
+    grow_loads: float = typer.Option(
+        0.4,
+        "--grow-loads",
+        help="Share of load prompts whose box is grown towards its bed's box (0..1).",
+    ),
     loss: str = typer.Option("bce", "--loss", help="bce (BCE + dice) or focal (focal + dice)."),
     lr: float | None = typer.Option(
         None, "--lr", help="Peak AdamW learning rate (default 5e-4; 1e-4 with --from-sam)."
@@ -162,7 +174,7 @@ def segmenter_command(
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
-    """Train a small SAM on box prompts, or fine-tune a real SAM's mask decoder.
+    """Train a small SAM on box + point prompts, or fine-tune a real SAM's mask decoder.
 
     Writes OUT/segmenter.pth (a plain state dict for 'loadcheck export sam') and
     OUT/training_log.json every --save-every steps and at the end.
@@ -182,11 +194,13 @@ def segmenter_command(
         out=out,
         model_type=model_type,
         from_sam=from_sam,
+        init=init,
         img_size=img_size,
         steps=steps,
         batch_size=batch_size,
         max_boxes=max_boxes,
         frame=frame,
+        grow_loads=grow_loads,
         loss=loss,
         lr=lr,
         seed=seed,

@@ -8,8 +8,11 @@
   and only the mask decoder learns. Image embeddings are computed once per photo and cached
   (fp16, in memory), so each step costs only the decoder.
 
-Each step takes ``batch_size`` photos, up to ``max_boxes`` instances each, prompts SAM with the
-true boxes plus jitter (:func:`~loadcheck.train.segmenter_data.jitter_boxes`) and trains SAM's
+Each step takes ``batch_size`` photos, up to ``max_boxes`` instances each, prompts SAM the way
+serving does (:func:`loadcheck.serving.prompts.prompt_points`: a bed is its box, a load is its
+box plus a positive point at the box's lower middle) with the true boxes plus jitter
+(:func:`~loadcheck.train.segmenter_data.jitter_boxes`), load boxes sometimes grown towards their
+bed's box, and a load prompt with an empty target on every bed without load; it trains SAM's
 single-mask output (``multimask_output=False``, what the exported decoder returns) at the
 decoder's S/4 grid. Loss = BCE (or SAM's focal loss) + dice on the mask logits, plus the MSE
 between the predicted IoU and the mask's real IoU (SAM's IoU head).
@@ -30,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from loadcheck.payloads import LOAD_CLASS_ID
+from loadcheck.serving.prompts import prompt_points
 from loadcheck.train.common import (
     TrainError,
     TrainingLog,
@@ -46,7 +51,9 @@ from loadcheck.train.segmenter_data import (
     FRAMES,
     SegExample,
     SegSample,
+    grow_towards,
     jitter_boxes,
+    jitter_points,
     load_seg_dataset,
     make_example,
 )
@@ -73,12 +80,17 @@ class SegmenterTrainSettings:
         model_type: SAM registry key; ``vit_tiny`` to train from scratch. With ``from_sam``,
             checked against the checkpoint (None: detect).
         from_sam: a real SAM checkpoint whose mask decoder is fine-tuned (encoder frozen).
+        init: a SAM checkpoint to start from with every part trained (e.g. a model trained at
+            a smaller ``img_size``: its position tables are resized); not with ``from_sam``.
         img_size: S, SAM input side (multiple of 16); None: 256 from scratch, the checkpoint's
             size with ``from_sam``.
         steps: optimiser steps.
         batch_size: photos per step.
         max_boxes: instances (box prompts) per photo and step, at most.
         frame: ``crop`` (the trucks' region, serving's default), ``whole`` or ``both``.
+        grow_loads: share of load prompts whose box is grown a random part of the way to its
+            bed's box (the detector's load box on a partly filled bed is often as large as the
+            bed; the load's point prompt, not its box, then says what to segment).
         loss: ``bce`` (BCE + dice) or ``focal`` (SAM's 20:1 focal + dice).
         lr: peak AdamW learning rate (None: 5e-4 from scratch, 1e-4 decoder only); linear
             warm-up over 5 % of the steps, cosine decay to 1 %.
@@ -95,11 +107,13 @@ class SegmenterTrainSettings:
     out: Path
     model_type: str | None = None
     from_sam: Path | None = None
+    init: Path | None = None
     img_size: int | None = None
     steps: int = 1500
     batch_size: int = 4
     max_boxes: int = 8
     frame: str = "both"
+    grow_loads: float = 0.4
     loss: str = "bce"
     lr: float | None = None
     weight_decay: float = 0.01
@@ -121,6 +135,13 @@ class SegmenterTrainSettings:
             )
         if self.from_sam is not None and not Path(self.from_sam).is_file():
             raise TrainError(f"from-sam: checkpoint {self.from_sam} does not exist")
+        if self.init is not None and not Path(self.init).is_file():
+            raise TrainError(f"init: checkpoint {self.init} does not exist")
+        if self.init is not None and self.from_sam is not None:
+            raise TrainError(
+                "init and from-sam exclude each other: --from-sam trains the mask decoder "
+                "only, --init trains every part from the given weights"
+            )
         if self.img_size is not None and (self.img_size % 16 or not 64 <= self.img_size <= 2048):
             raise TrainError(
                 f"img-size: expected a multiple of 16 in [64, 2048], got {self.img_size}"
@@ -132,6 +153,8 @@ class SegmenterTrainSettings:
                 )
         if self.frame not in (*FRAMES, "both"):
             raise TrainError(f"frame: expected crop, whole or both, got {self.frame!r}")
+        if not 0.0 <= self.grow_loads <= 1.0:
+            raise TrainError(f"grow-loads: expected a share in [0, 1], got {self.grow_loads}")
         if self.loss not in LOSSES:
             raise TrainError(f"loss: expected one of {LOSSES}, got {self.loss!r}")
         if self.lr is not None and not self.lr > 0:
@@ -191,18 +214,26 @@ def mask_losses(
     return {"loss": mask + dice_mean + iou, "mask": mask, "dice": dice_mean, "iou": iou}
 
 
-def decode_boxes(
-    sam: Sam, embedding: torch.Tensor, boxes_xyxy: torch.Tensor
+def decode_prompts(
+    sam: Sam,
+    embedding: torch.Tensor,
+    boxes_xyxy: torch.Tensor,
+    point_coords: torch.Tensor,
+    point_labels: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """SAM's single-mask decoding of ``K`` box prompts on one image.
+    """SAM's single-mask decoding of ``K`` box + point prompts on one image.
 
     Args:
         embedding: float ``[1, 256, S/16, S/16]``.
         boxes_xyxy: float ``[K, 4]`` in S-frame pixels.
+        point_coords: float ``[K, 1, 2]`` in S-frame pixels; point_labels: float ``[K, 1]``
+            (1 positive, -1 none; :func:`loadcheck.serving.prompts.prompt_points`).
 
     Returns ``(low_res_logits [K, S/4, S/4], iou [K])``, as the exported decoder computes them.
     """
-    sparse, dense = sam.prompt_encoder(points=None, boxes=boxes_xyxy, masks=None)
+    sparse, dense = sam.prompt_encoder(
+        points=(point_coords, point_labels), boxes=boxes_xyxy, masks=None
+    )
     low_res, iou = sam.mask_decoder(
         image_embeddings=embedding,
         image_pe=sam.prompt_encoder.get_dense_pe(),
@@ -227,8 +258,9 @@ def _build_model(settings: SegmenterTrainSettings) -> tuple[Sam, str, int]:
     from loadcheck.export.sam_models import build_sam, load_sam, sam_config
 
     try:
-        if settings.from_sam is not None:
-            sam, model_type = load_sam(settings.from_sam, settings.model_type, settings.img_size)
+        start = settings.from_sam if settings.from_sam is not None else settings.init
+        if start is not None:
+            sam, model_type = load_sam(start, settings.model_type, settings.img_size)
         else:
             model_type = settings.model_type or "vit_tiny"
             size = settings.img_size or min(256, sam_config(model_type).native_img_size)
@@ -350,8 +382,18 @@ def _step_losses(
     for index, example in enumerate(batch):
         if not len(example.boxes_xyxy):
             continue
-        boxes = torch.from_numpy(jitter_boxes(example.boxes_xyxy, side, rng)).to(device)
-        low_res, iou = decode_boxes(sam, embeddings[index : index + 1], boxes)
+        is_load = (example.class_ids == LOAD_CLASS_ID)[:, None]
+        grown = grow_towards(example.boxes_xyxy, example.bed_boxes, rng, settings.grow_loads)
+        boxes_np = jitter_boxes(np.where(is_load, grown, example.boxes_xyxy), side, rng)
+        coords_np, labels_np = prompt_points(boxes_np, example.class_ids)
+        coords_np = np.where(is_load[:, :, None], jitter_points(coords_np, boxes_np, rng), 0)
+        low_res, iou = decode_prompts(
+            sam,
+            embeddings[index : index + 1],
+            torch.from_numpy(boxes_np).to(device),
+            torch.from_numpy(coords_np.astype(np.float32)).to(device),
+            torch.from_numpy(labels_np).to(device),
+        )
         logits.append(low_res)
         iou_pred.append(iou)
         targets.append(torch.from_numpy(example.targets).to(device).float() / 255.0)

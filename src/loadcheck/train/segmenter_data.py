@@ -67,11 +67,16 @@ class SegExample:
         boxes_xyxy: float32 ``[K, 4]`` true boxes in S-frame pixels (jitter is added per step).
         targets: uint8 ``[K, S/4, S/4]`` instance masks at the decoder's low-res grid, 0..255
             (area-averaged, so edges are soft).
+        class_ids: int32 ``[K]`` what each prompt asks for (bed or load).
+        bed_boxes: float32 ``[K, 4]`` S-frame box of the bed each instance belongs to (a bed's
+            own box); training grows load boxes towards it, as the detector's load boxes do.
     """
 
     image: np.ndarray
     boxes_xyxy: np.ndarray
     targets: np.ndarray
+    class_ids: np.ndarray
+    bed_boxes: np.ndarray
 
 
 def load_seg_dataset(root: Path) -> list[SegSample]:
@@ -209,10 +214,11 @@ def make_example(
         rgb = np.ascontiguousarray(rgb[:, ::-1])
         unions = {k: np.ascontiguousarray(v[:, ::-1]) for k, v in unions.items()}
         all_xyxy[:, [0, 2]] = w - sample.xyxy[:, [2, 0]]
+    all_xyxy, all_ids, all_beds = with_empty_loads(all_xyxy, sample.class_id)
     keep = np.arange(len(all_xyxy))
     if len(keep) > max_boxes:
         keep = rng.choice(keep, max_boxes, replace=False) if rng is not None else keep[:max_boxes]
-    xyxy, ids = all_xyxy[keep], sample.class_id[keep]
+    xyxy, ids = all_xyxy[keep], all_ids[keep]
     region = region_for(all_xyxy, (w, h), frame)
     targets = []
     for box, class_id in zip(xyxy, ids, strict=True):
@@ -224,7 +230,44 @@ def make_example(
     image = sam_input(rgb, region, side, pad_rgb)
     boxes = boxes_to_sam(xyxy, region, side)
     stack = np.stack(targets) if targets else np.zeros((0, side // 4, side // 4), np.uint8)
-    return SegExample(image, boxes.astype(np.float32), stack)
+    beds = boxes_to_sam(all_beds[keep], region, side) if len(keep) else boxes
+    return SegExample(image, boxes.astype(np.float32), stack, ids.astype(np.int32), beds)
+
+
+def _owner_beds(xyxy: np.ndarray, class_id: np.ndarray) -> np.ndarray:
+    """Index of the bed box each box belongs to (-1: none): a bed owns itself, a load belongs to
+    the bed box that holds most of its area (at least half)."""
+    owners = np.full(len(xyxy), -1, np.int64)
+    beds = np.flatnonzero(class_id == BED_CLASS_ID)
+    owners[beds] = beds
+    for i in np.flatnonzero(class_id == LOAD_CLASS_ID):
+        if not len(beds):
+            break
+        lo = np.maximum(xyxy[beds, :2], xyxy[i, :2])
+        hi = np.minimum(xyxy[beds, 2:], xyxy[i, 2:])
+        inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+        area = max(float(np.prod(xyxy[i, 2:] - xyxy[i, :2])), 1e-6)
+        best = int(np.argmax(inter))
+        if inter[best] >= 0.5 * area:
+            owners[i] = beds[best]
+    return owners
+
+
+def with_empty_loads(
+    xyxy: np.ndarray, class_id: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The instances plus one *load* prompt on every bed that holds no load (its target is the
+    load mask inside the bed box: empty), so SAM learns to return nothing for a load prompt on an
+    empty bed, the detector's commonest false load. Returns ``(xyxy, class_id, bed_xyxy)``, the
+    bed box of each instance (its own box when it has no bed)."""
+    owners = _owner_beds(xyxy, class_id)
+    loaded = set(owners[(class_id == LOAD_CLASS_ID) & (owners >= 0)].tolist())
+    empty = [int(i) for i in np.flatnonzero(class_id == BED_CLASS_ID) if int(i) not in loaded]
+    boxes = np.concatenate([xyxy, xyxy[empty]]).astype(np.float32)
+    ids = np.concatenate([class_id, np.full(len(empty), LOAD_CLASS_ID, np.int32)]).astype(np.int32)
+    owner_all = np.concatenate([owners, np.asarray(empty, np.int64)])
+    beds = np.where((owner_all >= 0)[:, None], xyxy[np.maximum(owner_all, 0)], boxes)
+    return boxes, ids, beds.astype(np.float32)
 
 
 def jitter_boxes(
@@ -239,3 +282,27 @@ def jitter_boxes(
     out = np.clip(boxes_xyxy + noise, 0, side)
     out[:, 2:] = np.maximum(out[:, 2:], out[:, :2] + 1)
     return out.astype(np.float32)
+
+
+def grow_towards(
+    boxes_xyxy: np.ndarray, targets_xyxy: np.ndarray, rng: np.random.Generator, share: float
+) -> np.ndarray:
+    """Each box, with probability ``share``, moved a uniform random fraction of the way to its
+    target box (load boxes towards their bed box: the detector's load box on a partly filled bed
+    often comes out as large as the bed)."""
+    if not len(boxes_xyxy):
+        return boxes_xyxy
+    t = rng.uniform(0.0, 1.0, (len(boxes_xyxy), 1)) * (rng.random((len(boxes_xyxy), 1)) < share)
+    return (boxes_xyxy + t * (targets_xyxy - boxes_xyxy)).astype(np.float32)
+
+
+def jitter_points(
+    coords: np.ndarray, boxes_xyxy: np.ndarray, rng: np.random.Generator, std: float = 0.04
+) -> np.ndarray:
+    """Point prompts ``[K, 1, 2]`` moved by N(0, ``std`` x box side), clipped to the box."""
+    if not len(coords):
+        return coords
+    wh = boxes_xyxy[:, 2:] - boxes_xyxy[:, :2]
+    moved = coords[:, 0] + np.clip(rng.normal(0.0, std, wh.shape), -2 * std, 2 * std) * wh
+    moved = np.clip(moved, boxes_xyxy[:, :2], boxes_xyxy[:, 2:])
+    return moved[:, None, :].astype(np.float32)

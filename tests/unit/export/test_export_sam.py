@@ -40,10 +40,14 @@ def _reference_embeddings(sam, image_u8: np.ndarray) -> np.ndarray:  # type: ign
         return sam.image_encoder((x - mean) / std).numpy()
 
 
-def _reference_decoder(sam, embeddings: np.ndarray, boxes: np.ndarray):  # type: ignore[no-untyped-def]
-    """segment-anything's PromptEncoder (boxes only) + MaskDecoder(multimask_output=False)."""
+def _reference_decoder(sam, embeddings: np.ndarray, boxes: np.ndarray, coords, labels):  # type: ignore[no-untyped-def]
+    """segment-anything's PromptEncoder (points + boxes) + MaskDecoder(multimask_output=False)."""
     with torch.no_grad():
-        sparse, dense = sam.prompt_encoder(points=None, boxes=torch.from_numpy(boxes), masks=None)
+        sparse, dense = sam.prompt_encoder(
+            points=(torch.from_numpy(coords), torch.from_numpy(labels)),
+            boxes=torch.from_numpy(boxes),
+            masks=None,
+        )
         masks, iou = sam.mask_decoder(
             image_embeddings=torch.from_numpy(embeddings),
             image_pe=sam.prompt_encoder.get_dense_pe(),
@@ -70,7 +74,7 @@ def test_encoder_onnx_matches_pytorch_for_a_batch_of_three(tiny, tiny_sam) -> No
     assert np.abs(got - want).max() <= TOL
 
 
-def test_decoder_onnx_matches_segment_anything_for_many_boxes(tiny, tiny_sam) -> None:  # type: ignore[no-untyped-def]
+def test_decoder_onnx_matches_segment_anything_with_and_without_points(tiny, tiny_sam) -> None:  # type: ignore[no-untyped-def]
     _, enc_path = _card(tiny, "sam_encoder")
     _, dec_path = _card(tiny, "sam_decoder")
     image = np.random.default_rng(6).integers(0, 256, (1, 256, 256, 3), dtype=np.uint8)
@@ -80,11 +84,18 @@ def test_decoder_onnx_matches_segment_anything_for_many_boxes(tiny, tiny_sam) ->
         xy = np.random.default_rng(count).uniform(0, 150, (count, 2))
         boxes = np.concatenate([xy, xy + 40 + 60 * np.random.default_rng(9).random((count, 2))], 1)
         boxes = boxes.astype(np.float32)
+        coords = (boxes[:, None, :2] + 10.0).astype(np.float32)
+        labels = np.array([[-1.0], [1.0], [0.0]] * 3, np.float32)[:count]  # none, fg, bg
         masks, iou = decoder.run(
             [tn.SAM_LOW_RES_MASKS, tn.SAM_IOU_PREDICTIONS],
-            {tn.SAM_DECODER_EMBEDDINGS: embeddings, tn.SAM_DECODER_BOXES: boxes},
+            {
+                tn.SAM_DECODER_EMBEDDINGS: embeddings,
+                tn.SAM_DECODER_BOXES: boxes,
+                tn.SAM_DECODER_POINT_COORDS: coords,
+                tn.SAM_DECODER_POINT_LABELS: labels,
+            },
         )
-        want_masks, want_iou = _reference_decoder(tiny_sam, embeddings, boxes)
+        want_masks, want_iou = _reference_decoder(tiny_sam, embeddings, boxes, coords, labels)
         assert masks.shape == (count, 1, 64, 64)
         assert iou.shape == (count, 1)
         assert np.abs(masks - want_masks).max() <= TOL
@@ -101,6 +112,8 @@ def test_sam_cards_record_contract_shapes_and_checkpoint_hash(tiny) -> None:  # 
     assert enc.output(tn.SAM_EMBEDDINGS).shape == (-1, 256, 16, 16)
     assert dec.input(tn.SAM_DECODER_EMBEDDINGS).shape == (1, 256, 16, 16)
     assert dec.input(tn.SAM_DECODER_BOXES).dim_names == ("K", "4")
+    assert dec.input(tn.SAM_DECODER_POINT_COORDS).dim_names == ("K", "1", "2")
+    assert dec.input(tn.SAM_DECODER_POINT_LABELS).dim_names == ("K", "1")
     assert dec.output(tn.SAM_LOW_RES_MASKS).shape == (-1, 1, 64, 64)
     assert enc.model_type == dec.model_type == "vit_tiny"
     assert enc.image_size == 256 and enc.opset == 17 and enc.dtype == "fp32"

@@ -30,9 +30,13 @@ def test_encoder_profile_varies_only_the_batch(tiny) -> None:  # type: ignore[no
 
 def test_decoder_profile_varies_only_the_boxes(tiny) -> None:  # type: ignore[no-untyped-def]
     card = ModelCard.load(tiny.cards["sam_decoder"])
-    embeddings, boxes = input_profiles(card, ProfileSettings(max_batch=8, max_boxes=32))
+    embeddings, boxes, coords, labels = input_profiles(
+        card, ProfileSettings(max_batch=8, max_boxes=32)
+    )
     assert embeddings.min_shape == embeddings.max_shape == (1, 256, 16, 16)
     assert boxes == InputProfile(tn.SAM_DECODER_BOXES, (1, 4), (16, 4), (32, 4))
+    assert coords == InputProfile(tn.SAM_DECODER_POINT_COORDS, (1, 1, 2), (16, 1, 2), (32, 1, 2))
+    assert labels == InputProfile(tn.SAM_DECODER_POINT_LABELS, (1, 1), (16, 1), (32, 1))
 
 
 def test_detector_profile_uses_the_batch_range(tiny) -> None:  # type: ignore[no-untyped-def]

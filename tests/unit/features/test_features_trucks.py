@@ -110,3 +110,18 @@ def test_specks_and_empty_masks_give_no_truck():
 def test_split_rejects_masks_of_different_shapes():
     with pytest.raises(PayloadError, match="one shape"):
         split_trucks_from_masks(np.zeros((4, 4)), np.zeros((4, 5)))
+
+
+def test_the_scored_truck_is_the_most_prominent_loaded_one_else_the_most_prominent():
+    from loadcheck.features.trucks import is_loaded, scored_truck
+    from loadcheck.payloads import TruckMasks
+
+    big = _box_mask(10, 50, 210, 150)
+    small = _box_mask(250, 80, 350, 130)
+    empty_big = TruckMasks(big, np.zeros_like(big), (10, 50, 210, 150))
+    noisy_big = TruckMasks(big, _box_mask(10, 148, 30, 150), (10, 50, 210, 150))  # 40 px
+    loaded_small = TruckMasks(small, _box_mask(250, 100, 350, 130), (250, 80, 350, 130))
+    assert not is_loaded(empty_big) and not is_loaded(noisy_big) and is_loaded(loaded_small)
+    assert scored_truck([noisy_big, loaded_small]) is loaded_small
+    assert scored_truck([empty_big, noisy_big]) is empty_big
+    assert scored_truck([]) is None

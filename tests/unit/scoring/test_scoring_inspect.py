@@ -31,3 +31,20 @@ def test_the_verdict_is_the_most_prominent_loaded_trucks():
     assert result.trucks[0].bed_xyxy == (100, 50, 160, 80)
     assert result.probability == result.trucks[0].probability
     assert result.score_result in (Verdict.QUALIFIED, Verdict.UNQUALIFIED)
+
+
+def test_a_few_stray_load_pixels_on_an_empty_bed_are_no_mine_detected():
+    from loadcheck.features.trucks import MIN_LOAD_SHARE
+
+    model = fit_score_model(*table(), cv_folds=0, params=FAST).model
+    bed = np.zeros((100, 200), bool)
+    bed[50:80, 10:70] = True  # 1,800 px
+    stray = np.zeros_like(bed)
+    stray[75:80, 10:30] = True  # 100 px: 5.6 % of the bed
+    assert MIN_LOAD_SHARE * 1800 > 100
+    result = score_trucks([TruckMasks(bed, stray, (10, 50, 70, 80))], model)
+    assert result.score_result is Verdict.NO_MINE_DETECTED
+    low = np.zeros_like(bed)
+    low[70:80, 10:70] = True  # a third of the bed: a real, low load
+    result = score_trucks([TruckMasks(bed, low, (10, 50, 70, 80))], model)
+    assert result.score_result in (Verdict.QUALIFIED, Verdict.UNQUALIFIED)

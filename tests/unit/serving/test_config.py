@@ -45,6 +45,8 @@ DECODER = NetworkSpec(
     [
         (tn.SAM_DECODER_EMBEDDINGS, "float32", (1, 256, 64, 64)),
         (tn.SAM_DECODER_BOXES, "float32", (-1, 4)),
+        (tn.SAM_DECODER_POINT_COORDS, "float32", (-1, 1, 2)),
+        (tn.SAM_DECODER_POINT_LABELS, "float32", (-1, 1)),
     ],
     [
         (tn.SAM_LOW_RES_MASKS, "float32", (-1, 1, 256, 256)),

@@ -142,3 +142,30 @@ def test_a_zero_size_box_on_the_image_edge_still_gives_a_region_inside_the_image
     region = sam_region(det, (32, 32), SamFrame.CROP)
     assert region.y0 + region.h <= 32 and region.w >= 1 and region.h >= 1
     assert sam_input(np.zeros((32, 32, 3), np.uint8), region, 64).shape == (64, 64, 3)
+
+
+def test_a_load_prompt_gets_a_positive_point_at_its_lower_middle_and_a_bed_none():
+    from loadcheck.serving.prompts import LOAD_POINT_DEPTH, prompt_points
+
+    boxes = np.array([[10, 20, 110, 70], [10, 20, 110, 70]], np.float32)
+    coords, labels = prompt_points(boxes, np.array([BED_CLASS_ID, LOAD_CLASS_ID]))
+    assert coords.shape == (2, 1, 2) and labels.shape == (2, 1)
+    assert labels[:, 0].tolist() == [-1.0, 1.0]  # SAM: -1 no point, 1 foreground
+    np.testing.assert_allclose(coords[1, 0], [60.0, 20 + LOAD_POINT_DEPTH * 50])
+    np.testing.assert_allclose(coords[0, 0], [0.0, 0.0])
+
+
+def test_decoder_prompts_keep_k_at_least_one_and_disagreeing_lengths_fail():
+    from loadcheck import tensor_names as tn
+    from loadcheck.serving.prompts import decoder_prompts, prompt_points
+
+    feeds = decoder_prompts(Detections.empty(), SamRegion(0, 0, 640, 480), 256)
+    assert feeds[tn.SAM_DECODER_BOXES].shape == (1, 4)
+    assert feeds[tn.SAM_DECODER_POINT_COORDS].shape == (1, 1, 2)
+    assert feeds[tn.SAM_DECODER_POINT_LABELS].tolist() == [[-1.0]]
+    region = SamRegion(100, 50, 400, 200)
+    det = Detections([[100, 50, 500, 250]], [0.9], [LOAD_CLASS_ID])
+    feeds = decoder_prompts(det, region, 256)
+    np.testing.assert_allclose(feeds[tn.SAM_DECODER_POINT_COORDS][0, 0], [128, 0.8 * 128])
+    with pytest.raises(ValueError, match="2 boxes but 1 class ids"):
+        prompt_points(np.zeros((2, 4)), np.zeros(1))

@@ -8,9 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from loadcheck.payloads import BED_CLASS_ID, LOAD_CLASS_ID
 from loadcheck.train.common import TrainError
 from loadcheck.train.segmenter import CHECKPOINT_NAME, SegmenterTrainSettings, train_segmenter
-from loadcheck.train.segmenter_data import jitter_boxes, load_seg_dataset, make_example
+from loadcheck.train.segmenter_data import (
+    grow_towards,
+    jitter_boxes,
+    jitter_points,
+    load_seg_dataset,
+    make_example,
+    with_empty_loads,
+)
 
 pytestmark = pytest.mark.torch
 
@@ -70,6 +78,32 @@ def test_from_sam_trains_only_the_mask_decoder(synth_dir: Path, tmp_path: Path) 
     assert all(k.startswith("mask_decoder.") for k in changed), sorted(changed)[:5]
 
 
+def test_init_trains_every_part_at_a_new_size(synth_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    from loadcheck.export.tiny import build_tiny_sam_checkpoint
+
+    source = build_tiny_sam_checkpoint(tmp_path / "sam.pth", img_size=64)
+    train_segmenter(_settings(synth_dir, tmp_path / "out", init=source, img_size=96))
+    before = torch.load(source, weights_only=True)
+    after = torch.load(tmp_path / "out" / CHECKPOINT_NAME, weights_only=True)
+    assert after["image_encoder.pos_embed"].shape[1:3] == (6, 6)  # 96 px / 16
+    changed = {
+        k.split(".")[0]
+        for k in before
+        if k in after and before[k].shape == after[k].shape and not torch.equal(before[k], after[k])
+    }
+    assert {"image_encoder", "mask_decoder"} <= changed
+
+
+def test_init_and_from_sam_together_is_a_clear_error(synth_dir: Path, tmp_path: Path) -> None:
+    from loadcheck.export.tiny import build_tiny_sam_checkpoint
+
+    source = build_tiny_sam_checkpoint(tmp_path / "sam.pth", img_size=64)
+    with pytest.raises(TrainError, match="init and from-sam exclude each other"):
+        train_segmenter(_settings(synth_dir, tmp_path / "o", init=source, from_sam=source))
+
+
 def test_instances_come_from_mask_components_without_labels_json(
     synth_dir: Path, tmp_path: Path
 ) -> None:
@@ -85,12 +119,39 @@ def test_example_targets_lie_inside_their_prompt_boxes(synth_dir: Path) -> None:
     sample = next(s for s in load_seg_dataset(synth_dir) if len(s.xyxy))
     example = make_example(sample, 128, "crop", (124, 116, 104))
     assert example.image.shape == (128, 128, 3)
-    assert example.targets.shape == (len(sample.xyxy), 32, 32)
+    assert example.targets.shape[0] >= len(sample.xyxy)  # + a load prompt per empty bed
+    assert example.targets.shape[1:] == (32, 32)
+    assert len(example.class_ids) == len(example.bed_boxes) == len(example.targets)
     for box, target in zip(example.boxes_xyxy, example.targets, strict=True):
         ys, xs = np.nonzero(target > 127)
-        assert len(xs) > 0
+        if not len(xs):
+            continue
         assert xs.min() * 4 >= box[0] - 4 and (xs.max() + 1) * 4 <= box[2] + 4
         assert ys.min() * 4 >= box[1] - 4 and (ys.max() + 1) * 4 <= box[3] + 4
+
+
+def test_every_empty_bed_gets_a_load_prompt_and_loads_know_their_bed() -> None:
+    xyxy = np.array(
+        [[0, 0, 100, 50], [200, 0, 300, 50], [10, 30, 90, 50]], np.float32
+    )  # bed A, bed B (empty), load in A
+    ids = np.array([BED_CLASS_ID, BED_CLASS_ID, LOAD_CLASS_ID], np.int32)
+    boxes, out_ids, beds = with_empty_loads(xyxy, ids)
+    assert out_ids.tolist() == [BED_CLASS_ID, BED_CLASS_ID, LOAD_CLASS_ID, LOAD_CLASS_ID]
+    np.testing.assert_array_equal(boxes[3], xyxy[1])  # the empty bed's load prompt
+    np.testing.assert_array_equal(beds[2], xyxy[0])  # the load's bed
+    np.testing.assert_array_equal(beds[:2], xyxy[:2])
+
+
+def test_grown_boxes_lie_between_the_box_and_its_bed_and_points_stay_inside() -> None:
+    rng = np.random.default_rng(0)
+    load = np.tile(np.array([[10, 30, 90, 50]], np.float32), (200, 1))
+    bed = np.tile(np.array([[0, 0, 100, 50]], np.float32), (200, 1))
+    grown = grow_towards(load, bed, rng, share=0.5)
+    assert np.all(grown[:, :2] <= load[:, :2]) and np.all(grown[:, :2] >= bed[:, :2])
+    moved = np.any(grown != load, axis=1).mean()
+    assert 0.3 < moved < 0.7
+    points = jitter_points(np.full((200, 1, 2), 50.0, np.float32), grown, rng)
+    assert np.all(points[:, 0] >= grown[:, :2]) and np.all(points[:, 0] <= grown[:, 2:])
 
 
 def test_jittered_boxes_stay_valid_and_inside_the_frame() -> None:

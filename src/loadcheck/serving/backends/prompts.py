@@ -12,8 +12,8 @@ from loadcheck.serving.images import Letterbox
 from loadcheck.serving.prompts import (
     DetectorSettings,
     SamFrame,
-    boxes_to_sam,
     decode_yolo,
+    decoder_prompts,
     parse_class_map,
     remap_classes,
     sam_input,
@@ -25,7 +25,8 @@ from loadcheck.serving.prompts import (
 class TritonPythonModel:
     """Inputs: ``raw_detections`` float32 [1, N, 5+C], ``letterbox`` float32 [3],
     ``original_rgb`` uint8 [H, W, 3]. Outputs: ``BOXES_XYXY`` [K, 4], ``CLASS_IDS`` [K],
-    ``SCORES`` [K], ``image`` uint8 [1, S, S, 3], ``boxes_xyxy`` float32 [K, 4] (SAM frame),
+    ``SCORES`` [K], ``image`` uint8 [1, S, S, 3], ``boxes_xyxy`` float32 [K, 4],
+    ``point_coords`` float32 [K, 1, 2], ``point_labels`` float32 [K, 1] (SAM frame),
     ``sam_region_xywh`` float32 [4], ``image_wh`` int32 [2]."""
 
     def initialize(self, args: dict[str, Any]) -> None:
@@ -52,7 +53,7 @@ class TritonPythonModel:
             tn.CLASS_IDS: prompts.class_id,
             tn.SCORES: prompts.confidence,
             tn.SAM_ENCODER_INPUT: sam_input(rgb, region, self.side, self.sam_pad)[None],
-            tn.SAM_DECODER_BOXES: boxes_to_sam(prompts.xyxy, region, self.side),
+            **decoder_prompts(prompts, region, self.side),
             tn.SAM_REGION_XYWH: region.to_array(),
             tn.IMAGE_WH: np.array(image_wh, np.int32),
         }
