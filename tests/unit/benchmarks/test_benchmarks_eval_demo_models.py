@@ -71,7 +71,9 @@ class OracleNetworks:
         class_id = np.repeat([0, 1], [len(beds), len(loads)]).astype(np.int32)
         return Detections(xyxy, np.full(len(xyxy), 0.9, np.float32), class_id)
 
-    def segment(self, rgb: np.ndarray, region: Any, xyxy: np.ndarray, cache: Any) -> np.ndarray:
+    def segment(
+        self, rgb: np.ndarray, region: Any, xyxy: np.ndarray, class_id: int, cache: Any
+    ) -> np.ndarray:
         out = np.zeros((len(xyxy), *rgb.shape[:2]), np.uint8)
         for k, (x1, y1, x2, y2) in enumerate(np.round(xyxy).astype(int)):
             out[k, y1:y2, x1:x2] = 1
@@ -112,6 +114,13 @@ def test_a_detector_that_answers_the_truth_scores_ap_one_and_the_true_box_mask_i
             assert detected["n"] == true_boxes["n"] == (n_beds if name == "bed" else n_loads)
             assert detected["mean"] == true_boxes["mean"]
             assert 0.2 < true_boxes["mean"] < 1.0  # a filled box is not the truck's outline
+    fill = result["fill"]
+    loaded_first = sum(len(ld) > 0 and len(b) > 0 for b, ld in OracleNetworks.truths)
+    with_trucks = sum(len(b) > 0 for b, _ in OracleNetworks.truths)
+    assert fill["n_loaded"] + fill["n_empty"] == with_trucks  # scenes without a truck: skipped
+    assert fill["n_loaded"] >= loaded_first - 1  # the first truck is the most prominent one
+    assert fill["empty_kept_empty"] in (None, 1.0)  # no load box is ever drawn on an empty bed
+    assert fill["fullness_mae"] is None or 0.0 <= fill["fullness_mae"] <= 1.0
 
 
 @pytest.mark.parametrize(
