@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from loadcheck.workspace.db import Workspace, now_iso
+from loadcheck.workspace.db import Workspace, actor_scope, now_iso
 
 LOG = logging.getLogger(__name__)
 
@@ -231,24 +229,14 @@ class AdminStore:
             Workspace.audit(conn, "logout", None, admin=name)
 
 
-_ACTOR_LOCK = threading.RLock()
-
-
 @contextlib.contextmanager
 def acting_as(admin: str) -> Iterator[None]:
     """Record ``console:<admin>`` as the actor of every audit row written inside the block.
 
-    The workspace takes the actor from ``$LOADCHECK_USER``; console sessions run in threads of
-    one process, so the variable is set under a process-wide lock (console actions are
-    serialised, which also keeps two admins from fitting the same integrator at once).
+    The actor is a context variable (:func:`loadcheck.workspace.db.actor_scope`), so the
+    console's sessions, threads of one process, each record their own admin without waiting for
+    one another. Two admins writing the same integrator are serialised by the workspace's file
+    lock, as two processes are.
     """
-    with _ACTOR_LOCK:
-        old = os.environ.get("LOADCHECK_USER")
-        os.environ["LOADCHECK_USER"] = f"{ACTOR_PREFIX}{admin}"
-        try:
-            yield
-        finally:
-            if old is None:
-                os.environ.pop("LOADCHECK_USER", None)
-            else:
-                os.environ["LOADCHECK_USER"] = old
+    with actor_scope(f"{ACTOR_PREFIX}{admin}"):
+        yield

@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,28 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+_ACTOR: ContextVar[str | None] = ContextVar("loadcheck_actor", default=None)
+
+
+@contextlib.contextmanager
+def actor_scope(actor: str) -> Iterator[None]:
+    """Record ``actor`` in every audit row written inside the block, in this thread / task only
+    (a context variable: the console's sessions are threads of one process)."""
+    if not actor.strip():
+        raise ValueError("actor: expected a non-empty name for the audit log")
+    token = _ACTOR.set(actor)
+    try:
+        yield
+    finally:
+        _ACTOR.reset(token)
+
+
 def current_actor() -> str:
-    """``$LOADCHECK_USER`` or the OS user: who is recorded in the audit log."""
+    """Who is recorded in the audit log: the innermost :func:`actor_scope`, else
+    ``$LOADCHECK_USER``, else the OS user."""
+    scoped = _ACTOR.get()
+    if scoped:
+        return scoped
     env = os.environ.get("LOADCHECK_USER")
     if env:
         return env

@@ -137,6 +137,30 @@ def test_acting_as_sets_the_audit_actor_only_inside_the_block(store: AdminStore)
     assert actors[1] != "console:carol"
 
 
+def test_two_sessions_acting_at_once_each_record_their_own_admin(store: AdminStore) -> None:
+    import os
+    import threading
+
+    both_inside = threading.Barrier(2, timeout=10)
+
+    def session(admin: str) -> None:
+        with acting_as(admin):
+            both_inside.wait()  # the two blocks overlap: a process-wide actor would mix them up
+            with store.ws.transaction() as conn:
+                Workspace.audit(conn, f"probe-{admin}", None)
+            both_inside.wait()
+
+    threads = [threading.Thread(target=session, args=(a,)) for a in ("dora", "erin")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    actors = {e["action"]: e["actor"] for e in store.ws.audit_entries()}
+    assert actors["probe-dora"] == "console:dora"
+    assert actors["probe-erin"] == "console:erin"
+    assert os.environ.get("LOADCHECK_USER", "").startswith("console:") is False
+
+
 def test_create_admin_cli_reads_the_password_from_stdin(tmp_path: Path) -> None:
     home = tmp_path / "ws"
     result = CliRunner().invoke(
