@@ -74,8 +74,8 @@ def main() -> None:
             raw = detector(x)
             raw = raw[0] if isinstance(raw, (list, tuple)) else raw
         image_wh = (rgb.shape[1], rgb.shape[0])
-        found = decode_yolo(raw.numpy(), transform, image_wh, reference.settings)
-        prompts = select_prompts(remap_classes(found, reference.class_map))
+        found = decode_yolo(raw.numpy(), transform, image_wh, reference.prompt_settings.detector)
+        prompts = select_prompts(remap_classes(found, reference.prompt_settings.class_map))
         predictor.set_image(rgb)
         if len(prompts):
             boxes = predictor.transform.apply_boxes_torch(

@@ -229,16 +229,11 @@ def served_primary_truck(
     from loadcheck.serving.prompts import SamFrame, sam_region
 
     region = sam_region(prompts, wh, SamFrame.CROP)
-    masks = [
-        nets.segment(rgb, region, prompts.of_class(c).xyxy, c, cache) for c in range(len(CLASSES))
-    ]
-    ordered = Detections(
-        np.concatenate([prompts.of_class(c).xyxy for c in range(len(CLASSES))]),
-        np.concatenate([prompts.of_class(c).confidence for c in range(len(CLASSES))]),
-        np.concatenate([prompts.of_class(c).class_id for c in range(len(CLASSES))]),
-    )
-    stacked = np.concatenate(masks).astype(bool)
-    trucks = group_trucks(ordered, SegmentationMasks(stacked, np.ones(len(stacked), np.float32)))
+    # select_prompts orders beds, then loads: the per-class masks stack in the prompts' order
+    masks = np.concatenate(
+        [nets.segment(rgb, region, prompts.of_class(c).xyxy, c, cache) for c in range(len(CLASSES))]
+    ).astype(bool)
+    trucks = group_trucks(prompts, SegmentationMasks(masks, np.ones(len(masks), np.float32)))
     return trucks[0] if trucks else None
 
 

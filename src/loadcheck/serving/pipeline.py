@@ -19,17 +19,7 @@ from loadcheck.payloads import Detections, SegmentationMasks
 from loadcheck.serving.images import decode_image, letterbox
 from loadcheck.serving.masks import upsample_masks
 from loadcheck.serving.onnx_session import OnnxNetwork
-from loadcheck.serving.prompts import (
-    DetectorSettings,
-    SamFrame,
-    decode_yolo,
-    decoder_prompts,
-    parse_class_map,
-    remap_classes,
-    sam_input,
-    sam_region,
-    select_prompts,
-)
+from loadcheck.serving.prompts import PromptSettings, run_prompts
 from loadcheck.serving.repository import MANIFEST
 
 
@@ -57,18 +47,10 @@ class InProcessSegmentator:
         if not (repository / MANIFEST).is_file():
             raise FileNotFoundError(f"{repository}: no {MANIFEST}; build the repository first")
         pre = _params(repository, tn.PREPROCESS_MODEL)
-        prompts = _params(repository, tn.PROMPTS_MODEL)
         self.size_hw = (int(pre["detector_height"]), int(pre["detector_width"]))
         self.pad = int(pre["detector_pad"])
         self.max_pixels = int(pre["max_pixels"])
-        self.settings = DetectorSettings(
-            float(prompts["conf_thres"]), float(prompts["iou_thres"]), int(prompts["max_det"])
-        )
-        self.side = int(prompts["sam_img_size"])
-        self.frame = SamFrame(prompts["sam_frame"])
-        self.class_map = parse_class_map(prompts["class_map"])
-        r, g, b = (int(v) for v in prompts["sam_pad_rgb"].split(","))
-        self.sam_pad = (r, g, b)
+        self.prompt_settings = PromptSettings.from_params(_params(repository, tn.PROMPTS_MODEL))
         self.detector = OnnxNetwork(
             repository / tn.DETECTOR_MODEL / "1" / "model.onnx", threads=threads
         )
@@ -88,26 +70,19 @@ class InProcessSegmentator:
         raw = self.detector.run({tn.DETECTOR_INPUT: boxed[None]})[tn.DETECTOR_RAW_OUTPUT]
         t2 = time.perf_counter()
         image_wh = (int(rgb.shape[1]), int(rgb.shape[0]))
-        found = remap_classes(decode_yolo(raw, transform, image_wh, self.settings), self.class_map)
-        prompts = select_prompts(found)
-        region = sam_region(prompts, image_wh, self.frame)
-        sam_image = sam_input(rgb, region, self.side, self.sam_pad)[None]
+        step = run_prompts(raw, transform, rgb, self.prompt_settings)
+        prompts, side = step.prompts, self.prompt_settings.side
         t3 = time.perf_counter()
-        embeddings = self.encoder.run({tn.SAM_ENCODER_INPUT: sam_image})[tn.SAM_EMBEDDINGS]
+        embeddings = self.encoder.run({tn.SAM_ENCODER_INPUT: step.sam_image})[tn.SAM_EMBEDDINGS]
         t4 = time.perf_counter()
         if len(prompts):
-            out = self.decoder.run(
-                {
-                    tn.SAM_DECODER_EMBEDDINGS: embeddings,
-                    **decoder_prompts(prompts, region, self.side),
-                }
-            )
+            out = self.decoder.run({tn.SAM_DECODER_EMBEDDINGS: embeddings, **step.decoder_feeds})
             low, iou = out[tn.SAM_LOW_RES_MASKS], out[tn.SAM_IOU_PREDICTIONS].reshape(-1)
         else:
-            low = np.zeros((0, 1, self.side // 4, self.side // 4), np.float32)
+            low = np.zeros((0, 1, side // 4, side // 4), np.float32)
             iou = np.zeros(0, np.float32)
         t5 = time.perf_counter()
-        masks = upsample_masks(low, region, image_wh, self.side)
+        masks = upsample_masks(low, step.region, image_wh, side)
         t6 = time.perf_counter()
         times = {
             tn.PREPROCESS_MODEL: (t1 - t0) * 1e3,

@@ -7,6 +7,7 @@ detected trucks' crop) resized so that its longest side is the SAM side ``S``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -268,3 +269,59 @@ def decoder_prompts(prompts: Detections, region: SamRegion, side: int) -> dict[s
         tn.SAM_DECODER_POINT_COORDS: coords,
         tn.SAM_DECODER_POINT_LABELS: labels,
     }
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    """The ``prompts`` model's parameters (``config.pbtxt``), parsed once."""
+
+    detector: DetectorSettings
+    side: int
+    frame: SamFrame
+    class_map: dict[int, int]
+    sam_pad: tuple[int, int, int]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> PromptSettings:
+        r, g, b = (int(v) for v in params.get("sam_pad_rgb", "0,0,0").split(","))
+        return cls(
+            DetectorSettings(
+                float(params["conf_thres"]), float(params["iou_thres"]), int(params["max_det"])
+            ),
+            int(params["sam_img_size"]),
+            SamFrame(params["sam_frame"]),
+            parse_class_map(params["class_map"]),
+            (r, g, b),
+        )
+
+
+@dataclass(frozen=True)
+class PromptStep:
+    """What the ``prompts`` step computes for one image.
+
+    Attributes:
+        prompts: kept detections in original pixels, beds then loads (:func:`select_prompts`).
+        region: what SAM encodes; sam_image: uint8 ``[1, S, S, 3]`` encoder input.
+        decoder_feeds: the SAM decoder's prompt inputs (:func:`decoder_prompts`).
+    """
+
+    prompts: Detections
+    region: SamRegion
+    sam_image: np.ndarray
+    decoder_feeds: dict[str, np.ndarray]
+
+
+def run_prompts(
+    raw: np.ndarray, transform: Letterbox, rgb: np.ndarray, settings: PromptSettings
+) -> PromptStep:
+    """Raw detector output -> SAM prompts for ``rgb`` (the ``prompts`` model, and in-process)."""
+    image_wh = (int(rgb.shape[1]), int(rgb.shape[0]))
+    found = decode_yolo(raw, transform, image_wh, settings.detector)
+    prompts = select_prompts(remap_classes(found, settings.class_map))
+    region = sam_region(prompts, image_wh, settings.frame)
+    return PromptStep(
+        prompts,
+        region,
+        sam_input(rgb, region, settings.side, settings.sam_pad)[None],
+        decoder_prompts(prompts, region, settings.side),
+    )

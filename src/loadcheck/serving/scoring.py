@@ -1,7 +1,8 @@
 """From segmentator outputs to the integrator's answer (pure; used by ``scorer_<name>``).
 
-Trucks are the beds with their loads (:func:`loadcheck.features.trucks.group_trucks`); trucks
-whose load mask is empty carry no mineral. The verdict is for the most prominent loaded truck
+Trucks are the beds with their loads (:func:`loadcheck.features.trucks.group_trucks`); a truck
+carries mineral when :func:`~loadcheck.features.trucks.is_loaded`. The verdict, from
+:func:`loadcheck.scoring.inspect.score_trucks`, is for the most prominent loaded truck
 (largest bed mask); every loaded truck also gets its own verdict in ``trucks``.
 """
 
@@ -19,7 +20,6 @@ from loadcheck.payloads import (
     SegmentationMasks,
     TruckResult,
     Verdict,
-    verdict_from_probability,
 )
 
 
@@ -71,19 +71,14 @@ def score_segmentation(detections: Detections, masks: SegmentationMasks, model: 
         masks: N masks at the original resolution, aligned with ``detections``.
         model: a :class:`loadcheck.scoring.model.ScoreModel` (``predict_proba``, ``threshold``).
     """
-    from loadcheck.features.extract import extract_features
-    from loadcheck.features.trucks import group_trucks, loaded_trucks
+    from loadcheck.features.trucks import group_trucks
+    from loadcheck.scoring.inspect import score_trucks
 
-    threshold = float(model.threshold)
-    trucks = loaded_trucks(group_trucks(detections, masks))
-    if not trucks:
-        return ScoredImage(Verdict.NO_MINE_DETECTED, 0.0, threshold, None, ())
-    features = [extract_features(t) for t in trucks]
-    proba = model.predict_proba(np.stack([f.values for f in features]))
-    results = tuple(
-        TruckResult(t.bed_xyxy, verdict_from_probability(float(p), threshold), float(p))
-        for t, p in zip(trucks, proba, strict=True)
-    )
+    result = score_trucks(group_trucks(detections, masks), model)
     return ScoredImage(
-        results[0].score_result, results[0].probability, threshold, features[0], results
+        result.score_result,
+        result.probability,
+        float(result.threshold),
+        result.features if result.trucks else None,  # no loaded truck: no feature vector
+        result.trucks,
     )

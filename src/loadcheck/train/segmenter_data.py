@@ -28,15 +28,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from loadcheck.payloads import BED_CLASS_ID, CLASS_NAMES, LOAD_CLASS_ID
-from loadcheck.serving.prompts import SamRegion, boxes_to_sam, sam_input
+from loadcheck.payloads import BED_CLASS_ID, CLASS_NAMES, LOAD_CLASS_ID, Detections
+from loadcheck.serving.prompts import SamFrame, SamRegion, boxes_to_sam, sam_input, sam_region
 from loadcheck.train.common import TrainError
 from loadcheck.train.detector_data import read_rgb
 
 logger = logging.getLogger(__name__)
 
 FRAMES = ("crop", "whole")
-CROP_MARGIN = 0.1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 MIN_COMPONENT_SHARE = 0.0005  # components under 0.05 % of the image are noise
 
@@ -163,16 +162,10 @@ def _boxes_from_masks(bed: Path, load: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def region_for(xyxy: np.ndarray, image_wh: tuple[int, int], frame: str) -> SamRegion:
-    """The serving step's region: whole frame, or the boxes' union grown by 10 % (clipped)."""
-    w, h = image_wh
-    if frame == "whole" or not len(xyxy):
-        return SamRegion(0, 0, w, h)
-    x1, y1 = xyxy[:, :2].min(axis=0)
-    x2, y2 = xyxy[:, 2:].max(axis=0)
-    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
-    x0, y0 = int(max(0.0, np.floor(x1 - mx))), int(max(0.0, np.floor(y1 - my)))
-    x3, y3 = int(min(w, np.ceil(x2 + mx))), int(min(h, np.ceil(y2 + my)))
-    return SamRegion(x0, y0, max(1, x3 - x0), max(1, y3 - y0))
+    """The serving step's region (:func:`loadcheck.serving.prompts.sam_region`) of these boxes:
+    the whole frame, or their union grown by 10 % (clipped)."""
+    boxes = Detections(xyxy, np.ones(len(xyxy), np.float32), np.zeros(len(xyxy), np.int32))
+    return sam_region(boxes, image_wh, SamFrame(frame))
 
 
 def _frame_mask(mask: np.ndarray, region: SamRegion, side: int) -> np.ndarray:
