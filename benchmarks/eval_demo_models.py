@@ -215,15 +215,26 @@ class Networks:
         return upsample_masks(out[tn.SAM_LOW_RES_MASKS], region, (w, h), self.side)[: len(xyxy)]
 
 
-def served_primary_truck(
+def serving_prompts(found: Detections, conf_thres: float) -> Detections:
+    """The prompts serving sends from detections decoded at a lower threshold: those at or
+    above ``conf_thres``, beds then loads (``select_prompts``)."""
+    from loadcheck.serving.prompts import select_prompts
+
+    kept = found.confidence >= conf_thres
+    return select_prompts(
+        Detections(found.xyxy[kept], found.confidence[kept], found.class_id[kept])
+    )
+
+
+def served_trucks(
     nets: Networks,
     rgb: np.ndarray,
     prompts: Detections,
     wh: tuple[int, int],
     cache: dict[Any, np.ndarray],
-) -> Any:
-    """The most prominent truck (``TruckMasks``) of the served masks: every serving prompt
-    segmented on the crop, paired by ``group_trucks``; ``None`` when no bed was detected."""
+) -> list[Any]:
+    """The served trucks (``TruckMasks``, most prominent first): every serving prompt segmented
+    on the crop, paired by ``group_trucks``."""
     from loadcheck.features.trucks import group_trucks
     from loadcheck.payloads import SegmentationMasks
     from loadcheck.serving.prompts import SamFrame, sam_region
@@ -233,7 +244,19 @@ def served_primary_truck(
     masks = np.concatenate(
         [nets.segment(rgb, region, prompts.of_class(c).xyxy, c, cache) for c in range(len(CLASSES))]
     ).astype(bool)
-    trucks = group_trucks(prompts, SegmentationMasks(masks, np.ones(len(masks), np.float32)))
+    return group_trucks(prompts, SegmentationMasks(masks, np.ones(len(masks), np.float32)))
+
+
+def served_primary_truck(
+    nets: Networks,
+    rgb: np.ndarray,
+    prompts: Detections,
+    wh: tuple[int, int],
+    cache: dict[Any, np.ndarray],
+) -> Any:
+    """The most prominent served truck (:func:`served_trucks`); ``None`` when no bed was
+    detected."""
+    trucks = served_trucks(nets, rgb, prompts, wh, cache)
     return trucks[0] if trucks else None
 
 
@@ -292,7 +315,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
     from loadcheck.metrics import ClassAccumulator, iou_summary, mask_iou, match_detections
     from loadcheck.serving.images import decode_image
-    from loadcheck.serving.prompts import DetectorSettings, SamFrame, sam_region, select_prompts
+    from loadcheck.serving.prompts import DetectorSettings, SamFrame, sam_region
 
     nets = Networks(args.models, args.threads)
     serving = DetectorSettings()
@@ -317,10 +340,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             for c in range(len(CLASSES)):
                 mine = found.of_class(c)
                 acc[c].add(mine.xyxy, mine.confidence, scene.boxes[c])
-            kept = found.confidence >= serving.conf_thres
-            prompts = select_prompts(
-                Detections(found.xyxy[kept], found.confidence[kept], found.class_id[kept])
-            )
+            prompts = serving_prompts(found, serving.conf_thres)
             true = Detections(
                 np.concatenate(scene.boxes).astype(np.float32),
                 np.ones(sum(len(b) for b in scene.boxes), np.float32),
@@ -521,6 +541,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def shipped_models(parser: argparse.ArgumentParser) -> Path:
+    """The committed demo checkpoints, exported once into ``runs/demo/demo_models`` (as
+    ``loadcheck demo`` does); a usage error when there are none."""
+    from loadcheck.demo.data import DEFAULT_MODELS_DIR, export_shipped_models
+
+    models = export_shipped_models(REPO / DEFAULT_MODELS_DIR, REPO / "runs/demo/demo_models")
+    if models is None:
+        parser.error(f"--models: no trained demo checkpoints in {REPO / DEFAULT_MODELS_DIR}")
+    return models
+
+
+def write_json(path: Path | None, result: dict[str, Any]) -> None:
+    """Write ``result`` to ``path`` (folders created); nothing when ``path`` is None."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -529,23 +569,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from loadcheck.serving.repository import RepositoryError
 
     if args.models is None:
-        from loadcheck.demo.data import DEFAULT_MODELS_DIR, export_shipped_models
-
-        args.models = export_shipped_models(
-            REPO / DEFAULT_MODELS_DIR, REPO / "runs/demo/demo_models"
-        )
-        if args.models is None:
-            parser.error(f"--models: no trained demo checkpoints in {REPO / DEFAULT_MODELS_DIR}")
+        args.models = shipped_models(parser)
     try:
         result = evaluate(args)
     except RepositoryError as exc:
         message = str(exc)
         parser.error(message if message.startswith("--models") else f"--models: {message}")
     print_table(result)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}")
+    write_json(args.json, result)
     return result
 
 

@@ -45,11 +45,13 @@ loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter_256" \
   --max-boxes 8 --frame both --loss bce --fp16-checkpoint --seed "$SEED"
 
 # 3b. Serve SAM at 512 px: resize its position tables and continue training every part there
-#     on the crop framing serving uses. Mask logits at S/4 = 128 px instead of 64 px.
+#     on the crop framing serving uses. Mask logits at S/4 = 128 px instead of 64 px. Pixels next
+#     to a true mask edge weigh 11x (--edge-weight 10): the rim under a heaped load is an edge
+#     the photo barely shows, and it decides the load-height features (docs/training.md).
 loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter" \
   --init "$OUT/segmenter_256/segmenter.pth" --model-type vit_tiny --img-size 512 \
   --steps "$FT_STEPS" --batch-size "$SEG_BATCH" --max-boxes 8 --frame crop --loss bce \
-  --lr 2e-4 --fp16-checkpoint --seed "$SEED"
+  --edge-weight 10 --lr 2e-4 --fp16-checkpoint --seed "$SEED"
 
 # 4. Export through the normal commands (ONNX + model cards).
 loadcheck export yolov6 --checkpoint "$OUT/detector/detector.pt" --img-size 320 \

@@ -160,6 +160,12 @@ def segmenter_command(
         help="Share of load prompts whose box is grown towards its bed's box (0..1).",
     ),
     loss: str = typer.Option("bce", "--loss", help="bce (BCE + dice) or focal (focal + dice)."),
+    edge_weight: float = typer.Option(
+        0.0,
+        "--edge-weight",
+        help="Extra weight of the mask loss within 2 low-res pixels of a true mask edge "
+        "(0: plain; e.g. 4: edges count 5x).",
+    ),
     lr: float | None = typer.Option(
         None, "--lr", help="Peak AdamW learning rate (default 5e-4; 1e-4 with --from-sam)."
     ),
@@ -202,6 +208,7 @@ def segmenter_command(
         frame=frame,
         grow_loads=grow_loads,
         loss=loss,
+        edge_weight=edge_weight,
         lr=lr,
         seed=seed,
         device=device,

@@ -68,6 +68,7 @@ CHECKPOINT_NAME = "segmenter.pth"
 LOG_NAME = "training_log.json"
 LOSSES = ("bce", "focal")
 DEFAULT_LR = {"scratch": 5e-4, "decoder": 1e-4}
+EDGE_BAND = 2  # low-res pixels on each side of a target edge that ``edge_weight`` emphasises
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class SegmenterTrainSettings:
             bed's box (the detector's load box on a partly filled bed is often as large as the
             bed; the load's point prompt, not its box, then says what to segment).
         loss: ``bce`` (BCE + dice) or ``focal`` (SAM's 20:1 focal + dice).
+        edge_weight: extra weight of the BCE / focal term on pixels within
+            :data:`EDGE_BAND` low-res pixels of a target edge (0: every pixel counts the same).
         lr: peak AdamW learning rate (None: 5e-4 from scratch, 1e-4 decoder only); linear
             warm-up over 5 % of the steps, cosine decay to 1 %.
         seed: seeds weights, batches, jitter and augmentation.
@@ -115,6 +118,7 @@ class SegmenterTrainSettings:
     frame: str = "both"
     grow_loads: float = 0.4
     loss: str = "bce"
+    edge_weight: float = 0.0
     lr: float | None = None
     weight_decay: float = 0.01
     seed: int = 0
@@ -157,6 +161,8 @@ class SegmenterTrainSettings:
             raise TrainError(f"grow-loads: expected a share in [0, 1], got {self.grow_loads}")
         if self.loss not in LOSSES:
             raise TrainError(f"loss: expected one of {LOSSES}, got {self.loss!r}")
+        if not 0.0 <= self.edge_weight <= 100.0:
+            raise TrainError(f"edge-weight: expected a value in [0, 100], got {self.edge_weight}")
         if self.lr is not None and not self.lr > 0:
             raise TrainError(f"lr: expected a positive learning rate, got {self.lr}")
 
@@ -179,7 +185,11 @@ class SegmenterTrainSettings:
 
 
 def mask_losses(
-    logits: torch.Tensor, targets: torch.Tensor, iou_pred: torch.Tensor, kind: str = "bce"
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    iou_pred: torch.Tensor,
+    kind: str = "bce",
+    edge_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """Per-batch mean losses of ``K`` masks.
 
@@ -188,6 +198,8 @@ def mask_losses(
         targets: float ``[K, h, w]`` in [0, 1] (soft edges allowed).
         iou_pred: float ``[K]`` the IoU head's prediction.
         kind: ``bce`` (BCE + dice) or ``focal`` (20 x focal + dice, SAM's weighting).
+        edge_weight: pixels within :data:`EDGE_BAND` of a target edge weigh ``1 + edge_weight``
+            in the BCE / focal term (a weighted mean, so the loss keeps its scale).
 
     Returns ``{"loss", "mask", "dice", "iou"}``, ``loss`` = mask + dice + iou (MSE between the
     predicted IoU and the IoU of ``logits > 0`` with ``targets > 0.5``).
@@ -197,9 +209,14 @@ def mask_losses(
     from torchvision.ops import sigmoid_focal_loss
 
     if kind == "focal":
-        mask = 20.0 * sigmoid_focal_loss(logits, targets, reduction="mean")
+        per_pixel = 20.0 * sigmoid_focal_loss(logits, targets, reduction="none")
     else:
-        mask = F.binary_cross_entropy_with_logits(logits, targets)
+        per_pixel = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    if edge_weight > 0:
+        weight = 1.0 + edge_weight * edge_band(targets)
+        mask = (per_pixel * weight).sum() / weight.sum()
+    else:
+        mask = per_pixel.mean()
     prob = torch.sigmoid(logits).flatten(1)
     flat = targets.flatten(1)
     dice = 1 - (2 * (prob * flat).sum(1) + 1) / (prob.sum(1) + flat.sum(1) + 1)
@@ -212,6 +229,18 @@ def mask_losses(
     iou = F.mse_loss(iou_pred, real_iou)
     dice_mean = dice.mean()
     return {"loss": mask + dice_mean + iou, "mask": mask, "dice": dice_mean, "iou": iou}
+
+
+def edge_band(targets: torch.Tensor, width: int = EDGE_BAND) -> torch.Tensor:
+    """float ``[K, h, w]``: 1 where a pixel lies within ``width`` pixels of an edge of the binary
+    target (``targets > 0.5``), else 0 (a dilation minus an erosion)."""
+    import torch.nn.functional as F
+
+    binary = (targets > 0.5).float().unsqueeze(1)
+    size = 2 * width + 1
+    dilated = F.max_pool2d(binary, size, stride=1, padding=width)
+    eroded = -F.max_pool2d(-binary, size, stride=1, padding=width)
+    return (dilated - eroded).squeeze(1)
 
 
 def decode_prompts(
@@ -397,7 +426,13 @@ def _step_losses(
         logits.append(low_res)
         iou_pred.append(iou)
         targets.append(torch.from_numpy(example.targets).to(device).float() / 255.0)
-    return mask_losses(torch.cat(logits), torch.cat(targets), torch.cat(iou_pred), settings.loss)
+    return mask_losses(
+        torch.cat(logits),
+        torch.cat(targets),
+        torch.cat(iou_pred),
+        settings.loss,
+        settings.edge_weight,
+    )
 
 
 def _encode_all(

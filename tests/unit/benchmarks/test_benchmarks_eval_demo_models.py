@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
@@ -15,18 +14,12 @@ import pytest
 from loadcheck.payloads import Detections
 from loadcheck.synth import render_scene
 
-SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "eval_demo_models.py"
 SIZE = (320, 180)
 
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eval_demo_models", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark: Callable[[str], ModuleType]) -> ModuleType:
+    return load_benchmark("eval_demo_models")
 
 
 def test_cached_scene_holds_the_rendered_image_and_per_truck_truth(

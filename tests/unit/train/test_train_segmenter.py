@@ -202,3 +202,44 @@ def test_same_seed_gives_the_same_losses(synth_dir: Path, tmp_path: Path) -> Non
         for name in ("a", "b")
     ]
     assert [e["loss"] for e in runs[0].epochs] == [e["loss"] for e in runs[1].epochs]
+
+
+def test_edge_band_marks_pixels_next_to_a_mask_edge_only() -> None:
+    import torch
+
+    from loadcheck.train.segmenter import edge_band
+
+    target = torch.zeros(1, 12, 12)
+    target[0, 3:9, 3:9] = 1.0
+    band = edge_band(target, width=1)[0]
+    assert band[2:10, 2:10].sum() == 8 * 8 - 4 * 4  # a 2-px ring around the square's edge
+    assert band[5:7, 5:7].sum() == 0  # the interior
+    assert band[0, :].sum() == 0  # far background
+    assert edge_band(torch.ones(1, 6, 6)).sum() == 0  # no edge, no band
+
+
+def test_edge_weight_makes_a_mistake_on_the_edge_cost_more() -> None:
+    import torch
+
+    from loadcheck.train.segmenter import mask_losses
+
+    target = torch.zeros(1, 16, 16)
+    target[0, 4:12, 4:12] = 1.0
+    perfect = torch.where(target > 0.5, 8.0, -8.0)
+    on_edge, inside = perfect.clone(), perfect.clone()
+    on_edge[0, 4, 6] = -8.0  # a missed pixel on the mask's edge
+    inside[0, 15, 15] = 8.0  # the same mistake far from any edge
+    iou = torch.ones(1)
+
+    def bce(logits: torch.Tensor, weight: float) -> float:
+        return float(mask_losses(logits, target, iou, "bce", weight)["mask"])
+
+    assert bce(on_edge, 0.0) == pytest.approx(bce(inside, 0.0), rel=1e-4)
+    assert bce(on_edge, 10.0) > 2.0 * bce(inside, 10.0)
+    for kind in ("bce", "focal"):  # a weighted mean: a perfect mask still costs ~0
+        assert float(mask_losses(perfect, target, iou, kind, 10.0)["mask"]) < 1e-3
+
+
+def test_edge_weight_out_of_range_is_a_clear_error(synth_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(TrainError, match="edge-weight"):
+        train_segmenter(_settings(synth_dir, tmp_path, edge_weight=-1.0))

@@ -1,0 +1,283 @@
+"""Which mask costs the verdicts: accuracy with the served masks vs. the true bed / load masks.
+
+    python benchmarks/verdict_oracles.py [--models EXPORT_DIR] [--fit-seed 1] [--fit-count 200]
+        [--test-seed 2] [--test-count 300] [--size 960x540] [--json OUT] [--cache DIR]
+
+Every scene is served as ``benchmarks/eval_demo_models.py`` serves it (the ONNX networks of
+``--models`` through the serving functions: detector prompts at the serving threshold, SAM on
+the crop, ``group_trucks``). The truck serving scores (``features.trucks.scored_truck``) is paired
+with the true truck whose bed mask overlaps its bed mask most, and four versions of it are scored:
+
+* ``served``: its served bed and load masks (what ``loadcheck demo`` scores);
+* ``true_bed``: the true bed mask with the served load mask;
+* ``true_load``: the served bed mask with the true load mask;
+* ``true_both``: both true masks (the detector's choice of truck and SAM's box still served).
+
+For each version an integrator with loadcheck's defaults (XGBoost, ``scoring.fit``) is fitted on
+the fitting scenes' versions (Qualified / Unqualified photos, as ``loadcheck demo`` fits) and tested
+on the test scenes: "No Mine Detected" when the version carries no load
+(``features.trucks.is_loaded``), else the integrator's verdict. Printed: verdict accuracy with its
+95 % Wilson interval (300 scenes: about +-3.5 points). The gap between ``served`` and a ``true_*``
+row is what that mask costs. ``--json`` writes every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_demo_models import (  # a sibling script, not a package
+    REPO,
+    Networks,
+    TruthScene,
+    _positive,
+    _size,
+    load_scene,
+    served_trucks,
+    serving_prompts,
+    shipped_models,
+    synth_fingerprint,
+    write_json,
+)
+
+from loadcheck.payloads import TruckMasks, Verdict
+
+VERSIONS = ("served", "true_bed", "true_load", "true_both")
+LABELS = {Verdict.QUALIFIED.value: 1, Verdict.UNQUALIFIED.value: 0}
+
+
+@dataclass(frozen=True)
+class ScoredVersion:
+    """One version of a scene's scored truck: whether it carries load and its features."""
+
+    loaded: bool
+    features: np.ndarray
+
+
+def true_masks_of(scene: TruthScene, bed_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The true ``(bed, load)`` masks of the truck whose bed overlaps ``bed_mask`` most (IoU);
+    the load is all False for an empty truck. ``None`` when no true bed overlaps it."""
+    beds = scene.masks[0]
+    if not len(beds):
+        return None
+    inter = (beds & bed_mask[None]).sum(axis=(1, 2))
+    union = (beds | bed_mask[None]).sum(axis=(1, 2))
+    iou = inter / np.maximum(union, 1)
+    best = int(np.argmax(iou))
+    if iou[best] <= 0:
+        return None
+    truck = scene.trucks[0][best]
+    loads = np.flatnonzero(scene.trucks[1] == truck)
+    load = scene.masks[1][loads[0]] if len(loads) else np.zeros_like(bed_mask)
+    return beds[best], load
+
+
+def versions_of(truck: TruckMasks | None, scene: TruthScene) -> dict[str, TruckMasks | None]:
+    """The four versions of the scored truck (see the module docstring); ``None`` where serving
+    found no truck. A served truck no true bed overlaps keeps its served masks in every version."""
+    if truck is None:
+        return dict.fromkeys(VERSIONS)
+    truth = true_masks_of(scene, truck.bed_mask)
+    if truth is None:
+        return dict.fromkeys(VERSIONS, truck)
+    bed, load = truth
+
+    def with_masks(bed_mask: np.ndarray, load_mask: np.ndarray) -> TruckMasks:
+        return TruckMasks(
+            bed_mask,
+            load_mask,
+            truck.bed_xyxy,
+            truck.load_xyxy,
+            truck.bed_confidence,
+            truck.load_confidence,
+            truck.bed_mask_iou,
+            truck.load_mask_iou,
+        )
+
+    return {
+        "served": truck,
+        "true_bed": with_masks(bed, truck.load_mask),
+        "true_load": with_masks(truck.bed_mask, load),
+        "true_both": with_masks(bed, load),
+    }
+
+
+def score_versions(
+    versions: dict[str, TruckMasks | None], shape_hw: tuple[int, int]
+) -> dict[str, ScoredVersion]:
+    """Features of each version; no truck scores as an empty frame (as fitting does)."""
+    from loadcheck.features.extract import extract_features
+    from loadcheck.features.trucks import is_loaded
+
+    empty = np.zeros(shape_hw, bool)
+    out = {}
+    for name, truck in versions.items():
+        if truck is None:
+            truck = TruckMasks(empty, empty, (0.0, 0.0, 0.0, 0.0), None, 0.0, 0.0, 0.0, 0.0)
+        out[name] = ScoredVersion(is_loaded(truck), extract_features(truck).values)
+    return out
+
+
+def wilson(right: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion ``right / n`` (``(0, 1)`` when ``n`` is 0)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = right / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy_of(
+    fit: list[tuple[str, ScoredVersion]], test: list[tuple[str, ScoredVersion]]
+) -> dict[str, Any]:
+    """Fit an integrator (loadcheck defaults) on ``fit`` (label, version), test on ``test``."""
+    from loadcheck.scoring.fit import fit_score_model
+
+    pairs = [(LABELS[label], v.features) for label, v in fit if label in LABELS]
+    x = np.stack([f for _, f in pairs]).astype(np.float32)
+    y = np.array([label for label, _ in pairs])
+    model = fit_score_model(x, y, cv_folds=0).model
+    right = 0
+    for label, version in test:
+        if not version.loaded:
+            verdict = Verdict.NO_MINE_DETECTED.value
+        elif model.predict(version.features[None])[0]:
+            verdict = Verdict.QUALIFIED.value
+        else:
+            verdict = Verdict.UNQUALIFIED.value
+        right += verdict == label
+    low, high = wilson(right, len(test))
+    return {
+        "accuracy": round(right / len(test), 4),
+        "ci95": [round(low, 4), round(high, 4)],
+        "n": len(test),
+    }
+
+
+def serve_scenes(
+    nets: Networks, cache: Path, seed: int, count: int, size: tuple[int, int], bar: Any
+) -> list[tuple[str, dict[str, ScoredVersion]]]:
+    """(true label, scored versions) of scenes ``0 .. count-1`` of ``seed``."""
+    from loadcheck.features.trucks import scored_truck
+    from loadcheck.serving.images import decode_image
+    from loadcheck.serving.prompts import DetectorSettings
+
+    serving = DetectorSettings()
+    folder = cache / f"s{seed}_{size[0]}x{size[1]}_{synth_fingerprint()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    task = bar.add_task(f"seed {seed}", total=count)
+    rows = []
+    for index in range(count):
+        scene = load_scene(folder, seed, index, size)
+        rgb = decode_image(scene.jpeg)
+        wh = (int(rgb.shape[1]), int(rgb.shape[0]))
+        found = nets.detect(rgb, serving.conf_thres, serving.iou_thres, serving.max_det)
+        trucks = served_trucks(nets, rgb, serving_prompts(found, serving.conf_thres), wh, {})
+        versions = versions_of(scored_truck(trucks), scene)
+        rows.append((scene.label, score_versions(versions, (wh[1], wh[0]))))
+        bar.advance(task)
+    return rows
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    from rich.progress import Progress
+
+    nets = Networks(args.models, args.threads)
+    start = time.perf_counter()
+    with Progress(disable=not args.progress) as bar:
+        fit = serve_scenes(nets, args.cache, args.fit_seed, args.fit_count, args.size, bar)
+        test = serve_scenes(nets, args.cache, args.test_seed, args.test_count, args.size, bar)
+    served_s = time.perf_counter() - start
+    accuracy = {
+        name: accuracy_of(
+            [(label, v[name]) for label, v in fit], [(label, v[name]) for label, v in test]
+        )
+        for name in VERSIONS
+    }
+    labels = [label for label, _ in test]
+    return {
+        "models": str(args.models),
+        "cards": nets.card_facts(),
+        "fit": {"seed": args.fit_seed, "count": args.fit_count},
+        "test": {"seed": args.test_seed, "count": args.test_count},
+        "size_wh": list(args.size),
+        "most_frequent_verdict": round(max(labels.count(v) for v in set(labels)) / len(labels), 4),
+        "accuracy": accuracy,
+        "served_s": round(served_s, 1),
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.python_version()}",
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    fit, test = result["fit"], result["test"]
+    print(
+        f"verdict accuracy on {test['count']} scenes of seed {test['seed']} (integrators fitted on "
+        f"{fit['count']} scenes of seed {fit['seed']}); most frequent verdict "
+        f"{result['most_frequent_verdict']:.3f}"
+    )
+    print(f"  {'masks of the scored truck':<28} {'accuracy':>8}  95 % interval")
+    for name in VERSIONS:
+        row = result["accuracy"][name]
+        low, high = row["ci95"]
+        print(f"  {name:<28} {row['accuracy']:>8.3f}  {low:.3f} - {high:.3f}")
+    print(f"served {fit['count'] + test['count']} scenes in {result['served_s']:.0f} s")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        help="folder with detector/sam_encoder/sam_decoder ONNX files + *.card.json "
+        "(default: the committed demo checkpoints, exported once into runs/demo/demo_models)",
+    )
+    p.add_argument("--fit-seed", type=int, default=1, help="fitting scenes' seed (demo: 1)")
+    p.add_argument("--fit-count", type=_positive, default=200, help="fitting scenes")
+    p.add_argument("--test-seed", type=int, default=2, help="test scenes' seed (demo: 2)")
+    p.add_argument("--test-count", type=_positive, default=300, help="test scenes")
+    p.add_argument("--size", type=_size, default=(960, 540), help="WIDTHxHEIGHT")
+    p.add_argument("--json", type=Path, default=None, help="write every figure to this file")
+    p.add_argument(
+        "--cache", type=Path, default=REPO / "runs/eval_cache", help="rendered scenes cache"
+    )
+    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: default)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("fit_seed", "test_seed"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')}: expected an integer >= 0")
+    if args.fit_seed == args.test_seed:
+        parser.error("--test-seed: must differ from --fit-seed (held-out scenes)")
+    from loadcheck.serving.repository import RepositoryError
+
+    if args.models is None:
+        args.models = shipped_models(parser)
+    try:
+        result = evaluate(args)
+    except RepositoryError as exc:
+        parser.error(f"--models: {exc}")
+    print_table(result)
+    write_json(args.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
