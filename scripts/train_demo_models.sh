@@ -12,7 +12,8 @@
 #   detector  YOLOv6-n, width 0.125, depth 0.33, 320 px, batch 16,
 #             40 epochs x 50 steps = 2,000 steps                  see models/demo/README.md
 #   segmenter vit_tiny SAM, 256 px, 4 photos x <= 8 prompts,
-#             2,000 steps (box + point prompts, from scratch)     see models/demo/README.md
+#             2,000 steps (box + point prompts, from scratch,
+#             edge-weighted mask loss)                            see models/demo/README.md
 #   then every part continued at 512 px (--init)                  see models/demo/README.md
 #   export    both, through 'loadcheck export'                    ~10 s
 # Each model trains in under 30 minutes. Seeds are fixed: the same command gives the same
@@ -39,15 +40,16 @@ loadcheck train detector --data "$DATA" --out "$OUT/detector" \
   --epochs "$EPOCHS" --batch-size "$DET_BATCH" --optimizer adamw --seed "$SEED"
 
 # 3. Segmenter: SAM's architecture at the vit_tiny configuration, from random weights, on the
-#    prompts serving sends (a bed: its box; a load: its box + a positive point).
+#    prompts serving sends (a bed: its box; a load: its box + a positive point). Pixels next to a
+#    true mask edge weigh 11x (--edge-weight 10): the rim under a heaped load is an edge the
+#    photo barely shows, and it decides the load-height features (docs/quality.md).
 loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter_256" \
   --model-type vit_tiny --img-size 256 --steps "$STEPS" --batch-size "$SEG_BATCH" \
-  --max-boxes 8 --frame both --loss bce --fp16-checkpoint --seed "$SEED"
+  --max-boxes 8 --frame both --loss bce --edge-weight 10 --fp16-checkpoint --seed "$SEED"
 
 # 3b. Serve SAM at 512 px: resize its position tables and continue training every part there
-#     on the crop framing serving uses. Mask logits at S/4 = 128 px instead of 64 px. Pixels next
-#     to a true mask edge weigh 11x (--edge-weight 10): the rim under a heaped load is an edge
-#     the photo barely shows, and it decides the load-height features (docs/training.md).
+#     on the crop framing serving uses (same edge weight). Mask logits at S/4 = 128 px
+#     instead of 64 px.
 loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter" \
   --init "$OUT/segmenter_256/segmenter.pth" --model-type vit_tiny --img-size 512 \
   --steps "$FT_STEPS" --batch-size "$SEG_BATCH" --max-boxes 8 --frame crop --loss bce \
