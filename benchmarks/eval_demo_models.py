@@ -499,9 +499,9 @@ def _unit(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument(
+def add_models_argument(parser: argparse.ArgumentParser) -> None:
+    """``--models``: exported networks + cards (None: :func:`shipped_models`)."""
+    parser.add_argument(
         "--models",
         type=Path,
         default=None,
@@ -509,6 +509,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the committed demo checkpoints in models/demo, exported once into "
         "runs/demo/demo_models as `loadcheck demo` does)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    add_models_argument(p)
     p.add_argument("--seed", type=int, default=9, help="held-out synthetic seed (training: 0)")
     p.add_argument("--count", type=_positive, default=200, help="scenes 0..count-1")
     p.add_argument("--size", type=_size, default=(960, 540), help="WIDTHxHEIGHT")

@@ -43,6 +43,7 @@ from eval_demo_models import (  # a sibling script, not a package
     TruthScene,
     _positive,
     _size,
+    add_models_argument,
     load_scene,
     served_trucks,
     serving_prompts,
@@ -237,13 +238,7 @@ def print_table(result: dict[str, Any]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument(
-        "--models",
-        type=Path,
-        default=None,
-        help="folder with detector/sam_encoder/sam_decoder ONNX files + *.card.json "
-        "(default: the committed demo checkpoints, exported once into runs/demo/demo_models)",
-    )
+    add_models_argument(p)
     p.add_argument("--fit-seed", type=int, default=1, help="fitting scenes' seed (demo: 1)")
     p.add_argument("--fit-count", type=_positive, default=200, help="fitting scenes")
     p.add_argument("--test-seed", type=int, default=2, help="test scenes' seed (demo: 2)")
