@@ -4,7 +4,8 @@
         [--fit-seed 1 --fit-count 200] [--test-seed 2 --test-count 300] [--json OUT]
 
 For comparing segmenter training recipes without the detector and without an ONNX export: the
-checkpoint runs in PyTorch (CUDA when present) behind serving's own prompt functions
+checkpoint runs in PyTorch (CUDA when present) as the exported encoder / decoder graphs compute
+it, behind serving's own prompt functions
 (``serving.prompts``: ``select_prompts``, the crop ``sam_region``, ``sam_input``,
 ``decoder_prompts`` with the load points; ``serving.masks.upsample_masks``), prompted with each
 scene's **true** boxes, so a difference between two checkpoints is SAM's alone. Per checkpoint:
@@ -48,7 +49,6 @@ from verdict_oracles import ScoredVersion, accuracy_of, score_versions, true_mas
 from loadcheck.payloads import Detections, TruckMasks
 
 SIZE = (960, 540)
-PAD_RGB = (124, 116, 104)  # SAM's pixel mean, as the exporter's card sets it
 
 
 def rim_error(served_bed: np.ndarray, true_bed: np.ndarray) -> float | None:
@@ -76,17 +76,22 @@ def true_prompts(scene: TruthScene) -> Detections:
 
 
 class TorchSam:
-    """A SAM checkpoint behind serving's crop framing and prompts."""
+    """A SAM checkpoint as the served graphs compute it (``export.sam_onnx``'s encoder and decoder
+    modules, which the ``python-torch`` runtime serves too) behind serving's crop framing."""
 
     def __init__(self, checkpoint: Path, model_type: str, img_size: int) -> None:
         import torch
 
-        from loadcheck.export.sam_models import load_sam
+        from loadcheck.export.sam_models import PIXEL_MEAN, load_sam
+        from loadcheck.export.sam_onnx import make_decoder_module, make_encoder_module
 
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         sam, _ = load_sam(checkpoint, model_type, img_size)
-        self.sam = sam.to(self.device).eval()
         self.side = int(sam.image_encoder.img_size)
+        self.encoder = make_encoder_module(sam).to(self.device)
+        self.decoder = make_decoder_module(sam).to(self.device)
+        r, g, b = (round(v) for v in PIXEL_MEAN)  # the pad colour the exporter's card sets
+        self.pad_rgb = (r, g, b)
 
     def trucks(self, rgb: np.ndarray, prompts: Detections) -> list[TruckMasks]:
         import torch
@@ -96,29 +101,21 @@ class TorchSam:
         from loadcheck.payloads import SegmentationMasks
         from loadcheck.serving.masks import upsample_masks
         from loadcheck.serving.prompts import SamFrame, decoder_prompts, sam_input, sam_region
-        from loadcheck.train.segmenter import decode_prompts
 
-        wh = (int(rgb.shape[1]), int(rgb.shape[0]))
         if not len(prompts):
             return []
+        wh = (int(rgb.shape[1]), int(rgb.shape[0]))
         region = sam_region(prompts, wh, SamFrame.CROP)
-        image = torch.from_numpy(sam_input(rgb, region, self.side, PAD_RGB)[None])
-        x = image.to(self.device).permute(0, 3, 1, 2).float()
-        feeds = {
-            k: torch.from_numpy(v).to(self.device)
-            for k, v in decoder_prompts(prompts, region, self.side).items()
-        }
+        image = sam_input(rgb, region, self.side, self.pad_rgb)[None]
+        feeds = decoder_prompts(prompts, region, self.side)
+        order = (tn.SAM_DECODER_BOXES, tn.SAM_DECODER_POINT_COORDS, tn.SAM_DECODER_POINT_LABELS)
         with torch.no_grad():
-            embedding = self.sam.image_encoder((x - self.sam.pixel_mean) / self.sam.pixel_std)
-            low, iou = decode_prompts(
-                self.sam,
-                embedding,
-                feeds[tn.SAM_DECODER_BOXES],
-                feeds[tn.SAM_DECODER_POINT_COORDS],
-                feeds[tn.SAM_DECODER_POINT_LABELS],
+            embedding = self.encoder(torch.from_numpy(image).to(self.device))
+            low, iou = self.decoder(
+                embedding, *(torch.from_numpy(feeds[k]).to(self.device) for k in order)
             )
-        masks = upsample_masks(low[:, None].float().cpu().numpy(), region, wh, self.side)
-        scores = np.clip(iou.float().cpu().numpy(), 0.0, 1.0)
+        masks = upsample_masks(low.float().cpu().numpy(), region, wh, self.side)
+        scores = np.clip(iou.float().cpu().numpy().reshape(-1), 0.0, 1.0)
         return group_trucks(prompts, SegmentationMasks(masks, scores))
 
 

@@ -30,7 +30,7 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,23 +94,11 @@ def versions_of(truck: TruckMasks | None, scene: TruthScene) -> dict[str, TruckM
         return dict.fromkeys(VERSIONS, truck)
     bed, load = truth
 
-    def with_masks(bed_mask: np.ndarray, load_mask: np.ndarray) -> TruckMasks:
-        return TruckMasks(
-            bed_mask,
-            load_mask,
-            truck.bed_xyxy,
-            truck.load_xyxy,
-            truck.bed_confidence,
-            truck.load_confidence,
-            truck.bed_mask_iou,
-            truck.load_mask_iou,
-        )
-
     return {
         "served": truck,
-        "true_bed": with_masks(bed, truck.load_mask),
-        "true_load": with_masks(truck.bed_mask, load),
-        "true_both": with_masks(bed, load),
+        "true_bed": replace(truck, bed_mask=bed),
+        "true_load": replace(truck, load_mask=load),
+        "true_both": replace(truck, bed_mask=bed, load_mask=load),
     }
 
 
@@ -119,13 +107,12 @@ def score_versions(
 ) -> dict[str, ScoredVersion]:
     """Features of each version; no truck scores as an empty frame (as fitting does)."""
     from loadcheck.features.extract import extract_features
-    from loadcheck.features.trucks import is_loaded
+    from loadcheck.features.trucks import empty_truck, is_loaded
 
-    empty = np.zeros(shape_hw, bool)
     out = {}
     for name, truck in versions.items():
         if truck is None:
-            truck = TruckMasks(empty, empty, (0.0, 0.0, 0.0, 0.0), None, 0.0, 0.0, 0.0, 0.0)
+            truck = empty_truck(shape_hw[1], shape_hw[0])
         out[name] = ScoredVersion(is_loaded(truck), extract_features(truck).values)
     return out
 

@@ -50,6 +50,13 @@ def loaded_trucks(trucks: list[TruckMasks]) -> list[TruckMasks]:
     return [t for t in trucks if is_loaded(t)]
 
 
+def empty_truck(width: int, height: int) -> TruckMasks:
+    """A ``width x height`` photo's "no truck": empty masks, zero boxes and scores (its features
+    are the "no truck" vector, and it is not loaded)."""
+    empty = np.zeros((height, width), bool)
+    return TruckMasks(empty, empty, (0.0, 0.0, 0.0, 0.0), None, 0.0, 0.0, 0.0, 0.0)
+
+
 def scored_truck(trucks: list[TruckMasks]) -> TruckMasks | None:
     """The truck a photo's verdict is about: the most prominent loaded one, else the most
     prominent one (an empty truck), else ``None``. ``trucks``: most prominent first."""

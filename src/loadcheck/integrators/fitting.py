@@ -18,7 +18,7 @@ import numpy as np
 from loadcheck.atomic import atomic_write_dir, file_lock
 from loadcheck.features.extract import extract_features
 from loadcheck.features.spec import FEATURE_SPEC
-from loadcheck.features.trucks import SCORED_TRUCK_RULE, scored_truck
+from loadcheck.features.trucks import SCORED_TRUCK_RULE, empty_truck, scored_truck
 from loadcheck.integrators.errors import IntegratorError, NotFoundError
 from loadcheck.integrators.imagecheck import check_image
 from loadcheck.integrators.segmenters import (
@@ -28,7 +28,6 @@ from loadcheck.integrators.segmenters import (
     default_segmenter,
 )
 from loadcheck.integrators.store import IntegratorStore
-from loadcheck.payloads import TruckMasks
 from loadcheck.scoring.fit import MIN_PER_CLASS, FitError, fit_score_model
 from loadcheck.scoring.inspect import score_trucks
 from loadcheck.scoring.model import ScoreModel
@@ -37,11 +36,6 @@ from loadcheck.workspace.images import sha256_hex
 
 LOG = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
-
-
-def _empty_truck(width: int, height: int) -> TruckMasks:
-    empty = np.zeros((height, width), bool)
-    return TruckMasks(empty, empty, (0.0, 0.0, 0.0, 0.0), None, 0.0, 0.0, 0.0, 0.0)
 
 
 def _features_for(
@@ -53,7 +47,7 @@ def _features_for(
         raise IntegratorError(
             f"masks of {name} are {got[0]}x{got[1]} but the image is {size_wh[0]}x{size_wh[1]}"
         )
-    truck = scored_truck(trucks) or _empty_truck(*size_wh)  # the truck serving scores
+    truck = scored_truck(trucks) or empty_truck(*size_wh)  # the truck serving scores
     return len(trucks), extract_features(truck).values
 
 
