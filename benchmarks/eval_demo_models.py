@@ -15,6 +15,9 @@ ONNX Runtime through the serving functions (``serving.images.letterbox``, ``serv
    boxes and (b) with the serving detections matched (IoU >= 0.5) to the truth, where SAM sees the
    region serving would encode from those prompts (``crop``: the trucks' region; ``whole``);
    true objects the detector missed are counted, not scored;
+   and the serving detections' **box precision**: for those matched to a true box, the mean box
+   IoU and the mean error of each edge (top, bottom in true box heights; left, right in widths) —
+   the load features are measured from where the boxes put SAM;
 3. the load's *fill* as the scorer sees it: for the most prominent truck, the ``fullness``
    feature (:mod:`loadcheck.features`) of the served masks (detector prompts, crop framing,
    trucks paired by ``group_trucks``) against the same feature of the true masks, as the mean
@@ -260,6 +263,39 @@ def served_primary_truck(
     return trucks[0] if trucks else None
 
 
+class BoxPrecision:
+    """Per class: how close the served boxes matched to a true box are to it."""
+
+    EDGES = ("left", "top", "right", "bottom")
+
+    def __init__(self, iou_match: float) -> None:
+        self.iou_match = iou_match
+        self.ious: dict[int, list[float]] = defaultdict(list)
+        self.errors: dict[int, list[np.ndarray]] = defaultdict(list)
+
+    def add(self, class_id: int, found: Detections, truth: np.ndarray) -> None:
+        from loadcheck.metrics import box_iou, match_detections
+
+        match = match_detections(found.xyxy, found.confidence, truth, self.iou_match)
+        for i in np.flatnonzero(match >= 0):
+            pred, true = found.xyxy[i].astype(np.float64), truth[match[i]].astype(np.float64)
+            w, h = max(true[2] - true[0], 1.0), max(true[3] - true[1], 1.0)
+            self.errors[class_id].append(np.abs(pred - true) / np.array([w, h, w, h]))
+            self.ious[class_id].append(float(box_iou(pred[None], true[None])[0, 0]))
+
+    def summary(self, class_id: int) -> dict[str, Any]:
+        ious = np.asarray(self.ious[class_id])
+        if not len(ious):
+            return {"n": 0, "mean_iou": None, "iou_75": None, **dict.fromkeys(self.EDGES)}
+        errors = np.mean(self.errors[class_id], axis=0)
+        return {
+            "n": len(ious),
+            "mean_iou": round(float(ious.mean()), 4),
+            "iou_75": round(float(np.mean(ious >= 0.75)), 4),
+            **{edge: round(float(e), 4) for edge, e in zip(self.EDGES, errors, strict=True)},
+        }
+
+
 class FillAccumulator:
     """Served vs true ``fullness`` of the most prominent truck, and empty trucks kept empty."""
 
@@ -328,6 +364,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     missed: dict[tuple[str, int], int] = defaultdict(int)
     labels: dict[str, int] = defaultdict(int)
     fill = FillAccumulator()
+    box_precision = BoxPrecision(args.iou_match)
     start = time.perf_counter()
     with Progress(disable=not args.progress) as bar:
         task = bar.add_task("eval (scenes)", total=args.count)
@@ -341,6 +378,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 mine = found.of_class(c)
                 acc[c].add(mine.xyxy, mine.confidence, scene.boxes[c])
             prompts = serving_prompts(found, serving.conf_thres)
+            for c in range(len(CLASSES)):
+                box_precision.add(c, prompts.of_class(c), scene.boxes[c])
             true = Detections(
                 np.concatenate(scene.boxes).astype(np.float32),
                 np.ones(sum(len(b) for b in scene.boxes), np.float32),
@@ -402,6 +441,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "nms_iou_thres": serving.iou_thres,
             "max_det": args.max_det,
             "match_iou": args.iou_match,
+            "box_precision_at_conf": {
+                name: box_precision.summary(c) for c, name in enumerate(CLASSES)
+            },
         },
         "masks": {"sam_side": nets.side, "mean_iou": masks_out},
         "fill": fill.summary(),
@@ -443,6 +485,12 @@ def print_table(result: dict[str, Any]) -> None:
             f"{_fmt(d['recall_at_conf']):>7s} {d['n_true']:7d}"
         )
     print(f"{'m' + ap:10s} {_fmt(det['map']):>7s}")
+    print("served boxes matched to a true box: mean IoU, share >= 0.75, mean edge error")
+    for name, b in det["box_precision_at_conf"].items():
+        edges = " ".join(f"{e} {_fmt(b[e]).strip()}" for e in BoxPrecision.EDGES)
+        print(
+            f"  {name:8s} IoU {_fmt(b['mean_iou']).strip()}, {_fmt(b['iou_75']).strip()} | {edges}"
+        )
     print(f"\nSAM mask IoU (S={result['masks']['sam_side']}): mean (primary truck) [n, missed]")
     for frame, by_source in result["masks"]["mean_iou"].items():
         for source, by_class in by_source.items():

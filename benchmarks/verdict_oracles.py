@@ -1,7 +1,8 @@
 """Which mask costs the verdicts: accuracy with the served masks vs. the true bed / load masks.
 
-    python benchmarks/verdict_oracles.py [--models EXPORT_DIR] [--fit-seed 1] [--fit-count 200]
-        [--test-seed 2] [--test-count 300] [--size 960x540] [--json OUT] [--cache DIR]
+    python benchmarks/verdict_oracles.py [--models EXPORT_DIR] [--fit-seed 1] [--fit-count 800]
+        [--test-seed 2] [--test-count 300] [--fit-curve 200,400,800]
+        [--prompts detector|true-boxes|truth] [--size 960x540] [--json OUT] [--cache DIR]
 
 Every scene is served as ``benchmarks/eval_demo_models.py`` serves it (the ONNX networks of
 ``--models`` through the serving functions: detector prompts at the serving threshold, SAM on
@@ -18,7 +19,12 @@ the fitting scenes' versions (Qualified / Unqualified photos, as ``loadcheck dem
 on the test scenes: "No Mine Detected" when the version carries no load
 (``features.trucks.is_loaded``), else the integrator's verdict. Printed: verdict accuracy with its
 95 % Wilson interval (300 scenes: about +-3.5 points). The gap between ``served`` and a ``true_*``
-row is what that mask costs. ``--json`` writes every figure.
+row is what that mask costs. ``--fit-curve N1,N2,..`` also fits the ``served`` and ``true_both``
+versions on the first N fitting scenes only: how the accuracy grows with the number of labelled
+photos (``loadcheck demo`` fits on 800). ``--prompts`` asks what the detector costs: ``detector``
+(default) prompts SAM as serving does; ``true-boxes`` replaces each detection matched to a true box
+(same class, IoU >= 0.5) by that true box, keeping the detector's misses and false positives;
+``truth`` prompts with every true box and nothing else. ``--json`` writes every figure.
 """
 
 from __future__ import annotations
@@ -52,9 +58,11 @@ from eval_demo_models import (  # a sibling script, not a package
     write_json,
 )
 
-from loadcheck.payloads import TruckMasks, Verdict
+from loadcheck.payloads import Detections, TruckMasks, Verdict
 
 VERSIONS = ("served", "true_bed", "true_load", "true_both")
+PROMPT_SOURCES = ("detector", "true-boxes", "truth")
+CURVE_VERSIONS = ("served", "true_both")
 LABELS = {Verdict.QUALIFIED.value: 1, Verdict.UNQUALIFIED.value: 0}
 
 
@@ -154,8 +162,36 @@ def accuracy_of(
     }
 
 
+def oracle_prompts(found: Detections, scene: TruthScene, source: str) -> Detections:
+    """The prompts SAM gets for ``--prompts source`` (see the module docstring), beds then
+    loads as ``select_prompts`` orders them; ``found`` are the serving detections."""
+    from loadcheck.metrics import match_detections
+    from loadcheck.serving.prompts import select_prompts
+
+    if source == "detector":
+        return found
+    if source == "truth":
+        boxes = scene.boxes
+        xyxy = np.concatenate(boxes).astype(np.float32).reshape(-1, 4)
+        class_id = np.repeat([0, 1], [len(b) for b in boxes]).astype(np.int32)
+        return select_prompts(Detections(xyxy, np.ones(len(xyxy), np.float32), class_id))
+    xyxy = found.xyxy.copy()
+    for c, truth in enumerate(scene.boxes):
+        mine = np.flatnonzero(found.class_id == c)
+        match = match_detections(found.xyxy[mine], found.confidence[mine], truth)
+        hit = match >= 0
+        xyxy[mine[hit]] = truth[match[hit]]
+    return select_prompts(Detections(xyxy, found.confidence, found.class_id))
+
+
 def serve_scenes(
-    nets: Networks, cache: Path, seed: int, count: int, size: tuple[int, int], bar: Any
+    nets: Networks,
+    cache: Path,
+    seed: int,
+    count: int,
+    size: tuple[int, int],
+    bar: Any,
+    prompts_from: str = "detector",
 ) -> list[tuple[str, dict[str, ScoredVersion]]]:
     """(true label, scored versions) of scenes ``0 .. count-1`` of ``seed``."""
     from loadcheck.features.trucks import scored_truck
@@ -172,7 +208,8 @@ def serve_scenes(
         rgb = decode_image(scene.jpeg)
         wh = (int(rgb.shape[1]), int(rgb.shape[0]))
         found = nets.detect(rgb, serving.conf_thres, serving.iou_thres, serving.max_det)
-        trucks = served_trucks(nets, rgb, serving_prompts(found, serving.conf_thres), wh, {})
+        prompts = oracle_prompts(serving_prompts(found, serving.conf_thres), scene, prompts_from)
+        trucks = served_trucks(nets, rgb, prompts, wh, {})
         versions = versions_of(scored_truck(trucks), scene)
         rows.append((scene.label, score_versions(versions, (wh[1], wh[0]))))
         bar.advance(task)
@@ -185,14 +222,25 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     nets = Networks(args.models, args.threads)
     start = time.perf_counter()
     with Progress(disable=not args.progress) as bar:
-        fit = serve_scenes(nets, args.cache, args.fit_seed, args.fit_count, args.size, bar)
-        test = serve_scenes(nets, args.cache, args.test_seed, args.test_count, args.size, bar)
+        fit, test = (
+            serve_scenes(nets, args.cache, seed, n, args.size, bar, args.prompts)
+            for seed, n in ((args.fit_seed, args.fit_count), (args.test_seed, args.test_count))
+        )
     served_s = time.perf_counter() - start
     accuracy = {
         name: accuracy_of(
             [(label, v[name]) for label, v in fit], [(label, v[name]) for label, v in test]
         )
         for name in VERSIONS
+    }
+    curve = {
+        str(n): {
+            name: accuracy_of(
+                [(label, v[name]) for label, v in fit[:n]], [(label, v[name]) for label, v in test]
+            )["accuracy"]
+            for name in CURVE_VERSIONS
+        }
+        for n in args.fit_curve
     }
     labels = [label for label, _ in test]
     return {
@@ -201,8 +249,10 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "fit": {"seed": args.fit_seed, "count": args.fit_count},
         "test": {"seed": args.test_seed, "count": args.test_count},
         "size_wh": list(args.size),
+        "prompts": args.prompts,
         "most_frequent_verdict": round(max(labels.count(v) for v in set(labels)) / len(labels), 4),
         "accuracy": accuracy,
+        "fit_curve": curve,
         "served_s": round(served_s, 1),
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.python_version()}",
     }
@@ -212,24 +262,54 @@ def print_table(result: dict[str, Any]) -> None:
     fit, test = result["fit"], result["test"]
     print(
         f"verdict accuracy on {test['count']} scenes of seed {test['seed']} (integrators fitted on "
-        f"{fit['count']} scenes of seed {fit['seed']}); most frequent verdict "
-        f"{result['most_frequent_verdict']:.3f}"
+        f"{fit['count']} scenes of seed {fit['seed']}; SAM prompted by: {result['prompts']}); "
+        f"most frequent verdict {result['most_frequent_verdict']:.3f}"
     )
     print(f"  {'masks of the scored truck':<28} {'accuracy':>8}  95 % interval")
     for name in VERSIONS:
         row = result["accuracy"][name]
         low, high = row["ci95"]
         print(f"  {name:<28} {row['accuracy']:>8.3f}  {low:.3f} - {high:.3f}")
+    if result["fit_curve"]:
+        print(f"  {'fitting scenes':<28} " + "  ".join(f"{n:>10}" for n in CURVE_VERSIONS))
+        for n, row in result["fit_curve"].items():
+            print(f"  {n:<28} " + "  ".join(f"{row[name]:>10.3f}" for name in CURVE_VERSIONS))
     print(f"served {fit['count'] + test['count']} scenes in {result['served_s']:.0f} s")
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """``"200,400,800"`` -> (200, 400, 800): positive integers, comma-separated."""
+    try:
+        counts = tuple(int(item) for item in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 200,400,800, got {text!r}"
+        ) from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
+    return counts
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     add_models_argument(p)
     p.add_argument("--fit-seed", type=int, default=1, help="fitting scenes' seed (demo: 1)")
-    p.add_argument("--fit-count", type=_positive, default=200, help="fitting scenes")
+    p.add_argument("--fit-count", type=_positive, default=800, help="fitting scenes (demo: 800)")
     p.add_argument("--test-seed", type=int, default=2, help="test scenes' seed (demo: 2)")
     p.add_argument("--test-count", type=_positive, default=300, help="test scenes")
+    p.add_argument(
+        "--fit-curve",
+        type=_counts,
+        default=(),
+        help="comma-separated fitting-set sizes, each <= --fit-count: accuracy vs. labelled photos",
+    )
+    p.add_argument(
+        "--prompts",
+        choices=PROMPT_SOURCES,
+        default="detector",
+        help="SAM's prompts: the detector's (as served), its matched boxes replaced by the true "
+        "boxes, or the true boxes only",
+    )
     p.add_argument("--size", type=_size, default=(960, 540), help="WIDTHxHEIGHT")
     p.add_argument("--json", type=Path, default=None, help="write every figure to this file")
     p.add_argument(
@@ -248,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             parser.error(f"--{name.replace('_', '-')}: expected an integer >= 0")
     if args.fit_seed == args.test_seed:
         parser.error("--test-seed: must differ from --fit-seed (held-out scenes)")
+    if any(n > args.fit_count for n in args.fit_curve):
+        parser.error(f"--fit-curve: every size must be <= --fit-count ({args.fit_count})")
     from loadcheck.serving.repository import RepositoryError
 
     if args.models is None:

@@ -99,6 +99,10 @@ def test_a_detector_that_answers_the_truth_scores_ap_one_and_the_true_box_mask_i
     assert result["detector"]["per_class"]["load"]["n_true"] == n_loads
     assert result["detector"]["map"] == 1.0
     assert result["detector"]["per_class"]["bed"]["recall_at_conf"] == 1.0
+    for name, n in (("bed", n_beds), ("load", n_loads)):
+        exact = result["detector"]["box_precision_at_conf"][name]
+        assert exact["n"] == n and exact["mean_iou"] == 1.0 and exact["iou_75"] == 1.0
+        assert all(exact[edge] == 0.0 for edge in bench.BoxPrecision.EDGES)
     for frame in ("crop", "whole"):
         by_source = result["masks"]["mean_iou"][frame]
         for name in ("bed", "load"):
@@ -173,3 +177,24 @@ def test_the_demo_report_accuracy_is_read_when_present_and_none_otherwise(
     assert got["accuracy"] == 0.95
     assert got["chance_accuracy"] == 0.4
     assert got["test"] == {"count": 20}
+
+
+def test_box_precision_reports_each_edge_in_true_box_units(bench: ModuleType) -> None:
+    boxes = bench.BoxPrecision(0.5)
+    truth = np.array([[100.0, 50.0, 300.0, 150.0]])  # 200 wide, 100 high
+    found = Detections(
+        np.array([[100.0, 70.0, 300.0, 150.0], [0.0, 0.0, 10.0, 10.0]], np.float32),
+        np.array([0.9, 0.8], np.float32),
+        np.zeros(2, np.int32),
+    )
+    boxes.add(0, found, truth)  # the top edge 20 px (0.2 heights) low; the stray box unmatched
+    bed = boxes.summary(0)
+    assert bed["n"] == 1
+    assert bed["top"] == pytest.approx(0.2) and bed["left"] == bed["right"] == bed["bottom"] == 0
+    assert bed["mean_iou"] == pytest.approx(0.8) and bed["iou_75"] == 1.0
+    assert boxes.summary(1) == {
+        "n": 0,
+        "mean_iou": None,
+        "iou_75": None,
+        **dict.fromkeys(bench.BoxPrecision.EDGES),
+    }

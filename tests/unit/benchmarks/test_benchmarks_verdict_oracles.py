@@ -133,11 +133,16 @@ def test_with_true_served_masks_every_version_scores_the_same(
             *("--models", str(tmp_path), "--fit-seed", "5", "--fit-count", str(fit_n)),
             *("--test-seed", "6", "--test-count", str(test_n), "--size", "320x180"),
             *("--cache", str(tmp_path / "cache"), "--json", str(out), "--no-progress"),
+            *("--fit-curve", f"20,{fit_n}"),
         ]
     )
     result = json.loads(out.read_text())
     rows = [result["accuracy"][name] for name in bench.VERSIONS]
     assert all(r == rows[0] for r in rows)  # substituting the truth for the truth changes nothing
+    curve = result["fit_curve"]
+    assert list(curve) == ["20", str(fit_n)]
+    assert curve[str(fit_n)]["served"] == rows[0]["accuracy"]  # all scenes: the main figure
+    assert all(0.0 <= v <= 1.0 for row in curve.values() for v in row.values())
     low, high = rows[0]["ci95"]
     assert rows[0]["n"] == test_n and low <= rows[0]["accuracy"] <= high
     assert 0.0 < result["most_frequent_verdict"] <= 1.0
@@ -149,6 +154,8 @@ def test_with_true_served_masks_every_version_scores_the_same(
         (["--fit-count", "0"], "--fit-count"),
         (["--test-seed", "1"], "--test-seed"),
         (["--size", "5x5"], "--size"),
+        (["--fit-count", "10", "--fit-curve", "5,20"], "--fit-curve"),
+        (["--fit-curve", "200,x"], "--fit-curve"),
         (["--models", "/nonexistent/models"], "--models"),
     ],
 )
@@ -159,3 +166,27 @@ def test_bad_arguments_exit_with_status_two_naming_the_option(
         bench.main([*argv, "--no-progress"])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_oracle_prompts_replace_matched_boxes_or_give_the_truth(bench: ModuleType) -> None:
+    true_bed, true_load = [10.0, 10.0, 50.0, 40.0], [12.0, 20.0, 48.0, 40.0]
+    scene = bench.TruthScene(
+        "s",
+        b"",
+        "Qualified",
+        (np.zeros((1, 60, 80), bool), np.zeros((1, 60, 80), bool)),
+        (np.array([true_bed]), np.array([true_load])),
+        (np.array([0]), np.array([0])),
+    )
+    found = Detections(
+        np.array([[12, 14, 50, 40], [60, 0, 79, 20], [12, 12, 48, 40]], np.float32),
+        np.array([0.9, 0.6, 0.8], np.float32),
+        np.array([0, 1, 1], np.int32),  # a bed a little low, a stray load, the load too tall
+    )
+    assert bench.oracle_prompts(found, scene, "detector") is found
+    swapped = bench.oracle_prompts(found, scene, "true-boxes")
+    assert swapped.of_class(0).xyxy.tolist() == [true_bed]
+    loads = swapped.of_class(1).xyxy.tolist()
+    assert loads == [true_load, [60, 0, 79, 20]]  # by confidence; the stray box kept as it was
+    truth = bench.oracle_prompts(found, scene, "truth")
+    assert truth.xyxy.tolist() == [true_bed, true_load] and truth.class_id.tolist() == [0, 1]
