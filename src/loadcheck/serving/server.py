@@ -26,6 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -115,6 +116,26 @@ def _bundled_binary() -> ServerBinary:
     if libdir:
         libs.append(Path(libdir))
     return ServerBinary(root / "bin" / "tritonserver", backends, tuple(libs))
+
+
+def server_env(binary: ServerBinary, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment tritonserver runs with: ``base`` plus the binary's libraries on
+    ``LD_LIBRARY_PATH`` and this interpreter's folder first on ``PATH``.
+
+    The Python backend's stub finds its site-packages through the first ``python3`` on ``PATH``;
+    with this interpreter's first, a venv that is not activated (``.venv/bin/loadcheck serve``)
+    serves with the environment that runs it instead of failing with "No module named
+    'loadcheck'" in every Python model.
+    """
+    env = dict(base)
+    here = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([here, env["PATH"]]) if env.get("PATH") else here
+    if binary.library_path:
+        paths = [str(p) for p in binary.library_path]
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            [*paths, env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else paths
+        )
+    return env
 
 
 def find_tritonserver() -> ServerBinary:
@@ -208,12 +229,7 @@ class TritonServer:
         if not self.repository.is_dir():
             raise ServerError(f"--repository: {self.repository} is not a folder")
         binary = find_tritonserver()
-        env = dict(os.environ)
-        if binary.library_path:
-            paths = [str(p) for p in binary.library_path]
-            env["LD_LIBRARY_PATH"] = os.pathsep.join(
-                [*paths, env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else paths
-            )
+        env = server_env(binary, os.environ)
         log = self.log_path.open("ab") if self.log_path else None
         LOGGER.info("starting %s on %s", binary.executable, self.repository)
         self.process = subprocess.Popen(

@@ -68,3 +68,19 @@ def test_tritonserver_env_var_wins_and_must_exist(tmp_path: Path, monkeypatch):
 def test_starting_on_a_missing_repository_fails_clearly(tmp_path: Path):
     with pytest.raises(ServerError, match="is not a folder"):
         TritonServer(tmp_path / "nope").start()
+
+
+def test_tritonserver_runs_with_this_interpreter_first_on_path_and_its_libraries() -> None:
+    import os
+    import sys
+
+    from loadcheck.serving.server import ServerBinary, server_env
+
+    binary = ServerBinary(Path("/opt/triton/bin/tritonserver"), None, (Path("/opt/libs"),))
+    env = server_env(binary, {"PATH": "/usr/bin", "LD_LIBRARY_PATH": "/usr/lib", "HOME": "/h"})
+    # the Python stub resolves site-packages through the first python3 on PATH
+    assert env["PATH"].split(os.pathsep) == [str(Path(sys.executable).parent), "/usr/bin"]
+    assert env["LD_LIBRARY_PATH"].split(os.pathsep) == ["/opt/libs", "/usr/lib"]
+    assert env["HOME"] == "/h"
+    bare = server_env(ServerBinary(Path("/t")), {})
+    assert bare["PATH"] == str(Path(sys.executable).parent) and "LD_LIBRARY_PATH" not in bare
