@@ -162,6 +162,25 @@ def accuracy_of(
     }
 
 
+def curve_point(
+    fit: list[tuple[str, dict[str, ScoredVersion]]],
+    test: list[tuple[str, dict[str, ScoredVersion]]],
+    version: str,
+) -> float | None:
+    """Accuracy of ``version`` fitted on ``fit``; ``None`` when ``fit`` holds fewer than two
+    Qualified or Unqualified scenes (no integrator can be fitted)."""
+    from loadcheck.scoring.fit import FitError
+
+    try:
+        return float(
+            accuracy_of([(lb, v[version]) for lb, v in fit], [(lb, v[version]) for lb, v in test])[
+                "accuracy"
+            ]
+        )
+    except FitError:
+        return None
+
+
 def oracle_prompts(found: Detections, scene: TruthScene, source: str) -> Detections:
     """The prompts SAM gets for ``--prompts source`` (see the module docstring), beds then
     loads as ``select_prompts`` orders them; ``found`` are the serving detections."""
@@ -222,9 +241,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     nets = Networks(args.models, args.threads)
     start = time.perf_counter()
     with Progress(disable=not args.progress) as bar:
-        fit, test = (
-            serve_scenes(nets, args.cache, seed, n, args.size, bar, args.prompts)
-            for seed, n in ((args.fit_seed, args.fit_count), (args.test_seed, args.test_count))
+        fit = serve_scenes(
+            nets, args.cache, args.fit_seed, args.fit_count, args.size, bar, args.prompts
+        )
+        test = serve_scenes(
+            nets, args.cache, args.test_seed, args.test_count, args.size, bar, args.prompts
         )
     served_s = time.perf_counter() - start
     accuracy = {
@@ -234,12 +255,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         for name in VERSIONS
     }
     curve = {
-        str(n): {
-            name: accuracy_of(
-                [(label, v[name]) for label, v in fit[:n]], [(label, v[name]) for label, v in test]
-            )["accuracy"]
-            for name in CURVE_VERSIONS
-        }
+        str(n): {name: curve_point(fit[:n], test, name) for name in CURVE_VERSIONS}
         for n in args.fit_curve
     }
     labels = [label for label, _ in test]
@@ -273,7 +289,8 @@ def print_table(result: dict[str, Any]) -> None:
     if result["fit_curve"]:
         print(f"  {'fitting scenes':<28} " + "  ".join(f"{n:>10}" for n in CURVE_VERSIONS))
         for n, row in result["fit_curve"].items():
-            print(f"  {n:<28} " + "  ".join(f"{row[name]:>10.3f}" for name in CURVE_VERSIONS))
+            cells = (f"{v:>10.3f}" if v is not None else f"{'n/a':>10}" for v in row.values())
+            print(f"  {n:<28} " + "  ".join(cells))
     print(f"served {fit['count'] + test['count']} scenes in {result['served_s']:.0f} s")
 
 

@@ -133,16 +133,17 @@ def test_with_true_served_masks_every_version_scores_the_same(
             *("--models", str(tmp_path), "--fit-seed", "5", "--fit-count", str(fit_n)),
             *("--test-seed", "6", "--test-count", str(test_n), "--size", "320x180"),
             *("--cache", str(tmp_path / "cache"), "--json", str(out), "--no-progress"),
-            *("--fit-curve", f"20,{fit_n}"),
+            *("--fit-curve", f"1,20,{fit_n}"),
         ]
     )
     result = json.loads(out.read_text())
     rows = [result["accuracy"][name] for name in bench.VERSIONS]
     assert all(r == rows[0] for r in rows)  # substituting the truth for the truth changes nothing
     curve = result["fit_curve"]
-    assert list(curve) == ["20", str(fit_n)]
+    assert list(curve) == ["1", "20", str(fit_n)]
+    assert curve["1"] == {"served": None, "true_both": None}  # one photo: nothing to fit
     assert curve[str(fit_n)]["served"] == rows[0]["accuracy"]  # all scenes: the main figure
-    assert all(0.0 <= v <= 1.0 for row in curve.values() for v in row.values())
+    assert all(0.0 <= v <= 1.0 for n in ("20", str(fit_n)) for v in curve[n].values())
     low, high = rows[0]["ci95"]
     assert rows[0]["n"] == test_n and low <= rows[0]["accuracy"] <= high
     assert 0.0 < result["most_frequent_verdict"] <= 1.0
