@@ -218,6 +218,15 @@ class Networks:
         return upsample_masks(out[tn.SAM_LOW_RES_MASKS], region, (w, h), self.side)[: len(xyxy)]
 
 
+def true_prompts(scene: TruthScene) -> Detections:
+    """The scene's true boxes as serving's prompts (beds, then loads; ``select_prompts``)."""
+    from loadcheck.serving.prompts import select_prompts
+
+    xyxy = np.concatenate(scene.boxes).astype(np.float32).reshape(-1, 4)
+    class_id = np.repeat([0, 1], [len(b) for b in scene.boxes]).astype(np.int32)
+    return select_prompts(Detections(xyxy, np.ones(len(xyxy), np.float32), class_id))
+
+
 def serving_prompts(found: Detections, conf_thres: float) -> Detections:
     """The prompts serving sends from detections decoded at a lower threshold: those at or
     above ``conf_thres``, beds then loads (``select_prompts``)."""
@@ -277,11 +286,15 @@ class BoxPrecision:
         from loadcheck.metrics import box_iou, match_detections
 
         match = match_detections(found.xyxy, found.confidence, truth, self.iou_match)
-        for i in np.flatnonzero(match >= 0):
-            pred, true = found.xyxy[i].astype(np.float64), truth[match[i]].astype(np.float64)
-            w, h = max(true[2] - true[0], 1.0), max(true[3] - true[1], 1.0)
-            self.errors[class_id].append(np.abs(pred - true) / np.array([w, h, w, h]))
-            self.ious[class_id].append(float(box_iou(pred[None], true[None])[0, 0]))
+        hit = np.flatnonzero(match >= 0)
+        if not len(hit):
+            return
+        pred = found.xyxy[hit].astype(np.float64)
+        true = np.asarray(truth, np.float64)[match[hit]]
+        w = np.maximum(true[:, 2] - true[:, 0], 1.0)
+        h = np.maximum(true[:, 3] - true[:, 1], 1.0)
+        self.errors[class_id].extend(np.abs(pred - true) / np.stack([w, h, w, h], axis=1))
+        self.ious[class_id].extend(np.diag(box_iou(pred, true)).tolist())
 
     def summary(self, class_id: int) -> dict[str, Any]:
         ious = np.asarray(self.ious[class_id])
@@ -380,11 +393,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             prompts = serving_prompts(found, serving.conf_thres)
             for c in range(len(CLASSES)):
                 box_precision.add(c, prompts.of_class(c), scene.boxes[c])
-            true = Detections(
-                np.concatenate(scene.boxes).astype(np.float32),
-                np.ones(sum(len(b) for b in scene.boxes), np.float32),
-                np.repeat([0, 1], [len(b) for b in scene.boxes]).astype(np.int32),
-            )
+            true = true_prompts(scene)
             embeddings: dict[Any, np.ndarray] = {}
             fill.add(scene, served_primary_truck(nets, rgb, prompts, wh, embeddings))
             for frame in frames:

@@ -38,10 +38,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_demo_models import (
     REPO,
-    TruthScene,
     _positive,
     load_scene,
     synth_fingerprint,
+    true_prompts,
     write_json,
 )
 from verdict_oracles import ScoredVersion, accuracy_of, score_versions, true_masks_of
@@ -64,15 +64,6 @@ def rim_error(served_bed: np.ndarray, true_bed: np.ndarray) -> float | None:
     fit_t = np.polyfit(np.arange(truth.x1, truth.x2 + 1), truth.y1 + truth.rim, 1)
     gap = np.abs(np.polyval(fit_s, cols) - np.polyval(fit_t, cols))
     return float(gap.mean() / truth.height)
-
-
-def true_prompts(scene: TruthScene) -> Detections:
-    """The scene's true boxes as serving's prompts (beds, then loads)."""
-    from loadcheck.serving.prompts import select_prompts
-
-    xyxy = np.concatenate(scene.boxes).astype(np.float32).reshape(-1, 4)
-    class_id = np.repeat([0, 1], [len(b) for b in scene.boxes]).astype(np.int32)
-    return select_prompts(Detections(xyxy, np.ones(len(xyxy), np.float32), class_id))
 
 
 class TorchSam:

@@ -55,6 +55,7 @@ from eval_demo_models import (  # a sibling script, not a package
     serving_prompts,
     shipped_models,
     synth_fingerprint,
+    true_prompts,
     write_json,
 )
 
@@ -190,10 +191,7 @@ def oracle_prompts(found: Detections, scene: TruthScene, source: str) -> Detecti
     if source == "detector":
         return found
     if source == "truth":
-        boxes = scene.boxes
-        xyxy = np.concatenate(boxes).astype(np.float32).reshape(-1, 4)
-        class_id = np.repeat([0, 1], [len(b) for b in boxes]).astype(np.int32)
-        return select_prompts(Detections(xyxy, np.ones(len(xyxy), np.float32), class_id))
+        return true_prompts(scene)
     xyxy = found.xyxy.copy()
     for c, truth in enumerate(scene.boxes):
         mine = np.flatnonzero(found.class_id == c)

@@ -198,3 +198,17 @@ def test_box_precision_reports_each_edge_in_true_box_units(bench: ModuleType) ->
         "iou_75": None,
         **dict.fromkeys(bench.BoxPrecision.EDGES),
     }
+
+
+def test_true_prompts_are_the_scenes_boxes_beds_first(bench: ModuleType) -> None:
+    scene = bench.TruthScene(
+        "s",
+        b"",
+        "Qualified",
+        (np.zeros((2, 4, 4), bool), np.zeros((1, 4, 4), bool)),
+        (np.array([[0, 0, 9, 9], [20, 0, 29, 9]], float), np.array([[1, 2, 8, 9]], float)),
+        (np.array([0, 1]), np.array([0])),
+    )
+    prompts = bench.true_prompts(scene)
+    assert prompts.class_id.tolist() == [0, 0, 1]
+    assert prompts.xyxy.tolist()[2] == [1, 2, 8, 9]

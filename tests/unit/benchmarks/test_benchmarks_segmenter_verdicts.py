@@ -1,4 +1,4 @@
-"""benchmarks/segmenter_verdicts.py: the rim error, true-box prompts, CLI errors, a real run."""
+"""benchmarks/segmenter_verdicts.py: the rim error, CLI errors, a real run."""
 
 from __future__ import annotations
 
@@ -24,20 +24,6 @@ def test_rim_error_is_the_rim_lines_gap_in_true_bed_heights(bench: ModuleType) -
     assert bench.rim_error(truth, truth) == pytest.approx(0.0)
     assert bench.rim_error(heaped, truth) == pytest.approx(5 / 20)
     assert bench.rim_error(np.zeros_like(truth), truth) is None
-
-
-def test_true_prompts_are_the_scenes_boxes_beds_first(bench: ModuleType) -> None:
-    scene = bench.TruthScene(
-        "s",
-        b"",
-        "Qualified",
-        (np.zeros((2, 4, 4), bool), np.zeros((1, 4, 4), bool)),
-        (np.array([[0, 0, 9, 9], [20, 0, 29, 9]], float), np.array([[1, 2, 8, 9]], float)),
-        (np.array([0, 1]), np.array([0])),
-    )
-    prompts = bench.true_prompts(scene)
-    assert prompts.class_id.tolist() == [0, 0, 1]
-    assert prompts.xyxy.tolist()[2] == [1, 2, 8, 9]
 
 
 @pytest.mark.parametrize(
