@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from loadcheck.payloads import Detections
+from loadcheck.serving.masks import MaskRefinement
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("bed", "load")  # loadcheck class ids 0, 1 (payloads.BED_CLASS_ID, LOAD_CLASS_ID)
@@ -141,7 +142,9 @@ def load_scene(cache: Path, seed: int, index: int, size_wh: tuple[int, int]) -> 
 class Networks:
     """The three exported networks and the serving settings their cards imply."""
 
-    def __init__(self, models: Path, threads: int) -> None:
+    def __init__(
+        self, models: Path, threads: int, refine_radius: float = MaskRefinement().radius
+    ) -> None:
         from loadcheck import tensor_names as tn
         from loadcheck.serving.onnx_session import OnnxNetwork
         from loadcheck.serving.prompts import format_class_map, parse_class_map
@@ -162,6 +165,7 @@ class Networks:
         self.nets = {
             k: OnnxNetwork(models / c.file, threads=threads) for k, c in self.cards.items()
         }
+        self.refine = MaskRefinement(radius=refine_radius)  # serving's refinement (0: off)
 
     def card_facts(self) -> dict[str, dict[str, Any]]:
         keys = ("file", "model_type", "image_size", "source_checkpoint", "source_sha256")
@@ -215,7 +219,10 @@ class Networks:
                 ),
             }
         )
-        return upsample_masks(out[tn.SAM_LOW_RES_MASKS], region, (w, h), self.side)[: len(xyxy)]
+        masks = upsample_masks(
+            out[tn.SAM_LOW_RES_MASKS], region, (w, h), self.side, rgb=rgb, refine=self.refine
+        )
+        return masks[: len(xyxy)]
 
 
 def true_prompts(scene: TruthScene) -> Detections:
@@ -366,7 +373,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from loadcheck.serving.images import decode_image
     from loadcheck.serving.prompts import DetectorSettings, SamFrame, sam_region
 
-    nets = Networks(args.models, args.threads)
+    nets = Networks(args.models, args.threads, args.mask_refine_radius)
     serving = DetectorSettings()
     frames = [SamFrame(f) for f in (("crop", "whole") if args.frame == "both" else (args.frame,))]
     cache = args.cache / f"s{args.seed}_{args.size[0]}x{args.size[1]}_{synth_fingerprint()}"
@@ -599,6 +606,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iou-match", type=_unit, default=0.5, help="IoU of a true positive")
     p.add_argument("--max-det", type=_positive, default=100, help="detections kept per image")
     p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: default)")
+    p.add_argument(
+        "--mask-refine-radius",
+        type=float,
+        default=MaskRefinement().radius,
+        help="serving's guided-filter mask refinement, SAM low-res px (0: SAM's plain masks)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
 

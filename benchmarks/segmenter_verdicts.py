@@ -90,7 +90,7 @@ class TorchSam:
         from loadcheck import tensor_names as tn
         from loadcheck.features.trucks import group_trucks
         from loadcheck.payloads import SegmentationMasks
-        from loadcheck.serving.masks import upsample_masks
+        from loadcheck.serving.masks import MaskRefinement, upsample_masks
         from loadcheck.serving.prompts import SamFrame, decoder_prompts, sam_input, sam_region
 
         if not len(prompts):
@@ -105,7 +105,9 @@ class TorchSam:
             low, iou = self.decoder(
                 embedding, *(torch.from_numpy(feeds[k]).to(self.device) for k in order)
             )
-        masks = upsample_masks(low.float().cpu().numpy(), region, wh, self.side)
+        masks = upsample_masks(
+            low.float().cpu().numpy(), region, wh, self.side, rgb=rgb, refine=MaskRefinement()
+        )
         scores = np.clip(iou.float().cpu().numpy().reshape(-1), 0.0, 1.0)
         return group_trucks(prompts, SegmentationMasks(masks, scores))
 

@@ -60,6 +60,7 @@ from eval_demo_models import (  # a sibling script, not a package
 )
 
 from loadcheck.payloads import Detections, TruckMasks, Verdict
+from loadcheck.serving.masks import MaskRefinement
 
 VERSIONS = ("served", "true_bed", "true_load", "true_both")
 PROMPT_SOURCES = ("detector", "true-boxes", "truth")
@@ -236,7 +237,7 @@ def serve_scenes(
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from rich.progress import Progress
 
-    nets = Networks(args.models, args.threads)
+    nets = Networks(args.models, args.threads, args.mask_refine_radius)
     start = time.perf_counter()
     with Progress(disable=not args.progress) as bar:
         fit = serve_scenes(
@@ -331,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache", type=Path, default=REPO / "runs/eval_cache", help="rendered scenes cache"
     )
     p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: default)")
+    p.add_argument(
+        "--mask-refine-radius",
+        type=float,
+        default=MaskRefinement().radius,
+        help="serving's guided-filter mask refinement, SAM low-res px (0: SAM's plain masks)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
 

@@ -347,12 +347,12 @@ def test_masks_step_drops_the_dummy_prompt_of_an_image_without_detections(triton
         tn.SAM_REGION_XYWH: np.array([0, 0, 80, 60], np.float32),
         tn.IMAGE_WH: np.array([80, 60], np.int32),
         tn.CLASS_IDS: np.zeros(0, np.int32),
+        tn.ORIGINAL_RGB: np.zeros((60, 80, 3), np.uint8),
     }
+    types = {np.dtype(np.float32): "FP32", np.dtype(np.int32): "INT32", np.dtype(np.uint8): "UINT8"}
     inputs = []
     for name, value in tensors.items():
-        inp = httpclient.InferInput(
-            name, list(value.shape), "FP32" if value.dtype == np.float32 else "INT32"
-        )
+        inp = httpclient.InferInput(name, list(value.shape), types[value.dtype])
         inp.set_data_from_numpy(value)
         inputs.append(inp)
     client = httpclient.InferenceServerClient(triton.http_url)

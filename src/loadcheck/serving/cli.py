@@ -76,6 +76,16 @@ def build_command(
     intra_op_threads: int = typer.Option(
         0, "--intra-op-threads", help="ONNX Runtime threads per instance (0: its default)."
     ),
+    mask_refine_radius: float = typer.Option(
+        3.0,  # MaskRefinement's defaults (a test keeps them equal)
+        "--mask-refine-radius",
+        help="Guided-filter radius refining SAM's masks, in SAM low-res mask px (0: off).",
+    ),
+    mask_refine_eps: float = typer.Option(
+        0.1,
+        "--mask-refine-eps",
+        help="Guided-filter regulariser (grey levels 0..1 squared): photo edges it keeps.",
+    ),
     network_runtime: list[str] = typer.Option(
         [], "--network-runtime", help="Per-network override, e.g. sam_encoder=tensorrt."
     ),
@@ -85,6 +95,7 @@ def build_command(
 ) -> None:
     """Write a complete Triton model repository (segmentator and its models)."""
     from loadcheck.serving.config import Device
+    from loadcheck.serving.masks import MaskRefinement
     from loadcheck.serving.prompts import DetectorSettings, SamFrame
     from loadcheck.serving.repository import (
         NETWORKS,
@@ -114,6 +125,7 @@ def build_command(
             detector_max_batch=detector_max_batch,
             encoder_max_batch=encoder_max_batch,
             intra_op_threads=intra_op_threads,
+            mask_refine=MaskRefinement(mask_refine_radius, mask_refine_eps),
         )
         notes = build_repository(models, repository, settings)
     except (RepositoryError, ValueError) as exc:

@@ -1,21 +1,128 @@
-"""SAM low-resolution mask logits to binary masks at the original resolution (pure functions)."""
+"""SAM low-resolution mask logits to binary masks at the original resolution (pure functions).
+
+SAM predicts masks at a quarter of its input side (128 x 128 for a 512 px encoder), so a mask's
+edge at the original resolution is a bilinear interpolation of a coarse grid: ragged, a few
+original pixels off the photo's edges, and the ragged top of a load reads as pits. With a
+:class:`MaskRefinement` the upsampled probabilities are smoothed by a guided filter (He, Sun and
+Tang, "Guided Image Filtering", 2013) whose guide is the photo's grey level: flat areas are
+smoothed over the window, strong photo edges are kept. Measured on 600 held-out synthetic scenes
+(docs/quality.md, "Mask refinement"): the served pit-depth feature's error against the true masks
+0.159 -> 0.093 bed heights, verdict accuracy 0.925 -> 0.940.
+"""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from loadcheck.serving.prompts import SamRegion
 
+LOW_RES_FACTOR = 4  # SAM's low-resolution masks are side / 4 pixels square
+
+
+@dataclass(frozen=True)
+class MaskRefinement:
+    """Guided-filter refinement of the upsampled mask probabilities.
+
+    Attributes:
+        radius: the filter's window radius in SAM low-resolution mask pixels (one of them is
+            ``4 / region.scale(side)`` original pixels, so the smoothing follows what SAM can
+            resolve, whatever the photo's size); 0 turns the refinement off.
+        eps: the filter's regulariser, in squared grey levels of ``[0, 1]``: photo edges whose
+            local variance is well above ``eps`` are kept, weaker ones are smoothed over.
+    """
+
+    radius: float = 3.0
+    eps: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.radius) or self.radius < 0:
+            raise ValueError(
+                f"mask refinement radius: expected >= 0 low-res mask pixels (0 = off), "
+                f"got {self.radius}"
+            )
+        if not math.isfinite(self.eps) or self.eps <= 0:
+            raise ValueError(f"mask refinement eps: expected > 0, got {self.eps}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.radius > 0
+
+    def radius_px(self, region: SamRegion, side: int) -> int:
+        """The window radius in original pixels for masks of ``region`` (at least 1)."""
+        return max(1, round(self.radius * LOW_RES_FACTOR / region.scale(side)))
+
+    def to_params(self) -> dict[str, str]:
+        """The ``masks`` model's ``config.pbtxt`` parameters."""
+        return {"mask_refine_radius": repr(self.radius), "mask_refine_eps": repr(self.eps)}
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> MaskRefinement:
+        """Inverse of :meth:`to_params`; a repository written before refinement existed has
+        neither parameter and keeps its unrefined masks."""
+        radius = float(params.get("mask_refine_radius", "0"))
+        return cls(radius, float(params.get("mask_refine_eps", "0.1")))
+
+
+NO_REFINEMENT = MaskRefinement(radius=0.0)
+
+
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """float32 ``[H, W]``: ``src`` filtered with the grey ``guide`` (both float32 ``[H, W]``).
+
+    Per window of ``(2 radius + 1)²`` pixels the output is the linear function of the guide that
+    best fits ``src`` (ridge-regularised by ``eps``); the per-pixel coefficients are then averaged
+    over the windows that contain the pixel.
+    """
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def mean(a: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(a, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_i, mean_p = mean(guide), mean(src)
+    cov_ip = mean(guide * src) - mean_i * mean_p
+    var_i = mean(guide * guide) - mean_i * mean_i
+    a = cov_ip / (var_i + np.float32(eps))
+    b = mean_p - a * mean_i
+    return mean(a) * guide + mean(b)
+
+
+def _refined(logits: np.ndarray, grey: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """bool ``[h, w]`` mask of the region's logits after the guided filter (window around the
+    unrefined mask only: far from it the probabilities stay ~0 and cannot reach 0.5)."""
+    mask = logits > 0
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return mask
+    margin = 2 * radius + 2
+    y0, y1 = max(0, rows[0] - margin), min(mask.shape[0], rows[-1] + margin + 1)
+    x0, x1 = max(0, cols[0] - margin), min(mask.shape[1], cols[-1] + margin + 1)
+    prob = 1.0 / (1.0 + np.exp(-np.clip(logits[y0:y1, x0:x1], -30.0, 30.0)))
+    out = np.zeros_like(mask)
+    smooth = guided_filter(grey[y0:y1, x0:x1], prob.astype(np.float32), radius, eps)
+    out[y0:y1, x0:x1] = smooth > 0.5
+    return out
+
 
 def upsample_masks(
-    low_res_logits: np.ndarray, region: SamRegion, image_wh: tuple[int, int], side: int
+    low_res_logits: np.ndarray,
+    region: SamRegion,
+    image_wh: tuple[int, int],
+    side: int,
+    *,
+    rgb: np.ndarray | None = None,
+    refine: MaskRefinement = NO_REFINEMENT,
 ) -> np.ndarray:
     """Binary uint8 ``[K, H, W]`` masks (0/1) in original-image pixels.
 
     As segment-anything's ``postprocess_masks``: logits ``[K, 1, side/4, side/4]`` are resized
     bilinearly to ``side x side``, the padding is cropped away, the rest is resized to the region's
-    size, pasted at the region's place and thresholded at 0.
+    size, pasted at the region's place and thresholded at 0. With ``refine`` enabled the region's
+    probabilities are guided-filtered with the grey levels of ``rgb`` (uint8 ``[H, W, 3]``, the
+    decoded photo) before thresholding at 0.5.
     """
     logits = np.asarray(low_res_logits, np.float32)
     if logits.ndim == 4:
@@ -23,6 +130,16 @@ def upsample_masks(
     if logits.ndim != 3:
         raise ValueError(f"low_res_masks: expected float32 [K, 1, h, w], got {logits.shape}")
     w, h = image_wh
+    grey = None
+    if refine.enabled and len(logits):
+        if rgb is None or rgb.ndim != 3 or rgb.shape[:2] != (h, w) or rgb.shape[2] != 3:
+            got = None if rgb is None else rgb.shape
+            raise ValueError(
+                f"mask refinement: expected the photo as uint8 [{h}, {w}, 3], got {got}"
+            )
+        crop = rgb[region.y0 : region.y0 + region.h, region.x0 : region.x0 + region.w]
+        grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        grey /= 255.0
     out = np.zeros((len(logits), h, w), np.uint8)
     scale = region.scale(side)
     valid_w = min(side, max(1, round(region.w * scale)))
@@ -32,7 +149,9 @@ def upsample_masks(
         region_logits = cv2.resize(
             full[:valid_h, :valid_w], (region.w, region.h), interpolation=cv2.INTER_LINEAR
         )
-        out[k, region.y0 : region.y0 + region.h, region.x0 : region.x0 + region.w] = (
-            region_logits > 0
-        )
+        if grey is None:
+            mask = region_logits > 0
+        else:
+            mask = _refined(region_logits, grey, refine.radius_px(region, side), refine.eps)
+        out[k, region.y0 : region.y0 + region.h, region.x0 : region.x0 + region.w] = mask
     return out

@@ -17,7 +17,7 @@ import numpy as np
 from loadcheck import tensor_names as tn
 from loadcheck.payloads import Detections, SegmentationMasks
 from loadcheck.serving.images import decode_image, letterbox
-from loadcheck.serving.masks import upsample_masks
+from loadcheck.serving.masks import MaskRefinement, upsample_masks
 from loadcheck.serving.onnx_session import OnnxNetwork
 from loadcheck.serving.prompts import PromptSettings, run_prompts
 from loadcheck.serving.repository import MANIFEST
@@ -51,6 +51,7 @@ class InProcessSegmentator:
         self.pad = int(pre["detector_pad"])
         self.max_pixels = int(pre["max_pixels"])
         self.prompt_settings = PromptSettings.from_params(_params(repository, tn.PROMPTS_MODEL))
+        self.refine = MaskRefinement.from_params(_params(repository, tn.MASKS_MODEL))
         self.detector = OnnxNetwork(
             repository / tn.DETECTOR_MODEL / "1" / "model.onnx", threads=threads
         )
@@ -82,7 +83,7 @@ class InProcessSegmentator:
             low = np.zeros((0, 1, side // 4, side // 4), np.float32)
             iou = np.zeros(0, np.float32)
         t5 = time.perf_counter()
-        masks = upsample_masks(low, step.region, image_wh, side)
+        masks = upsample_masks(low, step.region, image_wh, side, rgb=rgb, refine=self.refine)
         t6 = time.perf_counter()
         times = {
             tn.PREPROCESS_MODEL: (t1 - t0) * 1e3,

@@ -22,6 +22,7 @@ from loadcheck.atomic import atomic_write_text
 from loadcheck.serving import layout
 from loadcheck.serving.config import DataType, Device, InstanceGroup, ModelConfig, render_config
 from loadcheck.serving.images import DEFAULT_MAX_PIXELS
+from loadcheck.serving.masks import MaskRefinement
 from loadcheck.serving.prompts import DetectorSettings, SamFrame, format_class_map
 from loadcheck.serving.runtimes import (
     DEFAULT_RUNTIME,
@@ -56,6 +57,8 @@ class RepositorySettings:
         queue_delay_us: dynamic batcher's max queue delay in microseconds.
         instances: instances per model (same count for every model).
         intra_op_threads: ONNX Runtime threads per ``python-onnxruntime`` instance (0 = default).
+        mask_refine: guided-filter refinement of SAM's masks with the photo's edges (radius 0 =
+            SAM's plain upsampled masks), see :class:`~loadcheck.serving.masks.MaskRefinement`.
     """
 
     runtime: Mapping[str, str] = field(
@@ -73,6 +76,7 @@ class RepositorySettings:
     queue_delay_us: int = 2000
     instances: int = 1
     intra_op_threads: int = 0
+    mask_refine: MaskRefinement = field(default_factory=MaskRefinement)
 
     def __post_init__(self) -> None:
         for net in NETWORKS:
@@ -291,7 +295,9 @@ def build_repository(export_dir: Path, repository: Path, settings: RepositorySet
                 "class_map": format_class_map(dict(det.class_map)),  # type: ignore[attr-defined]
             },
         ),
-        layout.masks_config(shapes, cpu, {"sam_img_size": str(side)}),
+        layout.masks_config(
+            shapes, cpu, {"sam_img_size": str(side), **settings.mask_refine.to_params()}
+        ),
     ]
     for config in python_models:
         write_model(repository, config, model_py=layout.PYTHON_STEPS[config.name])

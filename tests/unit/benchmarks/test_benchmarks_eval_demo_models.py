@@ -50,7 +50,7 @@ class OracleNetworks:
 
     truths: ClassVar[list[tuple[np.ndarray, np.ndarray]]] = []
 
-    def __init__(self, models: Path, threads: int) -> None:
+    def __init__(self, models: Path, threads: int, refine_radius: float) -> None:
         self.side = 64
         self.calls = 0
 

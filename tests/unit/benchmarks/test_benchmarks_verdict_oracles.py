@@ -88,7 +88,7 @@ class TruthNetworks:
 
     scenes: ClassVar[list[Any]] = []
 
-    def __init__(self, models: Path, threads: int) -> None:
+    def __init__(self, models: Path, threads: int, refine_radius: float) -> None:
         self.calls = 0
 
     def card_facts(self) -> dict[str, Any]:

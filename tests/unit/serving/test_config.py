@@ -21,6 +21,7 @@ from loadcheck.serving.config import (
     parse_config,
     render_config,
 )
+from loadcheck.serving.masks import MaskRefinement
 from loadcheck.serving.runtimes import RUNTIMES, NetworkPlacement, NetworkSpec
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -60,7 +61,9 @@ def _configs() -> dict[str, ModelConfig]:
     configs = {
         "preprocess": layout.preprocess_config(SHAPES, CPU, {"detector_height": "640"}),
         "prompts": layout.prompts_config(SHAPES, CPU, {"sam_frame": "crop"}),
-        "masks": layout.masks_config(SHAPES, CPU, {"sam_img_size": "1024"}),
+        "masks": layout.masks_config(
+            SHAPES, CPU, {"sam_img_size": "1024", **MaskRefinement().to_params()}
+        ),
         "segmentator": layout.segmentator_config(),
         "scorer_site_a": layout.scorer_config("site_a", CPU, {}),
         "integrator_site_a": layout.integrator_config("site_a"),
