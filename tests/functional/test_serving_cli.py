@@ -47,6 +47,42 @@ def test_repository_build_refuses_a_sam_size_other_than_the_export(tiny_models, 
     assert "--sam-img-size 512" in result.stderr
 
 
+def test_repository_rebuild_brings_deployed_integrators_in_step_with_the_segmentator(
+    tiny_models, tmp_path
+):
+    from loadcheck import tensor_names as tn
+    from loadcheck.serving import layout
+    from loadcheck.serving.config import render_config
+
+    repository = tmp_path / "r"
+    scorer = repository / tn.scorer_model_name("north_pit")
+    ensemble = repository / tn.integrator_model_name("north_pit")
+    (scorer / "3").mkdir(parents=True)
+    (scorer / "config.pbtxt").write_text('name: "scorer_north_pit"\n', encoding="utf-8")
+    (scorer / "3" / "score_model.json").write_text("{}", encoding="utf-8")
+    ensemble.mkdir()
+    stale = 'name: "integrator_north_pit"\nplatform: "ensemble"\n'  # an older layout's steps
+    (ensemble / "config.pbtxt").write_text(stale, encoding="utf-8")
+
+    result = _run(
+        "repository",
+        "build",
+        "--models",
+        str(tiny_models),
+        "--repository",
+        str(repository),
+        "--mask-refine-radius",
+        "2.5",
+    )
+    assert result.returncode == 0, result.stderr
+    written = (ensemble / "config.pbtxt").read_text(encoding="utf-8")
+    assert written == render_config(layout.integrator_config("north_pit"))
+    assert tn.ORIGINAL_RGB in written  # the refined masks step's guide is wired in
+    assert (scorer / "3" / "score_model.json").read_text(encoding="utf-8") == "{}"
+    masks = (repository / tn.MASKS_MODEL / "config.pbtxt").read_text(encoding="utf-8")
+    assert 'string_value: "2.5"' in masks
+
+
 def test_serve_starts_answers_and_stops_cleanly_on_sigterm(tiny_models, tmp_path):
     repository = tmp_path / "model_repository"
     built = _run(

@@ -3,7 +3,8 @@
 ``build_repository(export_dir, repository, settings)`` writes ``preprocess``, ``detector``,
 ``prompts``, ``sam_encoder``, ``sam_decoder``, ``masks`` and the ``segmentator`` ensemble, each
 model folder atomically (written beside, then renamed), and ``loadcheck_repository.json`` with
-the settings used. ``scorer_*``/``integrator_*`` folders written by ``loadcheck deploy`` are kept.
+the settings used. ``scorer_*`` folders written by ``loadcheck deploy`` are kept; their
+``integrator_*`` ensembles are rewritten, since they repeat the segmentator's steps.
 """
 
 from __future__ import annotations
@@ -210,6 +211,18 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+def _integrator_ensembles(repository: Path) -> list[str]:
+    """Names of the integrators written into ``repository`` by ``loadcheck deploy`` (an
+    ``integrator_<name>`` ensemble beside its ``scorer_<name>``), loaded or not, sorted."""
+    names = []
+    for folder in sorted(Path(repository).glob(f"{tn.INTEGRATOR_PREFIX}*")):
+        name = folder.name[len(tn.INTEGRATOR_PREFIX) :]
+        scorer = Path(repository) / tn.scorer_model_name(name)
+        if (folder / "config.pbtxt").is_file() and (scorer / "config.pbtxt").is_file():
+            names.append(name)
+    return names
+
+
 def build_repository(export_dir: Path, repository: Path, settings: RepositorySettings) -> list[str]:
     """Write the segmentator's models into ``repository``; returns notes (e.g. plans to build)."""
     cards = load_cards(export_dir)
@@ -302,6 +315,9 @@ def build_repository(export_dir: Path, repository: Path, settings: RepositorySet
     for config in python_models:
         write_model(repository, config, model_py=layout.PYTHON_STEPS[config.name])
     write_model(repository, layout.segmentator_config())
+    for name in _integrator_ensembles(repository):
+        # an integrator's ensemble repeats the segmentator's steps: keep it in step with them
+        write_model(repository, layout.integrator_config(name))
     manifest = {"export_dir": str(export_dir.resolve()), "settings": settings.to_json()}
     atomic_write_text(repository / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     for note in notes:
