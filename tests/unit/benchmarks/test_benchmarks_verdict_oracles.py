@@ -122,16 +122,16 @@ class TruthNetworks:
 def test_with_true_served_masks_every_version_scores_the_same(
     bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fit_n, test_n = 30, 12
+    fit_n, test_n = 30, 6
     TruthNetworks.scenes = [render_scene(5, i, SIZE) for i in range(fit_n)] + [
-        render_scene(6, i, SIZE) for i in range(test_n)
+        render_scene(seed, i, SIZE) for seed in (6, 7) for i in range(test_n)
     ]
     monkeypatch.setattr(bench, "Networks", TruthNetworks)
     out = tmp_path / "oracles.json"
     bench.main(
         [
             *("--models", str(tmp_path), "--fit-seed", "5", "--fit-count", str(fit_n)),
-            *("--test-seed", "6", "--test-count", str(test_n), "--size", "320x180"),
+            *("--test-seed", "6,7", "--test-count", str(test_n), "--size", "320x180"),
             *("--cache", str(tmp_path / "cache"), "--json", str(out), "--no-progress"),
             *("--fit-curve", f"1,20,{fit_n}"),
         ]
@@ -145,7 +145,11 @@ def test_with_true_served_masks_every_version_scores_the_same(
     assert curve[str(fit_n)]["served"] == rows[0]["accuracy"]  # all scenes: the main figure
     assert all(0.0 <= v <= 1.0 for n in ("20", str(fit_n)) for v in curve[n].values())
     low, high = rows[0]["ci95"]
-    assert rows[0]["n"] == test_n and low <= rows[0]["accuracy"] <= high
+    assert rows[0]["n"] == 2 * test_n and low <= rows[0]["accuracy"] <= high
+    assert result["test"] == {"seeds": [6, 7], "count_per_seed": test_n}
+    per_seed = result["served_by_seed"]
+    assert list(per_seed) == ["6", "7"]  # each seed's share of the pooled figure
+    assert sum(per_seed.values()) / 2 == pytest.approx(rows[0]["accuracy"], abs=1e-3)
     assert 0.0 < result["most_frequent_verdict"] <= 1.0
 
 
@@ -154,6 +158,10 @@ def test_with_true_served_masks_every_version_scores_the_same(
     [
         (["--fit-count", "0"], "--fit-count"),
         (["--test-seed", "1"], "--test-seed"),
+        (["--test-seed", "2,1"], "--test-seed"),
+        (["--test-seed", "2,2"], "--test-seed"),
+        (["--test-seed", "-3"], "--test-seed"),
+        (["--test-seed", "2,x"], "--test-seed"),
         (["--size", "5x5"], "--size"),
         (["--fit-count", "10", "--fit-curve", "5,20"], "--fit-curve"),
         (["--fit-curve", "200,x"], "--fit-curve"),
