@@ -311,27 +311,27 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"served {fit['count'] + n_test} scenes in {result['served_s']:.0f} s")
 
 
-def _counts(text: str) -> tuple[int, ...]:
-    """``"200,400,800"`` -> (200, 400, 800): positive integers, comma-separated."""
+def _int_list(text: str, example: str) -> tuple[int, ...]:
+    """Comma-separated integers, or an ``ArgumentTypeError`` that shows ``example``."""
     try:
-        counts = tuple(int(item) for item in text.split(","))
+        return tuple(int(item) for item in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers such as 200,400,800, got {text!r}"
+            f"expected comma-separated integers such as {example}, got {text!r}"
         ) from None
-    if not counts or min(counts) < 1:
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """``"200,400,800"`` -> (200, 400, 800): positive integers, comma-separated."""
+    counts = _int_list(text, "200,400,800")
+    if min(counts) < 1:
         raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
     return counts
 
 
 def _seeds(text: str) -> tuple[int, ...]:
     """``"2,3"`` -> (2, 3): distinct integers >= 0, comma-separated."""
-    try:
-        seeds = tuple(int(item) for item in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer or comma-separated integers such as 2,3,4,5, got {text!r}"
-        ) from None
+    seeds = _int_list(text, "2,3,4,5")
     if min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"expected distinct integers >= 0, got {text!r}")
     return seeds

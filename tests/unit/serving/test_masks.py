@@ -122,27 +122,19 @@ def test_refinement_keeps_masks_inside_the_region_and_empty_masks_empty():
     assert not outside.any()
 
 
-def test_refinement_needs_the_photo_and_says_which_shape():
+@pytest.mark.parametrize(
+    ("rgb", "match"),
+    [
+        (None, r"uint8 \[60, 80, 3\], got None"),
+        (np.zeros((60, 81, 3), np.uint8), r"uint8 \[60, 80, 3\], got uint8 \(60, 81, 3\)"),
+        (np.zeros((60, 80, 3), np.float32), r"uint8 \[60, 80, 3\], got float32 \(60, 80, 3\)"),
+    ],
+)
+def test_refinement_needs_the_photo_and_says_which_shape(rgb, match):
     low = np.zeros((1, 1, 32, 32), np.float32)
-    with pytest.raises(ValueError, match=r"uint8 \[60, 80, 3\]"):
-        upsample_masks(low, SamRegion(0, 0, 80, 60), (80, 60), 128, refine=MaskRefinement())
-    with pytest.raises(ValueError, match=r"uint8 \[60, 80, 3\], got uint8 \(60, 81, 3\)"):
+    with pytest.raises(ValueError, match=match):
         upsample_masks(
-            low,
-            SamRegion(0, 0, 80, 60),
-            (80, 60),
-            128,
-            rgb=np.zeros((60, 81, 3), np.uint8),
-            refine=MaskRefinement(),
-        )
-    with pytest.raises(ValueError, match=r"got float32 \(60, 80, 3\)"):
-        upsample_masks(
-            low,
-            SamRegion(0, 0, 80, 60),
-            (80, 60),
-            128,
-            rgb=np.zeros((60, 80, 3), np.float32),
-            refine=MaskRefinement(),
+            low, SamRegion(0, 0, 80, 60), (80, 60), 128, rgb=rgb, refine=MaskRefinement()
         )
 
 
