@@ -139,17 +139,18 @@ def wilson(right: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def accuracy_of(
+def verdicts_right(
     fit: list[tuple[str, ScoredVersion]], test: list[tuple[str, ScoredVersion]]
-) -> dict[str, Any]:
-    """Fit an integrator (loadcheck defaults) on ``fit`` (label, version), test on ``test``."""
+) -> list[bool]:
+    """Fit an integrator (loadcheck defaults) on ``fit`` (label, version); whether each ``test``
+    scene's verdict is right."""
     from loadcheck.scoring.fit import fit_score_model
 
     pairs = [(LABELS[label], v.features) for label, v in fit if label in LABELS]
     x = np.stack([f for _, f in pairs]).astype(np.float32)
     y = np.array([label for label, _ in pairs])
     model = fit_score_model(x, y, cv_folds=0).model
-    right = 0
+    right = []
     for label, version in test:
         if not version.loaded:
             verdict = Verdict.NO_MINE_DETECTED.value
@@ -157,13 +158,25 @@ def accuracy_of(
             verdict = Verdict.QUALIFIED.value
         else:
             verdict = Verdict.UNQUALIFIED.value
-        right += verdict == label
-    low, high = wilson(right, len(test))
+        right.append(verdict == label)
+    return right
+
+
+def accuracy_summary(right: list[bool]) -> dict[str, Any]:
+    """Accuracy of right/wrong flags with its 95 % Wilson interval."""
+    low, high = wilson(sum(right), len(right))
     return {
-        "accuracy": round(right / len(test), 4),
+        "accuracy": round(sum(right) / len(right), 4),
         "ci95": [round(low, 4), round(high, 4)],
-        "n": len(test),
+        "n": len(right),
     }
+
+
+def accuracy_of(
+    fit: list[tuple[str, ScoredVersion]], test: list[tuple[str, ScoredVersion]]
+) -> dict[str, Any]:
+    """Fit an integrator (loadcheck defaults) on ``fit`` (label, version), test on ``test``."""
+    return accuracy_summary(verdicts_right(fit, test))
 
 
 def curve_point(
@@ -253,18 +266,18 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         }
     test = [row for rows in by_seed.values() for row in rows]
     served_s = time.perf_counter() - start
-    accuracy = {
-        name: accuracy_of(
+    right = {
+        name: verdicts_right(
             [(label, v[name]) for label, v in fit], [(label, v[name]) for label, v in test]
         )
         for name in VERSIONS
     }
-    served_by_seed = {
-        str(seed): accuracy_of(
-            [(label, v["served"]) for label, v in fit], [(label, v["served"]) for label, v in rows]
-        )["accuracy"]
-        for seed, rows in by_seed.items()
-    }
+    accuracy = {name: accuracy_summary(flags) for name, flags in right.items()}
+    served_by_seed, start_row = {}, 0  # test rows are the seeds' rows in turn
+    for seed, rows in by_seed.items():
+        flags = right["served"][start_row : start_row + len(rows)]
+        served_by_seed[str(seed)] = accuracy_summary(flags)["accuracy"]
+        start_row += len(rows)
     curve = {
         str(n): {name: curve_point(fit[:n], test, name) for name in CURVE_VERSIONS}
         for n in args.fit_curve

@@ -24,25 +24,20 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_repository_build_refuses_a_folder_without_model_cards(tmp_path: Path):
-    result = _run(
-        "repository", "build", "--models", str(tmp_path), "--repository", str(tmp_path / "r")
+def _build(models: Path, repository: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return _run(
+        "repository", "build", "--models", str(models), "--repository", str(repository), *options
     )
+
+
+def test_repository_build_refuses_a_folder_without_model_cards(tmp_path: Path):
+    result = _build(tmp_path, tmp_path / "r")
     assert result.returncode == 2
     assert "no model card" in result.stderr
 
 
 def test_repository_build_refuses_a_sam_size_other_than_the_export(tiny_models, tmp_path):
-    result = _run(
-        "repository",
-        "build",
-        "--models",
-        str(tiny_models),
-        "--repository",
-        str(tmp_path / "r"),
-        "--sam-img-size",
-        "512",
-    )
+    result = _build(tiny_models, tmp_path / "r", "--sam-img-size", "512")
     assert result.returncode == 2
     assert "--sam-img-size 512" in result.stderr
 
@@ -64,16 +59,7 @@ def test_repository_rebuild_brings_deployed_integrators_in_step_with_the_segment
     stale = 'name: "integrator_north_pit"\nplatform: "ensemble"\n'  # an older layout's steps
     (ensemble / "config.pbtxt").write_text(stale, encoding="utf-8")
 
-    result = _run(
-        "repository",
-        "build",
-        "--models",
-        str(tiny_models),
-        "--repository",
-        str(repository),
-        "--mask-refine-radius",
-        "2.5",
-    )
+    result = _build(tiny_models, repository, "--mask-refine-radius", "2.5")
     assert result.returncode == 0, result.stderr
     written = (ensemble / "config.pbtxt").read_text(encoding="utf-8")
     assert written == render_config(layout.integrator_config("north_pit"))
@@ -85,19 +71,10 @@ def test_repository_rebuild_brings_deployed_integrators_in_step_with_the_segment
 
 def test_serve_starts_answers_and_stops_cleanly_on_sigterm(tiny_models, tmp_path):
     repository = tmp_path / "model_repository"
-    built = _run(
-        "repository",
-        "build",
-        "--models",
-        str(tiny_models),
-        "--repository",
-        str(repository),
-        "--runtime",
-        "python-onnxruntime",
-        "--conf-thres",
-        "0.3",
-        "--max-det",
-        "4",
+    built = _build(
+        tiny_models,
+        repository,
+        *("--runtime", "python-onnxruntime", "--conf-thres", "0.3", "--max-det", "4"),
     )
     assert built.returncode == 0, built.stderr
     assert (repository / "segmentator" / "config.pbtxt").is_file()
