@@ -3,6 +3,7 @@
     python benchmarks/verdict_oracles.py [--models EXPORT_DIR] [--fit-seed 1] [--fit-count 800]
         [--test-seed 2[,3,4,5]] [--test-count 300] [--fit-curve 200,400,800]
         [--prompts detector|true-boxes|truth] [--size 960x540] [--json OUT] [--cache DIR]
+        [--compare EARLIER.json]
 
 Every scene is served as ``benchmarks/eval_demo_models.py`` serves it (the ONNX networks of
 ``--models`` through the serving functions: detector prompts at the serving threshold, SAM on
@@ -26,7 +27,12 @@ with the number of labelled photos (``loadcheck demo`` fits on 800). ``--prompts
 detector costs: ``detector`` (default) prompts SAM as serving does; ``true-boxes`` replaces each
 detection matched to a true box (same class, IoU >= 0.5) by that true box, keeping the detector's
 misses and false positives; ``truth`` prompts with every true box and nothing else. ``--json``
-writes every figure.
+writes every figure, with each test scene's served verdict right or wrong (``served_right``).
+
+``--compare EARLIER.json`` pairs this run's served verdicts with an earlier ``--json`` of the same
+test scenes (other models, another setting): scenes gained and lost, and the exact two-sided
+McNemar p-value of the difference. On the same 1,200 scenes a paired test sees far smaller
+differences than the two runs' intervals suggest, because most scenes are right (or wrong) in both.
 """
 
 from __future__ import annotations
@@ -179,6 +185,50 @@ def accuracy_of(
     return accuracy_summary(verdicts_right(fit, test))
 
 
+def paired_comparison(earlier: Sequence[bool], now: Sequence[bool]) -> dict[str, Any]:
+    """Scene-by-scene comparison of two runs' right/wrong flags on the same scenes: ``gained``
+    (wrong before, right now), ``lost``, the accuracy change and the exact two-sided McNemar
+    p-value (a binomial test of ``gained`` among the discordant scenes, p = 1/2)."""
+    if len(earlier) != len(now):
+        raise ValueError(
+            f"the runs scored different scene counts ({len(earlier)} and {len(now)}); compare "
+            "runs on the same test seeds and counts"
+        )
+    if not now:
+        raise ValueError("no scenes to compare")
+    gained = sum(1 for a, b in zip(earlier, now, strict=True) if b and not a)
+    lost = sum(1 for a, b in zip(earlier, now, strict=True) if a and not b)
+    discordant = gained + lost
+    tail = sum(math.comb(discordant, k) for k in range(min(gained, lost) + 1)) / 2**discordant
+    return {
+        "gained": gained,
+        "lost": lost,
+        "change": round((gained - lost) / len(now), 4),
+        "p_value": round(min(1.0, 2 * tail), 4),
+        "n": len(now),
+    }
+
+
+def load_comparison_flags(path: Path, scenes: dict[str, Any]) -> list[bool]:
+    """The ``served_right`` flags of an earlier ``--json`` run of the same test scenes
+    (``scenes``: this run's ``test`` and ``size_wh`` entries)."""
+    import json
+
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(earlier, dict) or "served_right" not in earlier:
+        raise ValueError(f"{path} has no per-scene verdicts (served_right): rerun it with --json")
+    theirs = {key: earlier.get(key) for key in scenes}
+    if theirs != scenes:
+        raise ValueError(
+            f"{path} tested other scenes ({theirs}; this run: {scenes}); compare runs on the "
+            "same --test-seed, --test-count and --size"
+        )
+    return [bool(flag) for flag in earlier["served_right"]]
+
+
 def curve_point(
     fit: list[tuple[str, dict[str, ScoredVersion]]],
     test: list[tuple[str, dict[str, ScoredVersion]]],
@@ -294,6 +344,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "accuracy": accuracy,
         "served_by_seed": served_by_seed,
         "fit_curve": curve,
+        "served_right": [int(flag) for flag in right["served"]],
         "served_s": round(served_s, 1),
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.python_version()}",
     }
@@ -321,6 +372,12 @@ def print_table(result: dict[str, Any]) -> None:
     if len(test["seeds"]) > 1:
         by_seed = result["served_by_seed"].items()
         print("  served, per seed: " + ", ".join(f"{seed} {acc:.3f}" for seed, acc in by_seed))
+    if "comparison" in result:
+        c = result["comparison"]
+        print(
+            f"  served vs {c['earlier']}: {c['gained']} scenes gained, {c['lost']} lost "
+            f"({c['change']:+.3f}; McNemar p = {c['p_value']:.3f})"
+        )
     print(f"served {fit['count'] + n_test} scenes in {result['served_s']:.0f} s")
 
 
@@ -387,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=MaskRefinement().radius,
         help="serving's guided-filter mask refinement, SAM low-res px (0: SAM's plain masks)",
     )
+    p.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="an earlier --json run of the same test scenes: scenes gained / lost, McNemar p",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
 
@@ -402,12 +465,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         parser.error(f"--fit-curve: every size must be <= --fit-count ({args.fit_count})")
     from loadcheck.serving.repository import RepositoryError
 
+    scenes = {
+        "test": {"seeds": list(args.test_seed), "count_per_seed": args.test_count},
+        "size_wh": list(args.size),
+    }
+    earlier: list[bool] | None = None
+    if args.compare is not None:
+        try:
+            earlier = load_comparison_flags(args.compare, scenes)
+        except ValueError as exc:
+            parser.error(f"--compare: {exc}")
     if args.models is None:
         args.models = shipped_models(parser)
     try:
         result = evaluate(args)
     except RepositoryError as exc:
         parser.error(f"--models: {exc}")
+    if earlier is not None:
+        now = [bool(flag) for flag in result["served_right"]]
+        result["comparison"] = {"earlier": str(args.compare), **paired_comparison(earlier, now)}
     print_table(result)
     write_json(args.json, result)
     return result

@@ -151,6 +151,62 @@ def test_with_true_served_masks_every_version_scores_the_same(
     assert list(per_seed) == ["6", "7"]  # each seed's share of the pooled figure
     assert sum(per_seed.values()) / 2 == pytest.approx(rows[0]["accuracy"], abs=1e-3)
     assert 0.0 < result["most_frequent_verdict"] <= 1.0
+    right = result["served_right"]
+    assert len(right) == 2 * test_n and sum(right) / len(right) == pytest.approx(
+        rows[0]["accuracy"], abs=1e-4
+    )
+
+    # The same scenes again, compared with the first run: nothing gained or lost.
+    again = bench.main(
+        [
+            *("--models", str(tmp_path), "--fit-seed", "5", "--fit-count", str(fit_n)),
+            *("--test-seed", "6,7", "--test-count", str(test_n), "--size", "320x180"),
+            *("--cache", str(tmp_path / "cache"), "--compare", str(out), "--no-progress"),
+        ]
+    )
+    assert again["comparison"] == {
+        "earlier": str(out),
+        **{"gained": 0, "lost": 0, "change": 0.0, "p_value": 1.0, "n": 2 * test_n},
+    }
+
+
+def test_paired_comparison_counts_gains_and_losses_with_an_exact_mcnemar_p(
+    bench: ModuleType,
+) -> None:
+    earlier = [True] * 90 + [False] * 10
+    now = [True] * 80 + [False] * 10 + [True] * 10  # 10 lost, 10 gained
+    assert bench.paired_comparison(earlier, now) == {
+        "gained": 10,
+        "lost": 10,
+        "change": 0.0,
+        "p_value": 1.0,
+        "n": 100,
+    }
+    now = [True] * 90 + [True] * 8 + [False] * 2  # 8 gained, none lost
+    result = bench.paired_comparison(earlier, now)
+    assert (result["gained"], result["lost"], result["change"]) == (8, 0, 0.08)
+    assert result["p_value"] == pytest.approx(2 / 2**8, abs=1e-4)  # 0.0078: not chance
+    result = bench.paired_comparison([True, False, False], [False, True, True])  # 2 gained, 1 lost
+    assert result["p_value"] == 1.0  # 2 * P(X <= 1 | 3 discordant) = 2 * 4/8, capped at 1
+    with pytest.raises(ValueError, match="different scene counts"):
+        bench.paired_comparison([True], [True, False])
+
+
+def test_compare_refuses_a_run_of_other_scenes_or_without_per_scene_verdicts(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    scenes = {"test": {"seeds": [2, 3], "count_per_seed": 300}, "size_wh": [960, 540]}
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({**scenes, "served_right": [1, 0, 1]}))
+    assert bench.load_comparison_flags(earlier, scenes) == [True, False, True]
+    other = {**scenes, "test": {"seeds": [2], "count_per_seed": 300}}
+    with pytest.raises(ValueError, match="tested other scenes"):
+        bench.load_comparison_flags(earlier, other)
+    earlier.write_text(json.dumps(scenes))  # a run from before served_right was written
+    with pytest.raises(ValueError, match="rerun it with --json"):
+        bench.load_comparison_flags(earlier, scenes)
+    with pytest.raises(ValueError, match="cannot read"):
+        bench.load_comparison_flags(tmp_path / "missing.json", scenes)
 
 
 @pytest.mark.parametrize(
@@ -166,6 +222,7 @@ def test_with_true_served_masks_every_version_scores_the_same(
         (["--fit-count", "10", "--fit-curve", "5,20"], "--fit-curve"),
         (["--fit-curve", "200,x"], "--fit-curve"),
         (["--models", "/nonexistent/models"], "--models"),
+        (["--compare", "/nonexistent/run.json"], "--compare"),
     ],
 )
 def test_bad_arguments_exit_with_status_two_naming_the_option(
