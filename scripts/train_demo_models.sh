@@ -45,7 +45,8 @@ loadcheck train detector --data "$DATA" --out "$OUT/detector" \
 #    photo barely shows, and it decides the load-height features (docs/quality.md).
 loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter_256" \
   --model-type vit_tiny --img-size 256 --steps "$STEPS" --batch-size "$SEG_BATCH" \
-  --max-boxes 8 --frame both --loss bce --edge-weight 10 --fp16-checkpoint --seed "$SEED"
+  --max-boxes 8 --frame both --loss bce --edge-weight 10 --load-top-noise 0.25 \
+  --load-top-noise-std 0.18 --fp16-checkpoint --seed "$SEED"
 
 # 3b. Serve SAM at 512 px: resize its position tables and continue training every part there
 #     on the crop framing serving uses (same edge weight). Mask logits at S/4 = 128 px
@@ -53,7 +54,8 @@ loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter_256" \
 loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter" \
   --init "$OUT/segmenter_256/segmenter.pth" --model-type vit_tiny --img-size 512 \
   --steps "$FT_STEPS" --batch-size "$SEG_BATCH" --max-boxes 8 --frame crop --loss bce \
-  --edge-weight 10 --lr 2e-4 --fp16-checkpoint --seed "$SEED"
+  --edge-weight 10 --load-top-noise 0.25 --load-top-noise-std 0.18 --lr 2e-4 \
+  --fp16-checkpoint --seed "$SEED"
 
 # 4. Export through the normal commands (ONNX + model cards).
 loadcheck export yolov6 --checkpoint "$OUT/detector/detector.pt" --img-size 320 \

@@ -159,6 +159,17 @@ def segmenter_command(
         "--grow-loads",
         help="Share of load prompts whose box is grown towards its bed's box (0..1).",
     ),
+    load_top_noise: float = typer.Option(
+        0.0,
+        "--load-top-noise",
+        help="Share of load prompts whose box top gets extra heavy-tailed noise, as the "
+        "detector's does (0..1; demo: 0.25).",
+    ),
+    load_top_noise_std: float = typer.Option(
+        0.18,
+        "--load-top-noise-std",
+        help="Standard deviation of that noise, in load-box heights (clipped to 0.4).",
+    ),
     loss: str = typer.Option("bce", "--loss", help="bce (BCE + dice) or focal (focal + dice)."),
     edge_weight: float = typer.Option(
         0.0,
@@ -207,6 +218,8 @@ def segmenter_command(
         max_boxes=max_boxes,
         frame=frame,
         grow_loads=grow_loads,
+        load_top_noise=load_top_noise,
+        load_top_noise_std=load_top_noise_std,
         loss=loss,
         edge_weight=edge_weight,
         lr=lr,

@@ -12,9 +12,11 @@ Each step takes ``batch_size`` photos, up to ``max_boxes`` instances each, promp
 serving does (:func:`loadcheck.serving.prompts.prompt_points`: a bed is its box, a load is its
 box plus a positive point at the box's lower middle) with the true boxes plus jitter
 (:func:`~loadcheck.train.segmenter_data.jitter_boxes`), load boxes sometimes grown towards their
-bed's box, and a load prompt with an empty target on every bed without load; it trains SAM's
-single-mask output (``multimask_output=False``, what the exported decoder returns) at the
-decoder's S/4 grid. Loss = BCE (or SAM's focal loss) + dice on the mask logits, plus the MSE
+bed's box and, with ``load_top_noise``, their top edges moved by a heavy-tailed amount
+(:func:`~loadcheck.train.segmenter_data.noisy_top_edges`), and a load prompt with an empty
+target on every bed without load; it trains SAM's single-mask output
+(``multimask_output=False``, what the exported decoder returns) at the decoder's S/4 grid.
+Loss = BCE (or SAM's focal loss) + dice on the mask logits, plus the MSE
 between the predicted IoU and the mask's real IoU (SAM's IoU head).
 
 Writes ``out/segmenter.pth`` (a plain state dict, ``loadcheck export sam --checkpoint``) and
@@ -56,6 +58,7 @@ from loadcheck.train.segmenter_data import (
     jitter_points,
     load_seg_dataset,
     make_example,
+    noisy_top_edges,
 )
 
 if TYPE_CHECKING:
@@ -92,6 +95,12 @@ class SegmenterTrainSettings:
         grow_loads: share of load prompts whose box is grown a random part of the way to its
             bed's box (the detector's load box on a partly filled bed is often as large as the
             bed; the load's point prompt, not its box, then says what to segment).
+        load_top_noise: share of load prompts whose top edge gets extra noise of
+            ``load_top_noise_std`` box heights
+            (:func:`~loadcheck.train.segmenter_data.noisy_top_edges`: the detector's heavy
+            tail, so that SAM finds the load's top in the photo instead of copying the box's;
+            0: off, the demo recipe uses 0.25).
+        load_top_noise_std: standard deviation of that noise in load-box heights (demo: 0.18).
         loss: ``bce`` (BCE + dice) or ``focal`` (SAM's 20:1 focal + dice).
         edge_weight: extra weight of the BCE / focal term on pixels within
             :data:`EDGE_BAND` low-res pixels of a target edge (0: every pixel counts the same).
@@ -117,6 +126,8 @@ class SegmenterTrainSettings:
     max_boxes: int = 8
     frame: str = "both"
     grow_loads: float = 0.4
+    load_top_noise: float = 0.0
+    load_top_noise_std: float = 0.18
     loss: str = "bce"
     edge_weight: float = 0.0
     lr: float | None = None
@@ -159,6 +170,15 @@ class SegmenterTrainSettings:
             raise TrainError(f"frame: expected crop, whole or both, got {self.frame!r}")
         if not 0.0 <= self.grow_loads <= 1.0:
             raise TrainError(f"grow-loads: expected a share in [0, 1], got {self.grow_loads}")
+        if not 0.0 <= self.load_top_noise <= 1.0:
+            raise TrainError(
+                f"load-top-noise: expected a share in [0, 1], got {self.load_top_noise}"
+            )
+        if not 0.0 < self.load_top_noise_std <= 1.0:
+            raise TrainError(
+                "load-top-noise-std: expected a standard deviation in (0, 1] load-box heights, "
+                f"got {self.load_top_noise_std}"
+            )
         if self.loss not in LOSSES:
             raise TrainError(f"loss: expected one of {LOSSES}, got {self.loss!r}")
         if not 0.0 <= self.edge_weight <= 100.0:
@@ -413,6 +433,10 @@ def _step_losses(
             continue
         is_load = (example.class_ids == LOAD_CLASS_ID)[:, None]
         grown = grow_towards(example.boxes_xyxy, example.bed_boxes, rng, settings.grow_loads)
+        if settings.load_top_noise > 0:  # drawn for every box, kept for the loads below
+            grown = noisy_top_edges(
+                grown, rng, settings.load_top_noise, settings.load_top_noise_std
+            )
         boxes_np = jitter_boxes(np.where(is_load, grown, example.boxes_xyxy), side, rng)
         coords_np, labels_np = prompt_points(boxes_np, example.class_ids)
         coords_np = np.where(is_load[:, :, None], jitter_points(coords_np, boxes_np, rng), 0)

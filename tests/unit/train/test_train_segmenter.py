@@ -17,6 +17,7 @@ from loadcheck.train.segmenter_data import (
     jitter_points,
     load_seg_dataset,
     make_example,
+    noisy_top_edges,
     with_empty_loads,
 )
 
@@ -161,6 +162,35 @@ def test_jittered_boxes_stay_valid_and_inside_the_frame() -> None:
     assert np.all(out >= 0) and np.all(out <= 64)
     assert np.all(out[:, 2:] > out[:, :2])
     assert not np.array_equal(out, boxes)
+
+
+def test_noisy_top_edges_move_only_the_top_of_a_share_of_boxes_within_the_limit() -> None:
+    rng = np.random.default_rng(0)
+    boxes = np.tile(np.array([[100, 200, 300, 300]], np.float32), (4000, 1))  # 100 px tall
+    out = noisy_top_edges(boxes, rng, share=0.25, std=0.18)
+    np.testing.assert_array_equal(out[:, [0, 2, 3]], boxes[:, [0, 2, 3]])  # sides, bottom kept
+    moved = out[:, 1] != boxes[:, 1]
+    assert 0.22 < moved.mean() < 0.28
+    shift = (out[moved, 1] - 200) / 100  # in box heights
+    assert np.abs(shift).max() <= 0.4 + 1e-6  # TOP_NOISE_LIMIT
+    assert np.quantile(np.abs(shift), 0.9) > 0.2  # the tail jitter_boxes never reaches
+    assert np.mean(shift > 0) == pytest.approx(0.5, abs=0.06)  # up and down alike
+    flat = np.array([[10, 5, 50, 8]], np.float32)  # a 3-px box near the frame top
+    for seed in range(50):
+        top = noisy_top_edges(flat, np.random.default_rng(seed), 1.0, 1.0)
+        assert 0 <= top[0, 1] <= flat[0, 3] - 2  # inside the frame, above the bottom
+    assert noisy_top_edges(np.zeros((0, 4), np.float32), rng, 1.0, 0.2).shape == (0, 4)
+
+
+def test_load_top_noise_trains_and_out_of_range_values_are_clear_errors(
+    synth_dir: Path, tmp_path: Path
+) -> None:
+    log = train_segmenter(_settings(synth_dir, tmp_path / "ok", steps=1, load_top_noise=0.5))
+    assert log.settings["load_top_noise"] == 0.5 and np.isfinite(log.epochs[-1]["loss"])
+    with pytest.raises(TrainError, match="load-top-noise: expected a share"):
+        train_segmenter(_settings(synth_dir, tmp_path / "a", load_top_noise=1.5))
+    with pytest.raises(TrainError, match="load-top-noise-std"):
+        train_segmenter(_settings(synth_dir, tmp_path / "b", load_top_noise_std=0.0))
 
 
 def test_data_without_masks_is_a_clear_error(synth_dir: Path, tmp_path: Path) -> None:
