@@ -43,13 +43,16 @@ loadcheck train detector --data "$DATA" --out "$OUT/detector" \
 #    prompts serving sends (a bed: its box; a load: its box + a positive point). Pixels next to a
 #    true mask edge weigh 11x (--edge-weight 10): the rim under a heaped load is an edge the
 #    photo barely shows, and it decides the load-height features (docs/quality.md).
+#    A quarter of the load prompts get a heavy-tailed top edge (--load-top-noise 0.25, std 0.18
+#    load heights): the detector's load-box tops are off by > 0.14 heights one time in ten,
+#    and a SAM that never saw such a prompt draws the box instead of the load.
 loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter_256" \
   --model-type vit_tiny --img-size 256 --steps "$STEPS" --batch-size "$SEG_BATCH" \
   --max-boxes 8 --frame both --loss bce --edge-weight 10 --load-top-noise 0.25 \
   --load-top-noise-std 0.18 --fp16-checkpoint --seed "$SEED"
 
 # 3b. Serve SAM at 512 px: resize its position tables and continue training every part there
-#     on the crop framing serving uses (same edge weight). Mask logits at S/4 = 128 px
+#     on the crop framing serving uses (same edge weight and top noise). Mask logits at S/4 = 128 px
 #     instead of 64 px.
 loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter" \
   --init "$OUT/segmenter_256/segmenter.pth" --model-type vit_tiny --img-size 512 \
