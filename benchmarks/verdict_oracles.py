@@ -38,6 +38,7 @@ differences than the two runs' intervals suggest, because most scenes are right 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -212,8 +213,6 @@ def paired_comparison(earlier: Sequence[bool], now: Sequence[bool]) -> dict[str,
 def load_comparison_flags(path: Path, scenes: dict[str, Any]) -> list[bool]:
     """The ``served_right`` flags of an earlier ``--json`` run of the same test scenes
     (``scenes``: this run's ``test`` and ``size_wh`` entries)."""
-    import json
-
     try:
         earlier = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
