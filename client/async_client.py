@@ -24,7 +24,7 @@ from rich.progress import (
 )
 
 from loadcheck import tensor_names as tn
-from loadcheck.client.decode import INTEGRATOR_OUTPUTS, SEGMENTATOR_OUTPUTS, decode_inspection
+from loadcheck.client.decode import INTEGRATOR_OUTPUTS, MASK_OUTPUTS, decode_inspection
 from loadcheck.client.errors import InspectionError, ModelNotFoundError
 from loadcheck.client.images import (
     DEFAULT_MAX_IMAGE_BYTES,
@@ -153,11 +153,11 @@ class AsyncInspectionClient:
             image: a path, encoded file bytes (JPEG/PNG/BMP/WebP), or an RGB uint8 ``[H, W, 3]``
                 array (sent as PNG).
             integrator: the deployed integrator's name (model ``integrator_<name>``).
-            masks: also run the ``segmentator`` ensemble and return its masks (the server then
-                runs detection and SAM a second time); detections then come from it too.
+            masks: also return the masks of every detection (``MASKS``, ``MASK_IOU``), in the
+                same request.
 
         Timings (ms, in ``result.timings``): ``client_prepare`` (read/encode/check),
-        ``round_trip`` (the successful request), ``masks_round_trip``, ``*_retry_wait``,
+        ``round_trip`` (the successful request), ``*_retry_wait``,
         ``decode``.
 
         Raises:
@@ -173,29 +173,15 @@ class AsyncInspectionClient:
         data = image_bytes(image)
         check_image_bytes(data, max_bytes=self.max_image_bytes)
         timings["client_prepare"] = (time.perf_counter() - start) * 1000.0
-        mask_outputs = None
-        if masks:
-            # Both requests run to completion (each bounded by the timeout) before an error of
-            # either is raised, so no orphan task outlives the call.
-            answers = await asyncio.gather(
-                self._infer_timed(model, data, INTEGRATOR_OUTPUTS, timings, "round_trip"),
-                self._infer_timed(
-                    tn.SEGMENTATOR_ENSEMBLE, data, SEGMENTATOR_OUTPUTS, timings, "masks_round_trip"
-                ),
-                return_exceptions=True,
-            )
-            first, second = answers
-            if isinstance(first, BaseException):
-                raise first
-            if isinstance(second, BaseException):
-                raise second
-            outputs, mask_outputs = first, second
-        else:
-            outputs = await self._infer_timed(
-                model, data, INTEGRATOR_OUTPUTS, timings, "round_trip"
-            )
+        outputs = await self._infer_timed(
+            model,
+            data,
+            (*INTEGRATOR_OUTPUTS, *MASK_OUTPUTS) if masks else INTEGRATOR_OUTPUTS,
+            timings,
+            "round_trip",
+        )
         start = time.perf_counter()
-        result = decode_inspection(outputs, model=model, mask_outputs=mask_outputs)
+        result = decode_inspection(outputs, model=model)
         timings["decode"] = (time.perf_counter() - start) * 1000.0
         return InspectionResult(
             score_result=result.score_result,

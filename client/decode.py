@@ -42,7 +42,7 @@ INTEGRATOR_OUTPUTS: tuple[str, ...] = (
     tn.SCORES,
     tn.TRUCKS_JSON,
 )
-#: Outputs requested from ``segmentator`` when masks are asked for.
+#: Outputs of ``segmentator``; ``integrator_<name>`` returns its masks too, on request.
 SEGMENTATOR_OUTPUTS: tuple[str, ...] = (
     tn.BOXES_XYXY,
     tn.CLASS_IDS,
@@ -50,6 +50,7 @@ SEGMENTATOR_OUTPUTS: tuple[str, ...] = (
     tn.MASKS,
     tn.MASK_IOU,
 )
+MASK_OUTPUTS: tuple[str, ...] = (tn.MASKS, tn.MASK_IOU)
 #: Rank of each output without a batch axis (``SCORE_RESULT`` is ``[1]``, ``MASKS`` ``[N, H, W]``).
 OUTPUT_RANKS: dict[str, int] = {
     tn.SCORE_RESULT: 1,
@@ -169,13 +170,11 @@ def decode_inspection(
     *,
     model: str,
     timings: StageTimings | None = None,
-    mask_outputs: Mapping[str, np.ndarray | None] | None = None,
-    mask_model: str = tn.SEGMENTATOR_ENSEMBLE,
 ) -> InspectionResult:
     """Build an :class:`InspectionResult` from the outputs of ``integrator_<name>``.
 
-    When ``mask_outputs`` (the ``segmentator`` outputs) are given, the result's masks and
-    detections come from them, so that mask ``i`` belongs to detection ``i``.
+    When the outputs hold ``MASKS`` and ``MASK_IOU`` (asked for with the verdict), the result
+    carries them; mask ``i`` belongs to detection ``i``.
 
     Raises:
         ServerError: an output is missing or does not have the documented shape/value.
@@ -200,16 +199,15 @@ def decode_inspection(
     trucks: tuple[TruckResult, ...] = ()
     if trucks_raw is not None and np.asarray(trucks_raw).size:
         trucks = decode_trucks(_text(np.asarray(trucks_raw).reshape(-1)[0]))
+    detections = decode_detections(outputs, model)
     masks = None
-    if mask_outputs is not None:
-        detections = decode_detections(mask_outputs, mask_model)
-        masks = decode_masks(mask_outputs, mask_model)
+    if outputs.get(tn.MASKS) is not None:
+        masks = decode_masks(outputs, model)
         if len(masks) != len(detections):
-            logger.warning(
-                "%s returned %d masks for %d detections", mask_model, len(masks), len(detections)
+            raise ServerError(
+                f"{model!r} returned {len(masks)} masks for {len(detections)} detections; "
+                "expected one mask per detection"
             )
-    else:
-        detections = decode_detections(outputs, model)
     return InspectionResult(
         score_result=verdict,
         probability=probability,

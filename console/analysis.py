@@ -211,7 +211,7 @@ def evaluate_images(
     Raises:
         IngestError: ``labels`` name images that are not in the zip, or miss some of them.
     """
-    from loadcheck.scoring.inspect import score_trucks
+    from loadcheck.scoring.verdict import score_trucks
 
     if labels is not None:
         names = {img.name for img in images}

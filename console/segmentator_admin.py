@@ -8,29 +8,26 @@ Triton reload the models whose files changed.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from loadcheck import tensor_names as tn
-from loadcheck.serving import layout
-from loadcheck.serving.config import Device, parse_config
+from loadcheck.pipeline.cards import NETWORK_KINDS, load_cards
+from loadcheck.pipeline.declaration import SEGMENTATOR_MODELS
+from loadcheck.serving.config import parse_config
 from loadcheck.serving.deploy import ModelControl, undeploy
-from loadcheck.serving.prompts import DetectorSettings, SamFrame
 from loadcheck.serving.repository import (
-    MANIFEST,
     NETWORKS,
-    RepositoryError,
     RepositorySettings,
     build_repository,
+    read_manifest,
 )
 from loadcheck.serving.state import deployed_integrators
 from loadcheck.workspace.db import Workspace
 
 LOG = logging.getLogger(__name__)
-RELOAD_ORDER: tuple[str, ...] = (*layout.SEGMENTATOR_MODELS, tn.SEGMENTATOR_ENSEMBLE)
+RELOAD_ORDER: tuple[str, ...] = (*SEGMENTATOR_MODELS, tn.SEGMENTATOR_ENSEMBLE)
 
 
 @dataclass(frozen=True)
@@ -54,36 +51,14 @@ def read_settings(repository: Path) -> tuple[RepositorySettings, Path | None]:
     Raises:
         RepositoryError: the repository has no build manifest (never built).
     """
-    path = Path(repository) / MANIFEST
-    if not path.is_file():
-        raise RepositoryError(
-            f"{repository} has no {MANIFEST}; build it once with `loadcheck repository build`"
-        )
-    data = json.loads(path.read_text(encoding="utf-8"))
-    raw: dict[str, Any] = dict(data["settings"])
-    settings = RepositorySettings(
-        runtime=dict(raw["runtime"]),
-        device={k: Device(v) for k, v in raw["device"].items()},
-        sam_img_size=raw.get("sam_img_size"),
-        sam_frame=SamFrame(raw.get("sam_frame", "crop")),
-        detector=DetectorSettings(**raw.get("detector", {})),
-        max_pixels=int(raw["max_pixels"]),
-        detector_max_batch=int(raw["detector_max_batch"]),
-        encoder_max_batch=int(raw["encoder_max_batch"]),
-        queue_delay_us=int(raw["queue_delay_us"]),
-        instances=int(raw["instances"]),
-        intra_op_threads=int(raw["intra_op_threads"]),
-    )
-    export = data.get("export_dir")
-    return settings, Path(export) if export else None
+    manifest = read_manifest(repository)
+    return manifest.settings, manifest.export_dir
 
 
 def export_files(export_dir: Path) -> dict[str, str]:
-    """``{network kind: model file}`` from the model cards in ``export_dir``."""
-    from loadcheck.serving.repository import load_cards
-
-    cards = load_cards(export_dir)
-    return {kind: str(getattr(card, "file", "?")) for kind, card in sorted(cards.items())}
+    """``{network: model file}`` from the model cards in ``export_dir``."""
+    networks = load_cards(export_dir)
+    return {kind: networks.card(kind).file for kind in NETWORK_KINDS}
 
 
 def apply_settings(

@@ -10,7 +10,8 @@ Light to import (no torch): the exporters import PyTorch, ONNX and ONNX Runtime 
 * :class:`ModelCard`: the JSON card beside every model file (``<file>.card.json``).
 """
 
-from loadcheck.export.card import (
+from loadcheck.export.onnx_utils import ExportError
+from loadcheck.pipeline.cards import (
     CardError,
     InputContract,
     ModelCard,
@@ -18,7 +19,6 @@ from loadcheck.export.card import (
     TensorSpec,
     card_path_for,
 )
-from loadcheck.export.onnx_utils import ExportError
 
 __all__ = [
     "CardError",

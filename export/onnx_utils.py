@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from loadcheck.export.card import TensorSpec
+from loadcheck.pipeline.cards import TensorSpec
 
 if TYPE_CHECKING:
     import onnx

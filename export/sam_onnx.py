@@ -13,7 +13,7 @@ Decoder contract: ``image_embeddings`` float32 ``[1, 256, S/16, S/16]``, ``boxes
 float32 ``[K, 1]``. Prompt ``k`` is SAM's sparse prompt ``[point k, box corner 1, box corner 2]``
 (corners with SAM's labels 2 and 3), exactly what ``SamPredictor.predict(point_coords,
 point_labels, box)`` encodes; serving gives a load box a positive point and a bed box none
-(:func:`loadcheck.serving.prompts.prompt_points`). The mask is SAM's first
+(:func:`loadcheck.pipeline.prompts.prompt_points`). The mask is SAM's first
 (``multimask_output=False``) mask. No upsampling to the original image happens in the graph: the
 masks model crops and resizes.
 """
@@ -29,13 +29,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from loadcheck import tensor_names as tn
-from loadcheck.export.card import (
-    InputContract,
-    ModelCard,
-    ModelKind,
-    TensorSpec,
-    card_path_for,
-)
 from loadcheck.export.onnx_utils import (
     DEFAULT_OPSET,
     ExportError,
@@ -48,6 +41,13 @@ from loadcheck.export.onnx_utils import (
     verify_onnx,
 )
 from loadcheck.export.sam_models import PATCH_SIZE, PIXEL_MEAN, PIXEL_STD, load_sam
+from loadcheck.pipeline.cards import (
+    InputContract,
+    ModelCard,
+    ModelKind,
+    TensorSpec,
+    card_path_for,
+)
 
 if TYPE_CHECKING:
     import torch

@@ -17,8 +17,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadcheck.export.card import CardError, ModelCard, card_path_for
 from loadcheck.export.onnx_utils import ExportError, require_file, sha256_file, utc_now
+from loadcheck.pipeline.cards import CardError, ModelCard, card_path_for
 
 logger = logging.getLogger(__name__)
 

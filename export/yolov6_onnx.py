@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from loadcheck import tensor_names as tn
-from loadcheck.export.card import InputContract, ModelCard, ModelKind, card_path_for
 from loadcheck.export.nms import append_efficient_nms_trt, append_onnx_nms
 from loadcheck.export.onnx_utils import (
     DEFAULT_OPSET,
@@ -46,6 +45,7 @@ from loadcheck.export.yolov6_models import (
     max_stride,
     parse_class_map,
 )
+from loadcheck.pipeline.cards import InputContract, ModelCard, ModelKind, card_path_for
 
 if TYPE_CHECKING:
     import onnx

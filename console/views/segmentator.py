@@ -21,9 +21,9 @@ from loadcheck.console.segmentator_admin import (
     undeploy_segmentator,
 )
 from loadcheck.console.widgets import Session, action
+from loadcheck.pipeline.prompts import DetectorSettings, SamFrame
 from loadcheck.serving.config import Device
-from loadcheck.serving.prompts import DetectorSettings, SamFrame
-from loadcheck.serving.runtimes import RUNTIMES
+from loadcheck.serving.runtimes import Runtime
 from loadcheck.workspace import Workspace
 
 
@@ -45,7 +45,7 @@ def _settings_form(session: Session) -> None:
     for col, net in zip(columns, NETWORKS, strict=True):
         with col:
             st.markdown(f"**{net}**")
-            names = sorted(RUNTIMES)
+            names = [r.value for r in Runtime]
             runtimes[net] = st.selectbox(
                 "runtime", names, names.index(current.runtime[net]), key=f"seg_rt_{net}"
             )

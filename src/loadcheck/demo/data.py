@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadcheck.payloads import Verdict
+from loadcheck.pipeline.cards import CARD_SUFFIX
 
 LOG = logging.getLogger(__name__)
 DEFAULT_MODELS_DIR = Path("models/demo")
 #: The checkout the package runs from (src layout: <checkout>/src/loadcheck/demo/data.py).
 CHECKOUT = Path(__file__).resolve().parents[3]
-CARD_SUFFIX = ".card.json"  # as loadcheck.export.card.CARD_SUFFIX (not imported: needs torch)
 #: Sub-folders of a models folder searched for the exported files, in order.
 EXPORT_SUBDIRS = ("", "onnx")
 #: The committed demo checkpoints, relative to :data:`DEFAULT_MODELS_DIR`.

@@ -9,7 +9,7 @@
    or with the true masks (``masks_fit``);
 7. deploy: :func:`loadcheck.serving.deploy.deploy` (loads it on the running server);
 8. inspect the held-out scenes: :meth:`loadcheck.client.InspectionClient.inspect_many`;
-9. overlays (:func:`loadcheck.client.overlay.render_overlay`, masks from the segmentator) and
+9. overlays (:func:`loadcheck.client.overlay.render_overlay`, the integrator's masks) and
    the report (:mod:`loadcheck.demo.report`).
 
 Triton is always stopped on the way out (Ctrl-C and SIGTERM included), unless
@@ -19,7 +19,6 @@ Triton is always stopped on the way out (Ctrl-C and SIGTERM included), unless
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import signal
@@ -141,7 +140,7 @@ def stop_server(server: Any) -> None:
 
 
 def _build_repository(models: DemoModels, repository: Path) -> None:
-    from loadcheck.serving.prompts import DetectorSettings
+    from loadcheck.pipeline.prompts import DetectorSettings
     from loadcheck.serving.repository import RepositorySettings, build_repository
 
     detector = DetectorSettings(*PLACEHOLDER_DETECTOR) if models.placeholder else DetectorSettings()
@@ -190,18 +189,22 @@ def _inspect(url: str, test: SceneSet, options: DemoOptions) -> tuple[list[Any],
     with InspectionClient(url, timeout=120.0) as client:
         items = list(
             client.inspect_many(
-                images, INTEGRATOR, concurrency=options.concurrency, progress=options.progress
+                images,
+                INTEGRATOR,
+                concurrency=options.concurrency,
+                masks=True,  # the integrator returns its masks with the verdict: the overlays
+                progress=options.progress,
             )
         )
     return sorted(items, key=lambda i: i.index), time.perf_counter() - start
 
 
 def _outcomes_and_overlays(
-    items: list[Any], test: SceneSet, segmenter: Any, overlays: Path, progress: bool
+    items: list[Any], test: SceneSet, overlays: Path, progress: bool
 ) -> list[ImageOutcome]:
-    """One outcome per image; an overlay (masks from the segmentator) per inspected image."""
+    """One outcome per image; an overlay (the masks the integrator returned) per inspected
+    image."""
     from loadcheck.client.overlay import render_overlay, write_overlay
-    from loadcheck.integrators.errors import IntegratorError
 
     overlays.mkdir(parents=True, exist_ok=True)
     outcomes = []
@@ -216,11 +219,6 @@ def _outcomes_and_overlays(
                 continue
             data = (test.images_dir / name).read_bytes()
             result = item.result
-            try:
-                detections, masks = segmenter.segment_raw(data)
-                result = dataclasses.replace(result, detections=detections, masks=masks)
-            except IntegratorError as exc:  # the overlay then shows boxes only
-                LOG.warning("no masks for the overlay of %s: %s", name, exc)
             target = overlays / f"{Path(name).stem}.jpg"
             write_overlay(str(target), render_overlay(data, result))
             outcomes.append(
@@ -339,9 +337,7 @@ def _serve_and_measure(
         with steps.step("inspect", f"inspecting {test_set.count} held-out scenes"):
             items, inspect_s = _inspect(server.http_url, test_set, options)
         with steps.step("overlays", "overlays"):
-            outcomes = _outcomes_and_overlays(
-                items, test_set, segmenter, out / "overlays", options.progress
-            )
+            outcomes = _outcomes_and_overlays(items, test_set, out / "overlays", options.progress)
     report = DemoReport(
         placeholder_models=models.placeholder,
         models_dir=str(models.export_dir),

@@ -29,8 +29,8 @@ from loadcheck.integrators.segmenters import (
 )
 from loadcheck.integrators.store import IntegratorStore
 from loadcheck.scoring.fit import MIN_PER_CLASS, FitError, fit_score_model
-from loadcheck.scoring.inspect import score_trucks
 from loadcheck.scoring.model import ScoreModel
+from loadcheck.scoring.verdict import score_trucks
 from loadcheck.workspace.db import now_iso
 from loadcheck.workspace.images import sha256_hex
 

@@ -94,9 +94,9 @@ def build_command(
     ),
 ) -> None:
     """Write a complete Triton model repository (segmentator and its models)."""
+    from loadcheck.pipeline.masks import MaskRefinement
+    from loadcheck.pipeline.prompts import DetectorSettings, SamFrame
     from loadcheck.serving.config import Device
-    from loadcheck.serving.masks import MaskRefinement
-    from loadcheck.serving.prompts import DetectorSettings, SamFrame
     from loadcheck.serving.repository import (
         NETWORKS,
         RepositoryError,

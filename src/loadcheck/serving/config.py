@@ -12,17 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-
-class DataType(StrEnum):
-    """Triton tensor data types (the ``TYPE_*`` enum of ``model_config.proto``)."""
-
-    BOOL = "TYPE_BOOL"
-    UINT8 = "TYPE_UINT8"
-    INT32 = "TYPE_INT32"
-    INT64 = "TYPE_INT64"
-    FP16 = "TYPE_FP16"
-    FP32 = "TYPE_FP32"
-    BYTES = "TYPE_STRING"
+from loadcheck.pipeline.tensors import TensorSpec
 
 
 class Device(StrEnum):
@@ -34,26 +24,6 @@ class Device(StrEnum):
     @property
     def kind(self) -> str:
         return "KIND_GPU" if self is Device.GPU else "KIND_CPU"
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One input or output; ``dims`` exclude the batch dimension when the model batches."""
-
-    name: str
-    data_type: DataType
-    dims: tuple[int, ...]
-    optional: bool = False
-
-    def to_dict(self, *, is_input: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "data_type": self.data_type.value,
-            "dims": list(self.dims),
-        }
-        if is_input and self.optional:
-            out["optional"] = True
-        return out
 
 
 @dataclass(frozen=True)
@@ -108,7 +78,8 @@ class ModelConfig:
     """A Triton model configuration.
 
     Exactly one of ``backend`` / ``platform`` is set (``platform="ensemble"`` for ensembles).
-    ``max_batch_size == 0`` means the model does not batch and ``dims`` are full shapes.
+    ``inputs`` / ``outputs`` have full shapes; with ``max_batch_size > 0`` their first (batch)
+    dimension is left out of the config's ``dims``, as Triton expects.
     ``parameters`` become ``parameters { key: ... value { string_value: ... } }``.
     """
 
@@ -139,6 +110,17 @@ class ModelConfig:
     def is_ensemble(self) -> bool:
         return self.platform == "ensemble"
 
+    def _tensor(self, tensor: TensorSpec, *, is_input: bool) -> dict[str, Any]:
+        dims = tensor.shape[1:] if self.max_batch_size > 0 else tensor.shape
+        out: dict[str, Any] = {
+            "name": tensor.name,
+            "data_type": tensor.triton_type,
+            "dims": list(dims),
+        }
+        if is_input and tensor.optional:
+            out["optional"] = True
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "max_batch_size": self.max_batch_size}
         if self.backend is not None:
@@ -149,8 +131,8 @@ class ModelConfig:
             out["default_model_filename"] = self.default_model_filename
         if self.versions:
             out["version_policy"] = {"specific": {"versions": list(self.versions)}}
-        out["input"] = [t.to_dict(is_input=True) for t in self.inputs]
-        out["output"] = [t.to_dict(is_input=False) for t in self.outputs]
+        out["input"] = [self._tensor(t, is_input=True) for t in self.inputs]
+        out["output"] = [self._tensor(t, is_input=False) for t in self.outputs]
         if self.instance_group is not None and not self.is_ensemble:
             out["instance_group"] = [self.instance_group.to_dict()]
         if self.dynamic_batching is not None:
@@ -186,9 +168,3 @@ def parse_config(text: str) -> dict[str, Any]:
 
     message = text_format.Parse(text, model_config_pb2.ModelConfig())
     return dict(json_format.MessageToDict(message, preserving_proto_field_name=True))
-
-
-def read_parameters(model_config: Mapping[str, Any]) -> dict[str, str]:
-    """``parameters`` of the JSON model config Triton hands to ``initialize``, as plain strings."""
-    params = model_config.get("parameters", {}) or {}
-    return {k: str(v.get("string_value", "")) for k, v in params.items()}

@@ -5,14 +5,13 @@ Repository layout of integrator ``NAME`` (the scorer artifact is written by the 
     scorer_NAME/<version>/model.ubj, scorer.json   (integrator store, fitted)
     scorer_NAME/<version>/model.py                 (written here)
     scorer_NAME/config.pbtxt                       (written here; serves exactly <version>)
-    integrator_NAME/config.pbtxt, 1/               (written here: the ensemble)
+    integrator_NAME/config.pbtxt, 1/               (written here: segmentator -> scorer_NAME)
 
 Every file is written atomically; ``loadcheck_deployed.json`` lists what the server loads at start.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import time
@@ -21,8 +20,9 @@ from pathlib import Path
 
 from loadcheck import tensor_names as tn
 from loadcheck.atomic import atomic_write_text
+from loadcheck.pipeline.declaration import SEGMENTATOR_MODELS
 from loadcheck.serving import layout
-from loadcheck.serving.config import Device, InstanceGroup, render_config
+from loadcheck.serving.config import Device, InstanceGroup, parse_config, render_config
 from loadcheck.serving.repository import write_model
 from loadcheck.serving.state import deployed_integrators, save_deployed
 
@@ -141,12 +141,24 @@ def write_integrator(
     if chosen not in versions:
         raise DeployError(f"integrator {name!r} has no version {chosen}; fitted: {versions}")
     root = repository / tn.scorer_model_name(name)
-    atomic_write_text(root / str(chosen) / "model.py", layout.model_py(layout.SCORER_MODULE))
-    config = layout.scorer_config(name, InstanceGroup(instances, Device.CPU), {})
-    config = dataclasses.replace(config, versions=(chosen,))
+    atomic_write_text(root / str(chosen) / "model.py", layout.model_py())
+    config = layout.scorer_config(name, InstanceGroup(instances, Device.CPU), (chosen,))
     atomic_write_text(root / "config.pbtxt", render_config(config))
     write_model(repository, layout.integrator_config(name))
     return chosen
+
+
+def served_scorer_version(repository: Path, name: str) -> int | None:
+    """The version ``scorer_<name>``'s config serves (``version_policy``), else the latest
+    fitted one; ``None`` when nothing is fitted."""
+    path = repository / tn.scorer_model_name(name) / "config.pbtxt"
+    versions = scorer_versions(repository, name)
+    if path.is_file():
+        policy = parse_config(path.read_text(encoding="utf-8")).get("version_policy", {})
+        chosen = [int(v) for v in policy.get("specific", {}).get("versions", [])]
+        if chosen and chosen[-1] in versions:
+            return chosen[-1]
+    return versions[-1] if versions else None
 
 
 def deploy(
@@ -190,7 +202,7 @@ def undeploy(
         models = (
             [tn.integrator_model_name(target), tn.scorer_model_name(target)]
             if target is not None
-            else [tn.SEGMENTATOR_ENSEMBLE, *layout.SEGMENTATOR_MODELS]
+            else [tn.SEGMENTATOR_ENSEMBLE, *SEGMENTATOR_MODELS]
         )
         for model in models:
             if control is not None:

@@ -1,258 +1,134 @@
-"""Configs of the Python steps and of the ensembles (``segmentator``, ``integrator_<name>``).
+"""Triton configs generated from the pipeline's declaration (:mod:`loadcheck.pipeline.declaration`).
 
-The ensembles are linear chains; every intermediate tensor keeps its
-:mod:`loadcheck.tensor_names` name, so the wiring reads the same as the contracts:
-
-``IMAGE -> preprocess -> detector -> prompts -> sam_encoder -> sam_decoder -> masks [-> scorer]``
-
-``prompts`` emits every kept detection (beds largest first, then loads) as SAM prompts, so one
-``sam_decoder`` call decodes all K boxes; no loop and no BLS is needed.
+* :func:`python_step_config` — a Python step's ``config.pbtxt``: its declared tensors, its
+  settings as parameters, and ``step: <kind>`` so the one adapter
+  (:mod:`loadcheck.serving.backend`) knows which step to build;
+* :func:`ensemble_config` — an ensemble wired by tensor names (:func:`~loadcheck.pipeline.
+  declaration.wire`): ``segmentator`` from the :class:`Segmentator`, ``integrator_<name>`` from
+  the segmentator (nested) and ``scorer_<name>``;
+* :func:`model_py` — the generated ``model.py``: one import of the adapter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 from loadcheck import tensor_names as tn
-from loadcheck.serving.config import (
-    DataType,
-    EnsembleStep,
-    InstanceGroup,
-    ModelConfig,
-    TensorSpec,
+from loadcheck.pipeline.declaration import (
+    IMAGE_INPUT,
+    INTEGRATOR_OUTPUTS,
+    Segmentator,
+    Stage,
+    integrator_stages,
+    wire,
 )
+from loadcheck.pipeline.params import StepSettings
+from loadcheck.pipeline.registry import STEP_PARAM
+from loadcheck.pipeline.scorer import ScorerSettings, ScorerStep
+from loadcheck.pipeline.step import Step
+from loadcheck.pipeline.tensors import TensorSpec
+from loadcheck.serving.config import EnsembleStep, InstanceGroup, ModelConfig
 
-BACKENDS = "loadcheck.serving.backends"
-
-#: Generated ``model.py`` per Python step: the module whose ``TritonPythonModel`` it re-exports.
-PYTHON_STEPS: dict[str, str] = {
-    tn.PREPROCESS_MODEL: f"{BACKENDS}.preprocess",
-    tn.PROMPTS_MODEL: f"{BACKENDS}.prompts",
-    tn.MASKS_MODEL: f"{BACKENDS}.masks",
-}
-SCORER_MODULE = f"{BACKENDS}.scorer"
-#: The segmentator's composing models, in pipeline order.
-SEGMENTATOR_MODELS: tuple[str, ...] = (
-    tn.PREPROCESS_MODEL,
-    tn.DETECTOR_MODEL,
-    tn.PROMPTS_MODEL,
-    tn.SAM_ENCODER_MODEL,
-    tn.SAM_DECODER_MODEL,
-    tn.MASKS_MODEL,
-)
-
-SEGMENTATOR_OUTPUTS: tuple[TensorSpec, ...] = (
-    TensorSpec(tn.BOXES_XYXY, DataType.FP32, (-1, 4)),
-    TensorSpec(tn.CLASS_IDS, DataType.INT32, (-1,)),
-    TensorSpec(tn.SCORES, DataType.FP32, (-1,)),
-    TensorSpec(tn.MASKS, DataType.UINT8, (-1, -1, -1)),
-    TensorSpec(tn.MASK_IOU, DataType.FP32, (-1,)),
-)
-SCORER_OUTPUTS: tuple[TensorSpec, ...] = (
-    TensorSpec(tn.SCORE_RESULT, DataType.BYTES, (1,)),
-    TensorSpec(tn.PROBABILITY, DataType.FP32, (1,)),
-    TensorSpec(tn.THRESHOLD, DataType.FP32, (1,)),
-    TensorSpec(tn.FEATURES, DataType.FP32, (-1,)),
-    TensorSpec(tn.FEATURE_NAMES, DataType.BYTES, (-1,)),
-    TensorSpec(tn.FEATURE_SPEC_VERSION, DataType.BYTES, (1,)),
-    TensorSpec(tn.TRUCKS_JSON, DataType.BYTES, (1,)),
-)
-IMAGE_INPUT = TensorSpec(tn.IMAGE_BYTES, DataType.BYTES, (1,))
+#: The module every generated ``model.py`` imports its ``TritonPythonModel`` from.
+ADAPTER_MODULE = "loadcheck.serving.backend"
 
 
-@dataclass(frozen=True)
-class NetworkShapes:
-    """Shapes the Python steps must agree on with the exported networks (full shapes, batch 1)."""
-
-    detector_input: tuple[int, ...]  # [1, S, S, 3] uint8 or [1, 3, S, S] float32
-    detector_input_dtype: DataType
-    raw_detections: tuple[int, ...]  # [1, N, 5 + C]
-    sam_side: int
-    low_res_side: int
+def step_parameters(kind: str, settings: StepSettings) -> dict[str, str]:
+    """A Python model's parameters: ``step`` (the registry key) and the step's settings."""
+    return {STEP_PARAM: kind, **settings.to_params()}
 
 
-def _identity(*names: str) -> dict[str, str]:
-    return {n: n for n in names}
-
-
-def _python(
+def python_config(
     name: str,
-    inputs: list[TensorSpec],
-    outputs: list[TensorSpec],
+    kind: str,
+    settings: StepSettings,
+    inputs: Sequence[TensorSpec],
+    outputs: Sequence[TensorSpec],
     instances: InstanceGroup,
-    parameters: Mapping[str, str],
+    **extra: object,
 ) -> ModelConfig:
+    """The config of a model the adapter serves (``backend: python``)."""
     return ModelConfig(
         name=name,
         backend="python",
-        inputs=inputs,
-        outputs=outputs,
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
         instance_group=instances,
-        parameters=dict(parameters),
+        parameters=step_parameters(kind, settings),
+        **extra,  # type: ignore[arg-type]
     )
 
 
-def preprocess_config(
-    shapes: NetworkShapes, instances: InstanceGroup, parameters: Mapping[str, str]
+def python_step_config(step: Step, instances: InstanceGroup) -> ModelConfig:
+    """A configured Python step's config (``preprocess``, ``prompts``, ``masks``)."""
+    return python_config(step.name, step.kind, step.settings, step.inputs, step.outputs, instances)
+
+
+def ensemble_config(
+    name: str,
+    stages: Sequence[Stage],
+    inputs: Sequence[TensorSpec],
+    outputs: Sequence[TensorSpec],
 ) -> ModelConfig:
-    return _python(
-        tn.PREPROCESS_MODEL,
-        [IMAGE_INPUT],
-        [
-            TensorSpec(tn.DETECTOR_INPUT, shapes.detector_input_dtype, shapes.detector_input),
-            TensorSpec(tn.ORIGINAL_RGB, DataType.UINT8, (-1, -1, 3)),
-            TensorSpec(tn.LETTERBOX, DataType.FP32, (3,)),
-        ],
-        instances,
-        parameters,
-    )
-
-
-def prompts_config(
-    shapes: NetworkShapes, instances: InstanceGroup, parameters: Mapping[str, str]
-) -> ModelConfig:
-    s = shapes.sam_side
-    return _python(
-        tn.PROMPTS_MODEL,
-        [
-            TensorSpec(tn.DETECTOR_RAW_OUTPUT, DataType.FP32, shapes.raw_detections),
-            TensorSpec(tn.LETTERBOX, DataType.FP32, (3,)),
-            TensorSpec(tn.ORIGINAL_RGB, DataType.UINT8, (-1, -1, 3)),
-        ],
-        [
-            *SEGMENTATOR_OUTPUTS[:3],
-            TensorSpec(tn.SAM_ENCODER_INPUT, DataType.UINT8, (1, s, s, 3)),
-            TensorSpec(tn.SAM_DECODER_BOXES, DataType.FP32, (-1, 4)),
-            TensorSpec(tn.SAM_DECODER_POINT_COORDS, DataType.FP32, (-1, 1, 2)),
-            TensorSpec(tn.SAM_DECODER_POINT_LABELS, DataType.FP32, (-1, 1)),
-            TensorSpec(tn.SAM_REGION_XYWH, DataType.FP32, (4,)),
-            TensorSpec(tn.IMAGE_WH, DataType.INT32, (2,)),
-        ],
-        instances,
-        parameters,
-    )
-
-
-def masks_config(
-    shapes: NetworkShapes, instances: InstanceGroup, parameters: Mapping[str, str]
-) -> ModelConfig:
-    low = shapes.low_res_side
-    return _python(
-        tn.MASKS_MODEL,
-        [
-            TensorSpec(tn.SAM_LOW_RES_MASKS, DataType.FP32, (-1, 1, low, low)),
-            TensorSpec(tn.SAM_IOU_PREDICTIONS, DataType.FP32, (-1, 1)),
-            TensorSpec(tn.SAM_REGION_XYWH, DataType.FP32, (4,)),
-            TensorSpec(tn.IMAGE_WH, DataType.INT32, (2,)),
-            TensorSpec(tn.CLASS_IDS, DataType.INT32, (-1,)),
-            TensorSpec(tn.ORIGINAL_RGB, DataType.UINT8, (-1, -1, 3)),
-        ],
-        list(SEGMENTATOR_OUTPUTS[3:]),
-        instances,
-        parameters,
-    )
-
-
-def segmentator_steps() -> list[EnsembleStep]:
-    """The six steps from ``IMAGE`` to boxes, classes, scores and masks."""
-    return [
-        EnsembleStep(
-            tn.PREPROCESS_MODEL,
-            _identity(tn.IMAGE_BYTES),
-            _identity(tn.DETECTOR_INPUT, tn.ORIGINAL_RGB, tn.LETTERBOX),
-        ),
-        EnsembleStep(
-            tn.DETECTOR_MODEL, _identity(tn.DETECTOR_INPUT), _identity(tn.DETECTOR_RAW_OUTPUT)
-        ),
-        EnsembleStep(
-            tn.PROMPTS_MODEL,
-            _identity(tn.DETECTOR_RAW_OUTPUT, tn.LETTERBOX, tn.ORIGINAL_RGB),
-            _identity(
-                tn.BOXES_XYXY,
-                tn.CLASS_IDS,
-                tn.SCORES,
-                tn.SAM_ENCODER_INPUT,
-                tn.SAM_DECODER_BOXES,
-                tn.SAM_DECODER_POINT_COORDS,
-                tn.SAM_DECODER_POINT_LABELS,
-                tn.SAM_REGION_XYWH,
-                tn.IMAGE_WH,
-            ),
-        ),
-        EnsembleStep(
-            tn.SAM_ENCODER_MODEL, _identity(tn.SAM_ENCODER_INPUT), _identity(tn.SAM_EMBEDDINGS)
-        ),
-        EnsembleStep(
-            tn.SAM_DECODER_MODEL,
-            _identity(
-                tn.SAM_DECODER_EMBEDDINGS,
-                tn.SAM_DECODER_BOXES,
-                tn.SAM_DECODER_POINT_COORDS,
-                tn.SAM_DECODER_POINT_LABELS,
-            ),
-            _identity(tn.SAM_LOW_RES_MASKS, tn.SAM_IOU_PREDICTIONS),
-        ),
-        EnsembleStep(
-            tn.MASKS_MODEL,
-            _identity(
-                tn.SAM_LOW_RES_MASKS,
-                tn.SAM_IOU_PREDICTIONS,
-                tn.SAM_REGION_XYWH,
-                tn.IMAGE_WH,
-                tn.CLASS_IDS,
-                tn.ORIGINAL_RGB,
-            ),
-            _identity(tn.MASKS, tn.MASK_IOU),
-        ),
+    """An ensemble whose steps read and write tensors by their declared names."""
+    steps = [
+        EnsembleStep(w.stage, _identity(w.inputs), _identity(w.outputs))
+        for w in wire(stages, inputs, outputs)
     ]
-
-
-def segmentator_config() -> ModelConfig:
     return ModelConfig(
-        name=tn.SEGMENTATOR_ENSEMBLE,
+        name=name,
         platform="ensemble",
-        inputs=[IMAGE_INPUT],
-        outputs=list(SEGMENTATOR_OUTPUTS),
-        ensemble_steps=segmentator_steps(),
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        ensemble_steps=steps,
     )
 
 
-def scorer_config(
-    integrator: str, instances: InstanceGroup, parameters: Mapping[str, str]
-) -> ModelConfig:
-    """``scorer_<integrator>``: segmentator outputs -> verdict, probability, features, trucks."""
-    return _python(
-        tn.scorer_model_name(integrator),
-        list(SEGMENTATOR_OUTPUTS),
-        list(SCORER_OUTPUTS),
-        instances,
-        parameters,
+def segmentator_config(segmentator: Segmentator) -> ModelConfig:
+    """``segmentator``: ``IMAGE`` -> boxes, classes, scores, masks, mask IoU."""
+    return ensemble_config(
+        segmentator.name, segmentator.stages, segmentator.inputs, segmentator.outputs
     )
 
 
 def integrator_config(integrator: str) -> ModelConfig:
-    """``integrator_<name>``: the segmentator's steps plus the integrator's scorer."""
-    scorer = EnsembleStep(
-        tn.scorer_model_name(integrator),
-        _identity(*(t.name for t in SEGMENTATOR_OUTPUTS)),
-        _identity(*(t.name for t in SCORER_OUTPUTS)),
-    )
-    return ModelConfig(
-        name=tn.integrator_model_name(integrator),
-        platform="ensemble",
-        inputs=[IMAGE_INPUT],
-        outputs=[*SCORER_OUTPUTS, *SEGMENTATOR_OUTPUTS[:3]],
-        ensemble_steps=[*segmentator_steps(), scorer],
+    """``integrator_<name>``: the ``segmentator`` ensemble, then ``scorer_<name>``; returns the
+    verdict and, to a client that asks for them, the boxes and masks."""
+    return ensemble_config(
+        tn.integrator_model_name(integrator),
+        integrator_stages(integrator),
+        (IMAGE_INPUT,),
+        INTEGRATOR_OUTPUTS,
     )
 
 
-def model_py(module: str) -> str:
+def scorer_config(
+    integrator: str, instances: InstanceGroup, versions: tuple[int, ...] = ()
+) -> ModelConfig:
+    """``scorer_<integrator>``, serving exactly ``versions`` (default: the latest)."""
+    name = tn.scorer_model_name(integrator)
+    stage = integrator_stages(integrator)[1]
+    return python_config(
+        name,
+        ScorerStep.kind,
+        ScorerSettings(),
+        stage.inputs,
+        stage.outputs,
+        instances,
+        versions=versions,
+    )
+
+
+def model_py() -> str:
     """The generated ``model.py``: one import of the installed, tested adapter."""
     return (
-        '"""Generated by `loadcheck repository build`; the code is in the loadcheck package."""\n'
+        '"""Generated by loadcheck; the code is in the installed loadcheck package."""\n'
         "\n"
-        f"from {module} import TritonPythonModel\n"
+        f"from {ADAPTER_MODULE} import TritonPythonModel\n"
         "\n"
         '__all__ = ["TritonPythonModel"]\n'
     )
+
+
+def _identity(names: Sequence[str]) -> Mapping[str, str]:
+    return {n: n for n in names}

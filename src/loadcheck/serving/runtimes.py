@@ -1,75 +1,67 @@
-"""Per-network runtimes: a registry from runtime name to the config + files it needs.
+"""How a network is served: a registry from runtime to the config + files it needs.
 
-* ``python-onnxruntime`` (default): Triton's Python backend running ONNX Runtime
-  (:mod:`loadcheck.serving.backends.onnx_runner`); works with the CPU server in the
-  ``nvidia-pytriton`` wheel.
-* ``onnxruntime``: Triton's native ONNX Runtime backend (``platform: onnxruntime_onnx``).
-* ``python-torch``: the exporters' PyTorch modules in the Python backend (bf16 on GPU), see
-  :mod:`loadcheck.serving.torch_models`; needs the source checkpoints beside the exports.
-* ``tensorrt``: a TensorRT plan (``platform: tensorrt_plan``), built from the ONNX file on the GPU
-  host with ``trtexec`` (the builder copies the ONNX and writes the command beside it).
+* ``python-onnxruntime`` (default): the adapter running the ONNX file in ONNX Runtime
+  (:class:`~loadcheck.pipeline.networks.OnnxNetworkStep`); works with the CPU server in the
+  ``nvidia-pytriton`` wheel;
+* ``onnxruntime``: Triton's native ONNX Runtime backend (``platform: onnxruntime_onnx``);
+* ``python-torch``: the adapter running the exporters' PyTorch modules, bf16 on a GPU
+  (:class:`~loadcheck.pipeline.torch_networks.TorchNetworkStep`); needs the source
+  checkpoints beside the exports;
+* ``tensorrt``: a TensorRT plan (``platform: tensorrt_plan``) built by ``loadcheck export
+  tensorrt`` on the GPU host; refused when the export folder has no plan, or when the plan's
+  profile cannot take what the settings ask (``--max-det`` boxes, the batch size).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
-from loadcheck.serving.config import (
-    DataType,
-    DynamicBatching,
-    InstanceGroup,
-    ModelConfig,
-    TensorSpec,
-)
-
-_DTYPES = {
-    "uint8": DataType.UINT8,
-    "float32": DataType.FP32,
-    "float16": DataType.FP16,
-    "int32": DataType.INT32,
-    "int64": DataType.INT64,
-    "bool": DataType.BOOL,
-}
+from loadcheck import tensor_names as tn
+from loadcheck.pipeline.cards import ModelCard
+from loadcheck.pipeline.declaration import NetworkStage
+from loadcheck.pipeline.networks import OnnxNetworkSettings, OnnxNetworkStep
+from loadcheck.pipeline.torch_networks import TorchNetworkStep, find_checkpoint, prepare_network
+from loadcheck.serving.config import DynamicBatching, InstanceGroup, ModelConfig
+from loadcheck.serving.layout import step_parameters
 
 
-def triton_dtype(numpy_name: str) -> DataType:
-    try:
-        return _DTYPES[numpy_name]
-    except KeyError:
-        raise ValueError(
-            f"dtype {numpy_name!r} has no Triton type; known: {list(_DTYPES)}"
-        ) from None
+class Runtime(StrEnum):
+    """Where a network runs inside Triton (``--runtime``)."""
+
+    PYTHON_ONNXRUNTIME = "python-onnxruntime"
+    ONNXRUNTIME = "onnxruntime"
+    TENSORRT = "tensorrt"
+    PYTHON_TORCH = "python-torch"
 
 
-@dataclass(frozen=True)
-class NetworkSpec:
-    """An exported network as the builder needs it (from the model card).
+DEFAULT_RUNTIME = Runtime.PYTHON_ONNXRUNTIME
 
-    ``inputs``/``outputs`` are ``(name, numpy dtype name, full shape with the batch axis first
-    when ``batch_axis``)``; ``-1`` marks a dynamic dimension.
-    """
 
-    name: str
-    source: Path
-    inputs: Sequence[tuple[str, str, tuple[int, ...]]]
-    outputs: Sequence[tuple[str, str, tuple[int, ...]]]
-    batch_axis: bool
-    checkpoint: Path | None = None  # what the ONNX file was exported from (python-torch)
-    model_type: str = ""
-    image_size: int = 0
-    plan: Path | None = None  # a TensorRT plan built from ``source`` (tensorrt runtime)
+class RuntimeSettingsError(ValueError):
+    """A runtime cannot serve a network with the given files or settings; says why."""
 
 
 @dataclass(frozen=True)
 class NetworkPlacement:
-    """How one network is served: max batch (0 = no batching), queue delay, instances."""
+    """How one network is served.
+
+    Attributes:
+        max_batch_size: Triton's dynamic batching limit (0: no batching).
+        queue_delay_us: the batcher's queue delay in microseconds.
+        instances: instances and their device.
+        intra_op_threads: ONNX Runtime threads per ``python-onnxruntime`` instance (0: default).
+        max_boxes: the most SAM prompts one request may carry (the decoder's ``--max-det``).
+    """
 
     max_batch_size: int
     queue_delay_us: int
     instances: InstanceGroup
     intra_op_threads: int = 0
+    max_boxes: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,93 +70,117 @@ class RuntimeOutput:
 
     config: ModelConfig
     files: dict[str, Path]
-    model_py: str | None = None
-    notes: str | None = None
     staging: Path | None = None  # a temporary folder of prepared files, removed after writing
+    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _tensors(
-    specs: Sequence[tuple[str, str, tuple[int, ...]]], strip_batch: bool
-) -> list[TensorSpec]:
-    return [
-        TensorSpec(name, triton_dtype(dtype), tuple(shape[1:] if strip_batch else shape))
-        for name, dtype, shape in specs
-    ]
+def _batching(stage: NetworkStage, place: NetworkPlacement) -> bool:
+    return bool(stage.inputs) and stage.inputs[0].has_batch_axis and place.max_batch_size > 0
 
 
-def _common(net: NetworkSpec, place: NetworkPlacement) -> dict[str, object]:
-    batching = net.batch_axis and place.max_batch_size > 0
+def _common(stage: NetworkStage, place: NetworkPlacement) -> dict[str, object]:
+    batching = _batching(stage, place)
     return {
-        "name": net.name,
-        "inputs": _tensors(net.inputs, batching),
-        "outputs": _tensors(net.outputs, batching),
+        "inputs": stage.inputs,
+        "outputs": stage.outputs,
         "max_batch_size": place.max_batch_size if batching else 0,
         "instance_group": place.instances,
         "dynamic_batching": DynamicBatching(place.queue_delay_us) if batching else None,
     }
 
 
-def python_onnxruntime(net: NetworkSpec, place: NetworkPlacement) -> RuntimeOutput:
+def python_onnxruntime(
+    stage: NetworkStage, place: NetworkPlacement, plan: ModelCard | None = None
+) -> RuntimeOutput:
+    settings = OnnxNetworkSettings("model.onnx", place.intra_op_threads)
     config = ModelConfig(
+        name=stage.name,
         backend="python",
-        parameters={"onnx_file": "model.onnx", "intra_op_threads": str(place.intra_op_threads)},
-        **_common(net, place),  # type: ignore[arg-type]
+        parameters=step_parameters(OnnxNetworkStep.kind, settings),
+        **_common(stage, place),  # type: ignore[arg-type]
     )
-    return RuntimeOutput(
-        config, {"model.onnx": net.source}, model_py="loadcheck.serving.backends.onnx_runner"
-    )
+    return RuntimeOutput(config, {"model.onnx": stage.path})
 
 
-def onnxruntime_native(net: NetworkSpec, place: NetworkPlacement) -> RuntimeOutput:
+def onnxruntime_native(
+    stage: NetworkStage, place: NetworkPlacement, plan: ModelCard | None = None
+) -> RuntimeOutput:
     config = ModelConfig(
+        name=stage.name,
         platform="onnxruntime_onnx",
         default_model_filename="model.onnx",
-        **_common(net, place),  # type: ignore[arg-type]
+        **_common(stage, place),  # type: ignore[arg-type]
     )
-    return RuntimeOutput(config, {"model.onnx": net.source})
+    return RuntimeOutput(config, {"model.onnx": stage.path})
 
 
-def tensorrt_plan(net: NetworkSpec, place: NetworkPlacement) -> RuntimeOutput:
+def _profile_max(plan: ModelCard, tensor: str, axis: int) -> int | None:
+    for profile in plan.extra.get("tensorrt_profiles", []):
+        if profile.get("name") == tensor:
+            return int(profile["max_shape"][axis])
+    return None
+
+
+def tensorrt_plan(
+    stage: NetworkStage, place: NetworkPlacement, plan: ModelCard | None = None
+) -> RuntimeOutput:
+    if plan is None:
+        raise RuntimeSettingsError(
+            f"{stage.name}: --runtime tensorrt needs a TensorRT plan beside {stage.path.name}; "
+            f"on the GPU host run `loadcheck export tensorrt --onnx {stage.path}` first"
+        )
+    plan_path = stage.path.parent / plan.file
+    if not plan_path.is_file():
+        raise RuntimeSettingsError(
+            f"{stage.name}: the plan card names {plan.file}, which is missing"
+        )
+    if stage.name == tn.SAM_DECODER_MODEL and place.max_boxes:
+        most = _profile_max(plan, tn.SAM_DECODER_BOXES, 0)
+        if most is not None and place.max_boxes > most:
+            raise RuntimeSettingsError(
+                f"sam_decoder: --max-det {place.max_boxes} is more boxes than the plan's "
+                f"profile takes ({most}); rebuild the plan with --max-boxes {place.max_boxes} "
+                f"or lower --max-det"
+            )
+    if _batching(stage, place):
+        most = _profile_max(plan, stage.inputs[0].name, 0)
+        if most is not None and place.max_batch_size > most:
+            raise RuntimeSettingsError(
+                f"{stage.name}: max batch {place.max_batch_size} is over the plan's profile "
+                f"({most}); rebuild the plan with --max-batch {place.max_batch_size}"
+            )
     config = ModelConfig(
+        name=stage.name,
         platform="tensorrt_plan",
         default_model_filename="model.plan",
-        **_common(net, place),  # type: ignore[arg-type]
+        **_common(stage, place),  # type: ignore[arg-type]
     )
-    plan = net.plan if net.plan is not None else net.source.with_suffix(".plan")
-    if plan.is_file():
-        return RuntimeOutput(config, {"model.plan": plan})
-    note = (
-        f"{net.name}: no TensorRT plan in the export folder; on the GPU host run `loadcheck "
-        f"export tensorrt` on {net.source.name} (or trtexec --onnx=model.onnx "
-        f"--saveEngine=model.plan in {net.name}/1/) before loading"
+    return RuntimeOutput(config, {"model.plan": plan_path})
+
+
+def python_torch(
+    stage: NetworkStage, place: NetworkPlacement, plan: ModelCard | None = None
+) -> RuntimeOutput:
+    card = stage.card
+    checkpoint = find_checkpoint(stage.path.parent, card.source_checkpoint, card.source_sha256)
+    staging = Path(tempfile.mkdtemp(prefix=f"loadcheck-torch-{stage.name}-"))
+    files, settings = prepare_network(
+        stage.name, checkpoint, card.model_type, card.image_size, staging
     )
-    return RuntimeOutput(config, {"model.onnx": net.source}, notes=note)
-
-
-def python_torch(net: NetworkSpec, place: NetworkPlacement) -> RuntimeOutput:
-    import tempfile
-
-    from loadcheck.serving.torch_models import prepare_network
-
-    if net.checkpoint is None:
-        raise ValueError(f"{net.name}: python-torch needs the checkpoint the model came from")
-    staging = Path(tempfile.mkdtemp(prefix=f"loadcheck-torch-{net.name}-"))
-    files, params = prepare_network(
-        net.name, net.checkpoint, net.model_type, net.image_size, staging
+    config = ModelConfig(
+        name=stage.name,
+        backend="python",
+        parameters=step_parameters(TorchNetworkStep.kind, settings),
+        **_common(stage, place),  # type: ignore[arg-type]
     )
-    config = ModelConfig(backend="python", parameters=params, **_common(net, place))  # type: ignore[arg-type]
-    return RuntimeOutput(
-        config, files, model_py="loadcheck.serving.backends.torch_runner", staging=staging
-    )
+    return RuntimeOutput(config, files, staging=staging)
 
 
-RuntimeBuilder = Callable[[NetworkSpec, NetworkPlacement], RuntimeOutput]
+RuntimeBuilder = Callable[[NetworkStage, NetworkPlacement, ModelCard | None], RuntimeOutput]
 
-RUNTIMES: dict[str, RuntimeBuilder] = {
-    "python-onnxruntime": python_onnxruntime,
-    "onnxruntime": onnxruntime_native,
-    "tensorrt": tensorrt_plan,
-    "python-torch": python_torch,
+RUNTIMES: dict[Runtime, RuntimeBuilder] = {
+    Runtime.PYTHON_ONNXRUNTIME: python_onnxruntime,
+    Runtime.ONNXRUNTIME: onnxruntime_native,
+    Runtime.TENSORRT: tensorrt_plan,
+    Runtime.PYTHON_TORCH: python_torch,
 }
-RUNTIME_NAMES: tuple[str, ...] = tuple(RUNTIMES)
-DEFAULT_RUNTIME = "python-onnxruntime"

@@ -8,7 +8,7 @@ Layout (what ``loadcheck synth`` writes under ``yolo/``, and the usual YOLO layo
 
 Relative paths in ``data.yaml`` are taken from its ``path:`` key, else from its folder. Each
 image is letterboxed exactly as the serving ``preprocess`` model does
-(:func:`loadcheck.serving.images.letterbox`: aspect kept, centred, grey 114 padding), so the
+(:func:`loadcheck.pipeline.preprocess.letterbox`: aspect kept, centred, grey 114 padding), so the
 detector trains on what it will see.
 
 Targets use YOLOv6's training format: float32 ``[n, 6]`` rows ``(image index in batch, class,
@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import yaml
 
-from loadcheck.serving.images import LETTERBOX_PAD_VALUE, letterbox
+from loadcheck.pipeline.preprocess import LETTERBOX_PAD_VALUE, letterbox
 from loadcheck.train.common import TrainError
 
 logger = logging.getLogger(__name__)

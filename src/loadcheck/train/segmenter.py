@@ -9,7 +9,7 @@
   (fp16, in memory), so each step costs only the decoder.
 
 Each step takes ``batch_size`` photos, up to ``max_boxes`` instances each, prompts SAM the way
-serving does (:func:`loadcheck.serving.prompts.prompt_points`: a bed is its box, a load is its
+serving does (:func:`loadcheck.pipeline.prompts.prompt_points`: a bed is its box, a load is its
 box plus a positive point at the box's lower middle) with the true boxes plus jitter
 (:func:`~loadcheck.train.segmenter_data.jitter_boxes`), load boxes sometimes grown towards their
 bed's box and, with ``load_top_noise``, their top edges moved by a heavy-tailed amount
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from loadcheck.payloads import LOAD_CLASS_ID
-from loadcheck.serving.prompts import prompt_points
+from loadcheck.pipeline.prompts import prompt_points
 from loadcheck.train.common import (
     TrainError,
     TrainingLog,
@@ -276,7 +276,7 @@ def decode_prompts(
         embedding: float ``[1, 256, S/16, S/16]``.
         boxes_xyxy: float ``[K, 4]`` in S-frame pixels.
         point_coords: float ``[K, 1, 2]`` in S-frame pixels; point_labels: float ``[K, 1]``
-            (1 positive, -1 none; :func:`loadcheck.serving.prompts.prompt_points`).
+            (1 positive, -1 none; :func:`loadcheck.pipeline.prompts.prompt_points`).
 
     Returns ``(low_res_logits [K, S/4, S/4], iou [K])``, as the exported decoder computes them.
     """

@@ -12,7 +12,7 @@ edges, ``x2`` exclusive). Without ``labels.json`` the instances are the connecte
 the union masks. Overlapping trucks therefore share the pixels of their box overlap; the synthetic
 scenes mostly keep trucks apart.
 
-Framing follows the serving ``prompts`` step (:mod:`loadcheck.serving.prompts`): SAM sees the
+Framing follows the serving ``prompts`` step (:mod:`loadcheck.pipeline.prompts`): SAM sees the
 whole frame or the crop around all trucks (box union grown by 10 %), longest side resized to S,
 padded bottom/right with SAM's pixel mean; boxes are mapped with the same functions.
 """
@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from loadcheck.payloads import BED_CLASS_ID, CLASS_NAMES, LOAD_CLASS_ID, Detections
-from loadcheck.serving.prompts import SamFrame, SamRegion, boxes_to_sam, sam_input, sam_region
+from loadcheck.pipeline.prompts import SamFrame, SamRegion, boxes_to_sam, sam_input, sam_region
 from loadcheck.train.common import TrainError
 from loadcheck.train.detector_data import read_rgb
 
@@ -163,7 +163,7 @@ def _boxes_from_masks(bed: Path, load: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def region_for(xyxy: np.ndarray, image_wh: tuple[int, int], frame: str) -> SamRegion:
-    """The serving step's region (:func:`loadcheck.serving.prompts.sam_region`) of these boxes:
+    """The serving step's region (:func:`loadcheck.pipeline.prompts.sam_region`) of these boxes:
     the whole frame, or their union grown by 10 % (clipped)."""
     boxes = Detections(xyxy, np.ones(len(xyxy), np.float32), np.zeros(len(xyxy), np.int32))
     return sam_region(boxes, image_wh, SamFrame(frame))

@@ -1,4 +1,4 @@
-"""From raw YOLOv6 output to SAM prompts (pure functions used by the ``prompts`` model).
+"""``prompts``: raw YOLOv6 output -> detections in original pixels, SAM's input and its prompts.
 
 Coordinates: the detector works in letterboxed detector-input pixels, results are returned in
 original-image pixels, and SAM sees a *region* of the original image (the whole frame, or the
@@ -8,7 +8,7 @@ detected trucks' crop) resized so that its longest side is the SAM side ``S``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import cv2
@@ -16,7 +16,10 @@ import numpy as np
 
 from loadcheck import tensor_names as tn
 from loadcheck.payloads import BED_CLASS_ID, LOAD_CLASS_ID, Detections
-from loadcheck.serving.images import Letterbox
+from loadcheck.pipeline.params import Codec, StepSettings
+from loadcheck.pipeline.preprocess import Letterbox
+from loadcheck.pipeline.step import Arrays, Step, StepInputError
+from loadcheck.pipeline.tensors import TensorSpec, spec
 
 
 class SamFrame(StrEnum):
@@ -271,57 +274,141 @@ def decoder_prompts(prompts: Detections, region: SamRegion, side: int) -> dict[s
     }
 
 
-@dataclass(frozen=True)
-class PromptSettings:
-    """The ``prompts`` model's parameters (``config.pbtxt``), parsed once."""
+CLASS_NAMES_BY_ID = {"bed": BED_CLASS_ID, "load": LOAD_CLASS_ID}
+CLASS_MAP_CODEC = Codec(format_class_map, lambda text: _card_class_map(parse_class_map(text)))
 
-    detector: DetectorSettings
-    side: int
-    frame: SamFrame
-    class_map: dict[int, int]
-    sam_pad: tuple[int, int, int]
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> PromptSettings:
-        r, g, b = (int(v) for v in params.get("sam_pad_rgb", "0,0,0").split(","))
-        return cls(
-            DetectorSettings(
-                float(params["conf_thres"]), float(params["iou_thres"]), int(params["max_det"])
-            ),
-            int(params["sam_img_size"]),
-            SamFrame(params["sam_frame"]),
-            parse_class_map(params["class_map"]),
-            (r, g, b),
-        )
+def _card_class_map(detector_to_loadcheck: dict[int, int]) -> dict[str, int]:
+    names = {v: k for k, v in CLASS_NAMES_BY_ID.items()}
+    return {names[lc]: det for det, lc in detector_to_loadcheck.items()}
 
 
 @dataclass(frozen=True)
-class PromptStep:
-    """What the ``prompts`` step computes for one image.
+class PromptsSettings(StepSettings):
+    """The ``prompts`` step's settings.
 
     Attributes:
-        prompts: kept detections in original pixels, beds then loads (:func:`select_prompts`).
-        region: what SAM encodes; sam_image: uint8 ``[1, S, S, 3]`` encoder input.
-        decoder_feeds: the SAM decoder's prompt inputs (:func:`decoder_prompts`).
+        conf_thres / iou_thres / max_det: the detector's thresholds (:class:`DetectorSettings`).
+        sam_img_size: S, the SAM encoder's input side in pixels.
+        sam_frame: what SAM encodes (:class:`SamFrame`).
+        sam_pad_rgb: the padding of SAM's input (its encoder card's ``pad_rgb``).
+        class_map: loadcheck class (``bed``, ``load``) -> detector class id (the card's).
+        num_classes: C, the detector's class count (0: not declared, any C is taken).
     """
 
-    prompts: Detections
-    region: SamRegion
-    sam_image: np.ndarray
-    decoder_feeds: dict[str, np.ndarray]
-
-
-def run_prompts(
-    raw: np.ndarray, transform: Letterbox, rgb: np.ndarray, settings: PromptSettings
-) -> PromptStep:
-    """Raw detector output -> SAM prompts for ``rgb`` (the ``prompts`` model, and in-process)."""
-    image_wh = (int(rgb.shape[1]), int(rgb.shape[0]))
-    found = decode_yolo(raw, transform, image_wh, settings.detector)
-    prompts = select_prompts(remap_classes(found, settings.class_map))
-    region = sam_region(prompts, image_wh, settings.frame)
-    return PromptStep(
-        prompts,
-        region,
-        sam_input(rgb, region, settings.side, settings.sam_pad)[None],
-        decoder_prompts(prompts, region, settings.side),
+    conf_thres: float = 0.25
+    iou_thres: float = 0.45
+    max_det: int = 1000
+    sam_img_size: int = 1024
+    sam_frame: SamFrame = SamFrame.CROP
+    sam_pad_rgb: tuple[int, ...] = (0, 0, 0)
+    class_map: dict[str, int] = field(
+        default_factory=lambda: dict(CLASS_NAMES_BY_ID), metadata={"codec": CLASS_MAP_CODEC}
     )
+    num_classes: int = 0
+
+    def __post_init__(self) -> None:
+        DetectorSettings(self.conf_thres, self.iou_thres, self.max_det)  # validates
+        if self.sam_img_size < 16 or self.sam_img_size % 16:
+            raise ValueError(
+                f"sam_img_size: expected a multiple of 16 pixels, got {self.sam_img_size}"
+            )
+        if len(self.sam_pad_rgb) != 3 or not all(0 <= v <= 255 for v in self.sam_pad_rgb):
+            raise ValueError(f"sam_pad_rgb: expected three levels 0..255, got {self.sam_pad_rgb}")
+        unknown = set(self.class_map) - set(CLASS_NAMES_BY_ID)
+        if unknown or not self.class_map:
+            raise ValueError(
+                f"class_map: expected detector ids for {sorted(CLASS_NAMES_BY_ID)}, "
+                f"got {self.class_map}"
+            )
+        if self.num_classes < 0 or any(
+            not 0 <= v < (self.num_classes or 1 << 30) for v in self.class_map.values()
+        ):
+            raise ValueError(
+                f"class_map {self.class_map}: ids must lie in 0..{self.num_classes - 1}"
+            )
+
+    @property
+    def detector(self) -> DetectorSettings:
+        return DetectorSettings(self.conf_thres, self.iou_thres, self.max_det)
+
+    @property
+    def detector_to_loadcheck(self) -> dict[int, int]:
+        """Detector class id -> loadcheck class id."""
+        return {det: CLASS_NAMES_BY_ID[name] for name, det in self.class_map.items()}
+
+    @property
+    def pad(self) -> tuple[int, int, int]:
+        r, g, b = self.sam_pad_rgb
+        return r, g, b
+
+
+class PromptsStep(Step):
+    """Inputs: ``raw_detections`` float32 [1, N, 5+C], ``letterbox`` float32 [3],
+    ``original_rgb`` uint8 [H, W, 3]. Outputs: ``BOXES_XYXY`` [K, 4], ``CLASS_IDS`` [K],
+    ``SCORES`` [K] (original pixels, beds largest first, then loads), ``image`` uint8
+    [1, S, S, 3], ``boxes_xyxy`` float32 [K', 4], ``point_coords`` float32 [K', 1, 2],
+    ``point_labels`` float32 [K', 1] (SAM frame; K' = max(K, 1)), ``sam_region_xywh`` float32
+    [4], ``image_wh`` int32 [2]."""
+
+    kind = "prompts"
+    settings_type = PromptsSettings
+    settings: PromptsSettings
+
+    def __init__(self, name: str = tn.PROMPTS_MODEL, settings: StepSettings | None = None):
+        super().__init__(name, settings or PromptsSettings())
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        width = 5 + self.settings.num_classes if self.settings.num_classes else -1
+        return (
+            spec(tn.DETECTOR_RAW_OUTPUT, "float32", 1, -1, width),
+            spec(tn.LETTERBOX, "float32", 3),
+            spec(tn.ORIGINAL_RGB, "uint8", -1, -1, 3),
+        )
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        s = self.settings.sam_img_size
+        return (
+            spec(tn.BOXES_XYXY, "float32", -1, 4),
+            spec(tn.CLASS_IDS, "int32", -1),
+            spec(tn.SCORES, "float32", -1),
+            spec(tn.SAM_ENCODER_INPUT, "uint8", 1, s, s, 3),
+            spec(tn.SAM_DECODER_BOXES, "float32", -1, 4),
+            spec(tn.SAM_DECODER_POINT_COORDS, "float32", -1, 1, 2),
+            spec(tn.SAM_DECODER_POINT_LABELS, "float32", -1, 1),
+            spec(tn.SAM_REGION_XYWH, "float32", 4),
+            spec(tn.IMAGE_WH, "int32", 2),
+        )
+
+    def detect(self, raw: np.ndarray, transform: Letterbox, rgb: np.ndarray) -> Detections:
+        """Raw detector output -> kept detections in original pixels with loadcheck class ids,
+        in prompt order (:func:`select_prompts`)."""
+        image_wh = (int(rgb.shape[1]), int(rgb.shape[0]))
+        found = decode_yolo(raw, transform, image_wh, self.settings.detector)
+        return select_prompts(remap_classes(found, self.settings.detector_to_loadcheck))
+
+    def prompt(self, prompts: Detections, rgb: np.ndarray) -> Arrays:
+        """The step's outputs for given prompts (original pixels, in prompt order)."""
+        image_wh = (int(rgb.shape[1]), int(rgb.shape[0]))
+        side = self.settings.sam_img_size
+        region = sam_region(prompts, image_wh, self.settings.sam_frame)
+        return {
+            tn.BOXES_XYXY: prompts.xyxy,
+            tn.CLASS_IDS: prompts.class_id,
+            tn.SCORES: prompts.confidence,
+            tn.SAM_ENCODER_INPUT: sam_input(rgb, region, side, self.settings.pad)[None],
+            **decoder_prompts(prompts, region, side),
+            tn.SAM_REGION_XYWH: region.to_array(),
+            tn.IMAGE_WH: np.array(image_wh, np.int32),
+        }
+
+    def compute(self, feeds: Mapping[str, np.ndarray]) -> Arrays:
+        rgb = feeds[tn.ORIGINAL_RGB]
+        try:
+            transform = Letterbox.from_array(feeds[tn.LETTERBOX])
+            prompts = self.detect(feeds[tn.DETECTOR_RAW_OUTPUT], transform, rgb)
+        except ValueError as exc:
+            raise StepInputError(str(exc)) from None
+        return self.prompt(prompts, rgb)

@@ -1,4 +1,4 @@
-"""Model cards: the JSON written beside every exported model file.
+"""Model cards: the JSON written beside every exported model file, and reading a folder of them.
 
 A card says what a model file is, so that the Triton repository builder never guesses: which
 network and checkpoint it came from, its tensor names, dtypes and shapes, the input contract the
@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from loadcheck.atomic import atomic_write_text
+from loadcheck.pipeline.tensors import TensorSpec
 
 CARD_FORMAT_VERSION = 1
 CARD_SUFFIX = ".card.json"
+PLAN_SUFFIX = ".plan"  # key of a TensorRT plan's card in :func:`load_cards`
 
 
 class CardError(ValueError):
@@ -54,48 +56,6 @@ class InputContract(StrEnum):
     UINT8_NHWC_RGB = "uint8_nhwc_rgb"
     FLOAT32_NCHW_RGB_UNIT = "float32_nchw_rgb_unit"
     SAM_EMBEDDINGS_BOXES_POINTS = "sam_embeddings_boxes_points"
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One input or output tensor of a model.
-
-    Attributes:
-        name: tensor name (a constant of :mod:`loadcheck.tensor_names`).
-        dtype: numpy dtype name (``"uint8"``, ``"float32"``, ``"float16"``, ``"int32"``...).
-        shape: dimensions; ``-1`` marks a dynamic one.
-        dim_names: one symbolic name per dimension (``"B"``, ``"K"``, ``"S"``, ``"3"``...).
-    """
-
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    dim_names: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        if len(self.shape) != len(self.dim_names):
-            raise CardError(
-                f"tensor {self.name!r}: shape {self.shape} and dim_names {self.dim_names} "
-                "must have the same length"
-            )
-        if any(d < -1 or d == 0 for d in self.shape):
-            raise CardError(f"tensor {self.name!r}: dims must be positive or -1, got {self.shape}")
-
-    @property
-    def dynamic_axes(self) -> dict[int, str]:
-        """Axis index -> symbolic name, for the dynamic (``-1``) axes only."""
-        return {
-            i: n for i, (d, n) in enumerate(zip(self.shape, self.dim_names, strict=True)) if d < 0
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
-        return cls(
-            name=str(data["name"]),
-            dtype=str(data["dtype"]),
-            shape=tuple(int(d) for d in data["shape"]),
-            dim_names=tuple(str(n) for n in data["dim_names"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -198,10 +158,7 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("inputs", "outputs"):
-            data[key] = [
-                {**t, "shape": list(t["shape"]), "dim_names": list(t["dim_names"])}
-                for t in data[key]
-            ]
+            data[key] = [t.to_dict() for t in getattr(self, key)]
         for key in ("class_names", "pad_rgb", "pixel_mean", "pixel_std"):
             data[key] = list(data[key])
         return data
@@ -250,6 +207,11 @@ class ModelCard:
                 raise
             raise CardError(f"model card has a malformed field: {exc}") from exc
 
+    @property
+    def key(self) -> str:
+        """``kind``, or ``kind + ".plan"`` for a TensorRT plan's card."""
+        return f"{self.kind}{PLAN_SUFFIX}" if self.format == "tensorrt_plan" else self.kind
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the card as JSON, atomically (temp file + fsync + rename). Returns the path."""
         target = Path(path)
@@ -296,3 +258,68 @@ def _triple(value: Any, kind: type) -> Any:
     if len(items) != 3:
         raise CardError(f"expected 3 values (R, G, B), got {list(value)}")
     return items
+
+
+@dataclass(frozen=True)
+class ExportedNetworks:
+    """The three networks of a folder written by ``loadcheck export``, by their cards.
+
+    Attributes:
+        folder: the export folder (model files and cards).
+        detector / sam_encoder / sam_decoder: the ONNX files' cards.
+        plans: TensorRT plans' cards by network name (``loadcheck export tensorrt``), if any.
+    """
+
+    folder: Path
+    detector: ModelCard
+    sam_encoder: ModelCard
+    sam_decoder: ModelCard
+    plans: dict[str, ModelCard] = field(default_factory=dict)
+
+    def card(self, network: str) -> ModelCard:
+        """The ONNX card of ``network`` (``detector``, ``sam_encoder`` or ``sam_decoder``)."""
+        if network not in NETWORK_KINDS:
+            raise CardError(f"unknown network {network!r}; expected one of {NETWORK_KINDS}")
+        card: ModelCard = getattr(self, network)
+        return card
+
+    def path(self, network: str) -> Path:
+        return self.folder / self.card(network).file
+
+
+NETWORK_KINDS: tuple[str, ...] = (
+    ModelKind.DETECTOR.value,
+    ModelKind.SAM_ENCODER.value,
+    ModelKind.SAM_DECODER.value,
+)
+
+
+def load_cards(folder: str | os.PathLike[str]) -> ExportedNetworks:
+    """Every card of an export folder; all three networks are needed.
+
+    Raises:
+        CardError: not a folder, an unreadable card, two cards for one network, or a network
+            without a card.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise CardError(f"{root} is not a folder")
+    cards: dict[str, ModelCard] = {}
+    for path in sorted(root.glob(f"*{CARD_SUFFIX}")):
+        try:
+            card = ModelCard.load(path)
+        except CardError as exc:
+            raise CardError(f"{path}: {exc}") from exc
+        if card.key in cards:
+            raise CardError(f"{root}: two model cards for {card.key!r}")
+        cards[card.key] = card
+    missing = [k for k in NETWORK_KINDS if k not in cards]
+    if missing:
+        raise CardError(
+            f"{root}: no model card for {missing}; expected *{CARD_SUFFIX} files written by "
+            "`loadcheck export` beside detector, sam_encoder and sam_decoder"
+        )
+    plans = {k: cards[f"{k}{PLAN_SUFFIX}"] for k in NETWORK_KINDS if f"{k}{PLAN_SUFFIX}" in cards}
+    return ExportedNetworks(
+        root, cards["detector"], cards["sam_encoder"], cards["sam_decoder"], plans
+    )

@@ -1,4 +1,4 @@
-"""SAM low-resolution mask logits to binary masks at the original resolution (pure functions).
+"""``masks``: SAM's low-resolution mask logits -> binary masks at the photo's resolution.
 
 SAM predicts masks at a quarter of its input side (128 x 128 for a 512 px encoder), so a mask's
 edge at the original resolution is a bilinear interpolation of a coarse grid: ragged, a few
@@ -14,12 +14,17 @@ IoU equal or better; the verdict accuracy is unchanged (within noise on 1,200 sc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from loadcheck.serving.prompts import SamRegion
+from loadcheck import tensor_names as tn
+from loadcheck.pipeline.params import StepSettings
+from loadcheck.pipeline.prompts import SamRegion
+from loadcheck.pipeline.step import Arrays, Step, StepInputError
+from loadcheck.pipeline.tensors import TensorSpec, spec
 
 LOW_RES_FACTOR = 4  # SAM's low-resolution masks are side / 4 pixels square
 
@@ -55,17 +60,6 @@ class MaskRefinement:
     def radius_px(self, region: SamRegion, side: int) -> int:
         """The window radius in original pixels for masks of ``region`` (at least 1)."""
         return max(1, round(self.radius * LOW_RES_FACTOR / region.scale(side)))
-
-    def to_params(self) -> dict[str, str]:
-        """The ``masks`` model's ``config.pbtxt`` parameters."""
-        return {"mask_refine_radius": repr(self.radius), "mask_refine_eps": repr(self.eps)}
-
-    @classmethod
-    def from_params(cls, params: dict[str, str]) -> MaskRefinement:
-        """Inverse of :meth:`to_params`; a repository written before refinement existed has
-        neither parameter and keeps its unrefined masks."""
-        radius = float(params.get("mask_refine_radius", "0"))
-        return cls(radius, float(params.get("mask_refine_eps", "0.1")))
 
 
 NO_REFINEMENT = MaskRefinement(radius=0.0)
@@ -156,3 +150,89 @@ def upsample_masks(
             mask = _refined(region_logits, grey, refine.radius_px(region, side), refine.eps)
         out[k, region.y0 : region.y0 + region.h, region.x0 : region.x0 + region.w] = mask
     return out
+
+
+@dataclass(frozen=True)
+class MasksSettings(StepSettings):
+    """The ``masks`` step's settings.
+
+    Attributes:
+        sam_img_size: S, the SAM encoder's input side (its masks are S/4 square).
+        mask_refine_radius / mask_refine_eps: :class:`MaskRefinement` (radius 0: off). A
+            repository written before refinement existed has neither and stays unrefined.
+    """
+
+    sam_img_size: int = 1024
+    mask_refine_radius: float = field(default=MaskRefinement.radius, metadata={"missing": 0.0})
+    mask_refine_eps: float = MaskRefinement.eps
+
+    def __post_init__(self) -> None:
+        if self.sam_img_size < LOW_RES_FACTOR or self.sam_img_size % LOW_RES_FACTOR:
+            raise ValueError(
+                f"sam_img_size: expected a multiple of {LOW_RES_FACTOR}, got {self.sam_img_size}"
+            )
+        self.refinement  # validates the refinement settings  # noqa: B018
+
+    @property
+    def refinement(self) -> MaskRefinement:
+        return MaskRefinement(self.mask_refine_radius, self.mask_refine_eps)
+
+
+class MasksStep(Step):
+    """Inputs: ``low_res_masks`` float32 [K', 1, S/4, S/4], ``iou_predictions`` float32 [K', 1],
+    ``sam_region_xywh`` float32 [4], ``image_wh`` int32 [2], ``CLASS_IDS`` int32 [K] (the real
+    box count; the dummy prompt of a photo without detections is dropped), ``original_rgb``
+    uint8 [H, W, 3] (the refinement's guide). Outputs: ``MASKS`` uint8 [K, H, W] (0/1),
+    ``MASK_IOU`` float32 [K]."""
+
+    kind = "masks"
+    settings_type = MasksSettings
+    settings: MasksSettings
+
+    def __init__(self, name: str = tn.MASKS_MODEL, settings: StepSettings | None = None):
+        super().__init__(name, settings or MasksSettings())
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        low = self.settings.sam_img_size // LOW_RES_FACTOR
+        return (
+            spec(tn.SAM_LOW_RES_MASKS, "float32", -1, 1, low, low),
+            spec(tn.SAM_IOU_PREDICTIONS, "float32", -1, 1),
+            spec(tn.SAM_REGION_XYWH, "float32", 4),
+            spec(tn.IMAGE_WH, "int32", 2),
+            spec(tn.CLASS_IDS, "int32", -1),
+            spec(tn.ORIGINAL_RGB, "uint8", -1, -1, 3),
+        )
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        return (spec(tn.MASKS, "uint8", -1, -1, -1), spec(tn.MASK_IOU, "float32", -1))
+
+    def compute(self, feeds: Mapping[str, np.ndarray]) -> Arrays:
+        logits = feeds[tn.SAM_LOW_RES_MASKS]
+        iou = feeds[tn.SAM_IOU_PREDICTIONS].reshape(-1)
+        rgb = feeds[tn.ORIGINAL_RGB]
+        w, h = (int(v) for v in feeds[tn.IMAGE_WH])
+        if (h, w) != rgb.shape[:2]:
+            raise StepInputError(
+                f"input {tn.IMAGE_WH!r}: {w}x{h} is not the photo's {rgb.shape[1]}x{rgb.shape[0]}"
+            )
+        count = len(feeds[tn.CLASS_IDS])
+        if count > len(logits) or len(iou) != len(logits):
+            raise StepInputError(
+                f"{count} detections, {len(logits)} SAM masks and {len(iou)} IoU predictions; "
+                "expected a mask and an IoU prediction per detection"
+            )
+        try:
+            region = SamRegion.from_array(feeds[tn.SAM_REGION_XYWH])
+            masks = upsample_masks(
+                logits[:count],
+                region,
+                (w, h),
+                self.settings.sam_img_size,
+                rgb=rgb,
+                refine=self.settings.refinement,
+            )
+        except ValueError as exc:
+            raise StepInputError(str(exc)) from None
+        return {tn.MASKS: masks, tn.MASK_IOU: np.clip(iou[:count], 0.0, 1.0).astype(np.float32)}
