@@ -1,14 +1,13 @@
-"""Serving loadcheck on NVIDIA Triton: model repository, Python-backend models, launcher, deploy.
+"""Serving the pipeline on NVIDIA Triton: model repository, the Python-backend adapter, launcher.
 
 Modules:
     config      typed ``config.pbtxt`` objects rendered through protobuf text format
-    images      image decoding (magic bytes, pixel limit, EXIF, RGB) and letterboxing
-    prompts     YOLO decoding, NMS, SAM region and prompt boxes
-    masks       SAM low-resolution logits to binary masks at the original resolution
-    runtimes    per-network runtime registry (python-onnxruntime, onnxruntime, tensorrt)
-    repository  the repository builder (``loadcheck repository build``)
+    layout      configs generated from the pipeline's declaration (steps, ensembles, model.py)
+    runtimes    per-network runtime registry (python-onnxruntime, onnxruntime, tensorrt,
+                python-torch)
+    repository  the repository builder (``loadcheck repository build``) and its manifest
+    backend     the one ``TritonPythonModel``: builds a model's step from its config and runs it
     server      ``TritonServer``: the tritonserver launcher (``loadcheck serve``)
     deploy      integrator deploy / undeploy through Triton's model-control API
-    pipeline    the same pipeline in one process (equivalence tests, baseline)
-    backends    thin ``TritonPythonModel`` adapters imported by the generated ``model.py`` files
+    state       which models the server loads at start
 """
