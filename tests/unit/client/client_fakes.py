@@ -28,8 +28,10 @@ def integrator_outputs(
     *,
     batched: bool = False,
     n_boxes: int = 2,
+    size_hw: tuple[int, int] = (60, 80),
 ) -> dict[str, np.ndarray]:
-    """Outputs shaped as ``integrator_<name>`` returns them (``batched`` adds the batch axis)."""
+    """Outputs shaped as ``integrator_<name>`` returns them, masks of a ``size_hw`` photo
+    included (``batched`` adds the batch axis)."""
     boxes = np.array([[4, 6, 70, 50], [10, 12, 60, 40]], np.float32)[:n_boxes]
     trucks = [{"bed_xyxy": [4, 6, 70, 50], "score_result": verdict, "probability": probability}]
     out = {
@@ -43,6 +45,8 @@ def integrator_outputs(
         tn.CLASS_IDS: np.array([0, 1], np.int32)[:n_boxes],
         tn.SCORES: np.array([0.9, 0.7], np.float32)[:n_boxes],
         tn.TRUCKS_JSON: np.array([json.dumps(trucks).encode()], np.object_),
+        tn.MASKS: segmentator_outputs(size_hw)[tn.MASKS][:n_boxes],
+        tn.MASK_IOU: np.array([0.95, 0.9], np.float32)[:n_boxes],
     }
     if batched:
         out = {k: v[np.newaxis] for k, v in out.items()}
@@ -68,12 +72,11 @@ Responder = Callable[[str, bytes], Mapping[str, np.ndarray]]
 
 def default_responder(model: str, image: bytes) -> Mapping[str, np.ndarray]:
     """Qualified for bright images, Unqualified for dark ones (decodes the image)."""
-    if model == tn.SEGMENTATOR_ENSEMBLE:
-        rgb = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
-        return segmentator_outputs(rgb.shape[:2])
     rgb = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if model == tn.SEGMENTATOR_ENSEMBLE:
+        return segmentator_outputs(rgb.shape[:2])
     p = float(rgb.mean()) / 255.0
-    return integrator_outputs("Qualified" if p >= 0.5 else "Unqualified", p)
+    return integrator_outputs("Qualified" if p >= 0.5 else "Unqualified", p, size_hw=rgb.shape[:2])
 
 
 class FakeTransport:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from client_fakes import FakeTransport, default_responder, jpeg_bytes
+from client_fakes import FakeTransport, jpeg_bytes
 
 from loadcheck import tensor_names as tn
 from loadcheck.client import (
@@ -56,12 +56,18 @@ def test_an_invalid_image_is_refused_before_anything_is_sent() -> None:
     assert transport.calls == []
 
 
-def test_masks_on_request_come_from_the_segmentator() -> None:
+def test_masks_on_request_come_with_the_verdict_in_one_request() -> None:
     transport = FakeTransport()
     result = asyncio.run(make_client(transport).inspect(jpeg_bytes(), "site_a", masks=True))
-    assert sorted(c[0] for c in transport.calls) == ["integrator_site_a", "segmentator"]
+    assert [c[0] for c in transport.calls] == ["integrator_site_a"]
+    assert {tn.MASKS, tn.MASK_IOU} <= set(transport.calls[0][2])
     assert result.masks is not None and result.masks.mask_hw.shape == (2, 60, 80)
-    assert "masks_round_trip" in result.timings.stages_ms
+
+
+def test_masks_are_not_sent_unless_asked_for() -> None:
+    transport = FakeTransport()
+    result = asyncio.run(make_client(transport).inspect(jpeg_bytes(), "site_a"))
+    assert tn.MASKS not in transport.calls[0][2] and result.masks is None
 
 
 def test_transient_failures_are_retried_and_the_wait_is_timed() -> None:
@@ -172,16 +178,3 @@ def test_the_blocking_batch_can_be_abandoned_early(tmp_path: Path) -> None:
         stream.close()
         assert first.index in range(9)
         assert client.inspect(jpeg_bytes(30), "site_a").score_result is Verdict.UNQUALIFIED
-
-
-def test_a_failing_mask_request_fails_the_inspection_after_both_requests_end() -> None:
-    def responder(model: str, image: bytes):  # type: ignore[no-untyped-def]
-        if model == tn.SEGMENTATOR_ENSEMBLE:
-            raise RejectedInputError("segmentator refused")
-        return default_responder(model, image)
-
-    transport = FakeTransport(responder, delay_s=0.01)
-    with pytest.raises(RejectedInputError, match="segmentator refused"):
-        asyncio.run(make_client(transport).inspect(jpeg_bytes(), "site_a", masks=True))
-    assert transport.in_flight == 0
-    assert len(transport.calls) == 2

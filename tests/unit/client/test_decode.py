@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from client_fakes import FEATURE_NAMES, integrator_outputs, segmentator_outputs
+from client_fakes import FEATURE_NAMES, integrator_outputs
 
 from loadcheck import tensor_names as tn
 from loadcheck.client.decode import decode_inspection, decode_trucks, unbatch
@@ -28,7 +28,7 @@ def test_integrator_outputs_decode_to_an_inspection_result(batched: bool) -> Non
     assert result.detections.class_id.tolist() == [0, 1]
     assert result.trucks[0].score_result is Verdict.UNQUALIFIED
     assert result.trucks[0].bed_xyxy == (4.0, 6.0, 70.0, 50.0)
-    assert result.masks is None
+    assert result.masks is not None and len(result.masks) == 2
 
 
 def test_no_mine_detected_has_no_features_even_when_the_scorer_sends_zeros() -> None:
@@ -53,14 +53,28 @@ def test_timings_are_kept() -> None:
     assert result.timings.stages_ms == {"round_trip": 12.5}
 
 
-def test_masks_and_their_detections_come_from_the_segmentator() -> None:
-    seg = segmentator_outputs((60, 80))
-    seg[tn.CLASS_IDS] = np.array([1, 0], np.int32)
-    result = decode_inspection(integrator_outputs(), model=MODEL, mask_outputs=seg)
+def test_masks_returned_with_the_verdict_belong_to_its_detections() -> None:
+    outputs = integrator_outputs()
+    outputs[tn.CLASS_IDS] = np.array([1, 0], np.int32)
+    result = decode_inspection(outputs, model=MODEL)
     assert result.masks is not None
     assert result.masks.mask_hw.shape == (2, 60, 80)
     assert result.masks.mask_hw.dtype == np.bool_
     assert result.detections.class_id.tolist() == [1, 0]
+
+
+def test_a_verdict_without_masks_decodes_without_masks() -> None:
+    outputs = integrator_outputs()
+    del outputs[tn.MASKS], outputs[tn.MASK_IOU]
+    assert decode_inspection(outputs, model=MODEL).masks is None
+
+
+def test_masks_and_detections_of_different_counts_are_a_server_error() -> None:
+    outputs = integrator_outputs()
+    outputs[tn.MASKS] = outputs[tn.MASKS][:1]
+    outputs[tn.MASK_IOU] = outputs[tn.MASK_IOU][:1]
+    with pytest.raises(ServerError, match="1 masks for 2 detections"):
+        decode_inspection(outputs, model=MODEL)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from client_fakes import FakeTransport, jpeg_bytes
 from typer.testing import CliRunner
 
+from loadcheck import tensor_names as tn
 from loadcheck.cli import app
 from loadcheck.client import AsyncInspectionClient, RetryPolicy
 from loadcheck.client import cli as inspect_cli
@@ -115,7 +116,8 @@ def test_overlays_are_written_per_image_with_masks_requested(
         "00000_truck.png",
         "00001_truck.png",
     ]
-    assert any(call[0] == "segmentator" for call in transport.calls)
+    assert all(call[0] == "integrator_site_a" for call in transport.calls)
+    assert all(tn.MASKS in call[2] for call in transport.calls)
 
 
 @pytest.mark.parametrize(

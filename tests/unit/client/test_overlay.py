@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from client_fakes import integrator_outputs, segmentator_outputs
+from client_fakes import integrator_outputs
 
 from loadcheck.client.decode import decode_inspection
 from loadcheck.client.overlay import CLASS_COLORS, VERDICT_COLORS, render_overlay
@@ -12,15 +12,15 @@ H, W = 240, 320
 
 
 def result(verdict: str = "Qualified", masks: bool = True) -> InspectionResult:
-    seg = segmentator_outputs((H, W)) if masks else None
-    if seg is not None:
-        seg["MASKS"][:] = 0
-        seg["MASKS"][0, 100:200, 150:300] = 1  # bed, away from the text banner
-        seg["MASKS"][1, 120:160, 170:280] = 1  # load inside the bed
-        seg["BOXES_XYXY"] = np.array([[150, 100, 300, 200], [170, 120, 280, 160]], np.float32)
-    return decode_inspection(
-        integrator_outputs(verdict, 0.7), model="integrator_x", mask_outputs=seg
-    )
+    outputs = integrator_outputs(verdict, 0.7, size_hw=(H, W))
+    if masks:
+        outputs["MASKS"][:] = 0
+        outputs["MASKS"][0, 100:200, 150:300] = 1  # bed, away from the text banner
+        outputs["MASKS"][1, 120:160, 170:280] = 1  # load inside the bed
+        outputs["BOXES_XYXY"] = np.array([[150, 100, 300, 200], [170, 120, 280, 160]], np.float32)
+    else:
+        del outputs["MASKS"], outputs["MASK_IOU"]
+    return decode_inspection(outputs, model="integrator_x")
 
 
 def test_overlay_is_an_rgb_image_of_the_input_size_and_leaves_the_input_alone() -> None:

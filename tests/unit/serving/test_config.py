@@ -1,85 +1,104 @@
-"""config.pbtxt generation: typed objects -> protobuf text, checked against golden files.
+"""config.pbtxt generation: the declaration -> typed configs -> protobuf text, checked against
+golden files.
 
 Regenerate the golden files after an intended change with ``LOADCHECK_UPDATE_GOLDEN=1``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
+from network_cards import synthetic_networks
 
 from loadcheck import tensor_names as tn
+from loadcheck.pipeline.cards import ModelCard
+from loadcheck.pipeline.declaration import NetworkStage, Segmentator, SegmentatorSettings
+from loadcheck.pipeline.registry import step_from_config
+from loadcheck.pipeline.tensors import TensorSpec
 from loadcheck.serving import layout
-from loadcheck.serving.config import (
-    DataType,
-    Device,
-    InstanceGroup,
-    ModelConfig,
-    TensorSpec,
-    parse_config,
-    render_config,
+from loadcheck.serving.config import Device, InstanceGroup, ModelConfig, parse_config, render_config
+from loadcheck.serving.runtimes import (
+    RUNTIMES,
+    NetworkPlacement,
+    Runtime,
+    RuntimeSettingsError,
 )
-from loadcheck.serving.masks import MaskRefinement
-from loadcheck.serving.runtimes import RUNTIMES, NetworkPlacement, NetworkSpec
 
 GOLDEN = Path(__file__).parent / "golden"
-SHAPES = layout.NetworkShapes(
-    detector_input=(1, 640, 640, 3),
-    detector_input_dtype=DataType.UINT8,
-    raw_detections=(1, -1, 7),
-    sam_side=1024,
-    low_res_side=256,
-)
 CPU = InstanceGroup(1, Device.CPU)
-DETECTOR = NetworkSpec(
-    tn.DETECTOR_MODEL,
-    Path("detector.onnx"),
-    [(tn.DETECTOR_INPUT, "uint8", (-1, 640, 640, 3))],
-    [(tn.DETECTOR_RAW_OUTPUT, "float32", (-1, 8400, 7))],
-    batch_axis=True,
-)
-DECODER = NetworkSpec(
-    tn.SAM_DECODER_MODEL,
-    Path("sam_decoder.onnx"),
-    [
-        (tn.SAM_DECODER_EMBEDDINGS, "float32", (1, 256, 64, 64)),
-        (tn.SAM_DECODER_BOXES, "float32", (-1, 4)),
-        (tn.SAM_DECODER_POINT_COORDS, "float32", (-1, 1, 2)),
-        (tn.SAM_DECODER_POINT_LABELS, "float32", (-1, 1)),
-    ],
-    [
-        (tn.SAM_LOW_RES_MASKS, "float32", (-1, 1, 256, 256)),
-        (tn.SAM_IOU_PREDICTIONS, "float32", (-1, 1)),
-    ],
-    batch_axis=False,
-)
+GPU_PLACEMENT = NetworkPlacement(8, 2000, InstanceGroup(2, Device.GPU), intra_op_threads=2)
 
 
-def _configs() -> dict[str, ModelConfig]:
-    configs = {
-        "preprocess": layout.preprocess_config(SHAPES, CPU, {"detector_height": "640"}),
-        "prompts": layout.prompts_config(SHAPES, CPU, {"sam_frame": "crop"}),
-        "masks": layout.masks_config(
-            SHAPES, CPU, {"sam_img_size": "1024", **MaskRefinement().to_params()}
-        ),
-        "segmentator": layout.segmentator_config(),
-        "scorer_site_a": layout.scorer_config("site_a", CPU, {}),
-        "integrator_site_a": layout.integrator_config("site_a"),
+def _segmentator() -> Segmentator:
+    return Segmentator.from_networks(synthetic_networks(), SegmentatorSettings())
+
+
+def _plan(card: ModelCard, tensor: str, max_shape: tuple[int, ...]) -> ModelCard:
+    profile = {"name": tensor, "min_shape": [1], "opt_shape": [1], "max_shape": list(max_shape)}
+    return dataclasses.replace(
+        card,
+        format="tensorrt_plan",
+        file=card.file.replace(".onnx", ".plan"),
+        extra={"tensorrt_profiles": [profile]},
+    )
+
+
+def _plans(tmp: Path, seg: Segmentator) -> dict[str, ModelCard]:
+    plans = {
+        tn.DETECTOR_MODEL: _plan(seg.detector.card, tn.DETECTOR_INPUT, (8, 640, 640, 3)),
+        tn.SAM_DECODER_MODEL: _plan(seg.sam_decoder.card, tn.SAM_DECODER_BOXES, (16, 4)),
     }
-    gpu = NetworkPlacement(8, 2000, InstanceGroup(2, Device.GPU), intra_op_threads=2)
+    for plan in plans.values():
+        (tmp / plan.file).write_bytes(b"plan")
+    return plans
+
+
+def _stage(stage: NetworkStage, folder: Path) -> NetworkStage:
+    return dataclasses.replace(stage, path=folder / stage.path.name)
+
+
+def _configs(tmp: Path) -> dict[str, ModelConfig]:
+    seg = _segmentator()
+    configs = {
+        step.name: layout.python_step_config(step, CPU)
+        for step in (seg.preprocess, seg.prompts, seg.masks)
+    }
+    configs["segmentator"] = layout.segmentator_config(seg)
+    configs["scorer_site_a"] = layout.scorer_config("site_a", CPU, (3,))
+    configs["integrator_site_a"] = layout.integrator_config("site_a")
+    plans = _plans(tmp, seg)
+    placement = dataclasses.replace(GPU_PLACEMENT, max_boxes=16)
     for runtime, make in RUNTIMES.items():
-        if runtime == "python-torch":  # needs checkpoints; tested in tests/functional
+        if runtime is Runtime.PYTHON_TORCH:  # needs checkpoints; tested in tests/functional
             continue
-        configs[f"detector.{runtime}"] = make(DETECTOR, gpu).config
-        configs[f"sam_decoder.{runtime}"] = make(DECODER, gpu).config
+        for stage in (seg.detector, seg.sam_decoder):
+            out = make(_stage(stage, tmp), placement, plans.get(stage.name))
+            configs[f"{stage.name}.{runtime.value}"] = out.config
     return configs
 
 
-@pytest.mark.parametrize("name", sorted(_configs()))
-def test_generated_config_matches_its_golden_file(name):
-    text = render_config(_configs()[name])
+NAMES = (
+    "preprocess",
+    "prompts",
+    "masks",
+    "segmentator",
+    "scorer_site_a",
+    "integrator_site_a",
+    *(
+        f"{n}.{r.value}"
+        for n in ("detector", "sam_decoder")
+        for r in Runtime
+        if r is not Runtime.PYTHON_TORCH
+    ),
+)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_generated_config_matches_its_golden_file(name: str, tmp_path: Path) -> None:
+    text = render_config(_configs(tmp_path)[name])
     golden = GOLDEN / f"{name}.pbtxt"
     if os.environ.get("LOADCHECK_UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")
@@ -87,33 +106,58 @@ def test_generated_config_matches_its_golden_file(name):
     assert text == golden.read_text(encoding="utf-8")
 
 
-def test_max_batch_size_zero_is_written_explicitly_and_parses_back():
-    text = render_config(layout.masks_config(SHAPES, CPU, {}))
+def test_every_golden_file_is_still_generated(tmp_path: Path) -> None:
+    generated = set(_configs(tmp_path))
+    assert generated == set(NAMES)
+    stale = {p.stem for p in GOLDEN.glob("*.pbtxt")} - generated
+    assert not stale, f"golden files no config generates any more: {sorted(stale)}"
+
+
+def test_a_python_steps_config_builds_the_same_step_back(tmp_path: Path) -> None:
+    for step in (_segmentator().preprocess, _segmentator().prompts, _segmentator().masks):
+        config = parse_config(render_config(layout.python_step_config(step, CPU)))
+        rebuilt = step_from_config(config, tmp_path)
+        assert type(rebuilt) is type(step)
+        assert rebuilt.settings == step.settings
+        assert rebuilt.inputs == step.inputs and rebuilt.outputs == step.outputs
+
+
+def test_max_batch_size_zero_is_written_explicitly_and_parses_back() -> None:
+    text = render_config(layout.python_step_config(_segmentator().masks, CPU))
     assert "max_batch_size: 0\n" in text
     assert parse_config(text)["name"] == tn.MASKS_MODEL
 
 
-def test_a_batching_network_has_no_batch_axis_in_its_dims():
-    config = RUNTIMES["onnxruntime"](DETECTOR, NetworkPlacement(4, 100, CPU)).config
+def test_a_batching_network_has_no_batch_axis_in_its_dims() -> None:
+    stage = _segmentator().detector
+    config = RUNTIMES[Runtime.ONNXRUNTIME](stage, NetworkPlacement(4, 100, CPU), None).config
     parsed = parse_config(render_config(config))
     assert parsed["max_batch_size"] == 4
     assert [int(d) for d in parsed["input"][0]["dims"]] == [640, 640, 3]
     assert parsed["platform"] == "onnxruntime_onnx"
 
 
-def test_a_network_without_batch_axis_never_batches():
-    config = RUNTIMES["tensorrt"](DECODER, NetworkPlacement(8, 100, CPU)).config
+def test_a_network_without_batch_axis_never_batches() -> None:
+    stage = _segmentator().sam_decoder
+    config = RUNTIMES[Runtime.ONNXRUNTIME](stage, NetworkPlacement(8, 100, CPU), None).config
     assert config.max_batch_size == 0 and config.dynamic_batching is None
 
 
-def test_ensemble_steps_consume_only_tensors_produced_earlier():
+def test_the_integrator_nests_the_segmentator_and_returns_its_masks() -> None:
     config = layout.integrator_config("x")
-    available = {t.name for t in config.inputs}
-    for step in config.ensemble_steps:
-        missing = set(step.input_map.values()) - available
-        assert not missing, f"{step.model_name} reads {missing} before any step produces it"
-        available |= set(step.output_map.values())
-    assert {t.name for t in config.outputs} <= available
+    assert [s.model_name for s in config.ensemble_steps] == ["segmentator", "scorer_x"]
+    names = {t.name for t in config.outputs}
+    assert {tn.SCORE_RESULT, tn.MASKS, tn.MASK_IOU, tn.BOXES_XYXY} <= names
+
+
+def test_ensemble_steps_consume_only_tensors_produced_earlier() -> None:
+    for config in (layout.integrator_config("x"), layout.segmentator_config(_segmentator())):
+        available = {t.name for t in config.inputs}
+        for step in config.ensemble_steps:
+            missing = set(step.input_map.values()) - available
+            assert not missing, f"{step.model_name} reads {missing} before any step produces it"
+            available |= set(step.output_map.values())
+        assert {t.name for t in config.outputs} <= available
 
 
 @pytest.mark.parametrize(
@@ -124,30 +168,50 @@ def test_ensemble_steps_consume_only_tensors_produced_earlier():
         ({"platform": "ensemble"}, "at least one step"),
     ],
 )
-def test_invalid_configs_are_refused(kwargs, message):
+def test_invalid_configs_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        ModelConfig(name="m", inputs=[TensorSpec("a", DataType.FP32, (1,))], outputs=[], **kwargs)
+        ModelConfig(name="m", inputs=[TensorSpec("a", "float32", (1,))], outputs=[], **kwargs)  # type: ignore[arg-type]
 
 
-def test_unknown_fields_are_refused_by_protobuf():
-    from google.protobuf.json_format import ParseError
-
-    config = ModelConfig(name="m", backend="python", inputs=[], outputs=[])
-    bad = config.to_dict() | {"no_such_field": 1}
+def test_unknown_fields_are_refused_by_protobuf() -> None:
     from google.protobuf import json_format
+    from google.protobuf.json_format import ParseError
     from tritonclient.grpc import model_config_pb2
 
+    config = ModelConfig(name="m", backend="python", inputs=[], outputs=[])
     with pytest.raises(ParseError):
-        json_format.ParseDict(bad, model_config_pb2.ModelConfig())
+        json_format.ParseDict(
+            config.to_dict() | {"no_such_field": 1}, model_config_pb2.ModelConfig()
+        )
 
 
-def test_tensorrt_uses_the_plan_from_the_export_and_otherwise_says_how_to_build_it(tmp_path):
-    import dataclasses
+def test_tensorrt_without_a_plan_is_refused_with_what_to_run(tmp_path: Path) -> None:
+    stage = _stage(_segmentator().sam_decoder, tmp_path)
+    with pytest.raises(RuntimeSettingsError, match="loadcheck export tensorrt"):
+        RUNTIMES[Runtime.TENSORRT](stage, NetworkPlacement(0, 100, CPU), None)
 
-    place = NetworkPlacement(0, 100, CPU)
-    missing = RUNTIMES["tensorrt"](DECODER, place)
-    assert set(missing.files) == {"model.onnx"} and "loadcheck export tensorrt" in missing.notes
-    plan = tmp_path / "decoder_fp16.plan"
-    plan.write_bytes(b"plan")
-    found = RUNTIMES["tensorrt"](dataclasses.replace(DECODER, plan=plan), place)
-    assert found.files == {"model.plan": plan} and found.notes is None
+
+def test_tensorrt_serves_the_plan_of_the_export_folder(tmp_path: Path) -> None:
+    seg = _segmentator()
+    plan = _plans(tmp_path, seg)[tn.SAM_DECODER_MODEL]
+    stage = _stage(seg.sam_decoder, tmp_path)
+    out = RUNTIMES[Runtime.TENSORRT](stage, NetworkPlacement(0, 100, CPU, max_boxes=16), plan)
+    assert out.files == {"model.plan": tmp_path / plan.file}
+
+
+@pytest.mark.parametrize(
+    ("network", "placement", "message"),
+    [
+        (tn.SAM_DECODER_MODEL, NetworkPlacement(0, 100, CPU, max_boxes=1000), "--max-det 1000"),
+        (tn.DETECTOR_MODEL, NetworkPlacement(32, 100, CPU), "max batch 32"),
+    ],
+)
+def test_tensorrt_refuses_settings_beyond_the_plans_profile(
+    tmp_path: Path, network: str, placement: NetworkPlacement, message: str
+) -> None:
+    seg = _segmentator()
+    stage = {tn.SAM_DECODER_MODEL: seg.sam_decoder, tn.DETECTOR_MODEL: seg.detector}[network]
+    with pytest.raises(RuntimeSettingsError, match=message):
+        RUNTIMES[Runtime.TENSORRT](
+            _stage(stage, tmp_path), placement, _plans(tmp_path, seg)[network]
+        )

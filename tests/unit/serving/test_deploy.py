@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from network_cards import synthetic_networks
 
 from loadcheck import tensor_names as tn
+from loadcheck.pipeline.declaration import Segmentator
 from loadcheck.serving import layout
 from loadcheck.serving.config import parse_config
 from loadcheck.serving.deploy import DeployError, check_name, deploy, undeploy, write_integrator
@@ -22,7 +24,8 @@ def _no_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
-    write_model(tmp_path, layout.segmentator_config())
+    segmentator = Segmentator.from_networks(synthetic_networks())
+    write_model(tmp_path, layout.segmentator_config(segmentator))
     return tmp_path
 
 

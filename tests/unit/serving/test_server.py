@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from network_cards import synthetic_networks
 
 from loadcheck import tensor_names as tn
 from loadcheck.deploy_constants import API_KEY_HEADER
+from loadcheck.pipeline.declaration import Segmentator
 from loadcheck.serving import layout
 from loadcheck.serving.repository import write_model
 from loadcheck.serving.server import (
@@ -20,7 +22,9 @@ from loadcheck.serving.state import save_deployed
 
 
 def test_command_is_explicit_mode_with_restricted_apis_and_the_deployed_models(tmp_path: Path):
-    write_model(tmp_path, layout.segmentator_config())
+    write_model(
+        tmp_path, layout.segmentator_config(Segmentator.from_networks(synthetic_networks()))
+    )
     write_model(tmp_path, layout.integrator_config("site_a"))
     save_deployed(tmp_path, ["site_a", "gone"])  # "gone" has no folder: not loaded
     server = TritonServer(tmp_path, http_port=1, grpc_port=2, metrics_port=3, api_key="s3cret")

@@ -7,7 +7,6 @@ import struct
 import cv2
 import numpy as np
 import pytest
-
 from loadcheck.serving.images import (
     ImageDecodeError,
     Letterbox,

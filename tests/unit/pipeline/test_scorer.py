@@ -8,7 +8,7 @@ import numpy as np
 
 from loadcheck import tensor_names as tn
 from loadcheck.payloads import BED_CLASS_ID, LOAD_CLASS_ID, Detections, SegmentationMasks, Verdict
-from loadcheck.serving.scoring import score_segmentation
+from loadcheck.pipeline.scorer import score_segmentation
 
 
 @dataclass

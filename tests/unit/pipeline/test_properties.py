@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadcheck.serving.images import letterbox
-from loadcheck.serving.prompts import SamFrame, SamRegion, boxes_to_sam, sam_region
+from loadcheck.pipeline.preprocess import letterbox
+from loadcheck.pipeline.prompts import SamFrame, SamRegion, boxes_to_sam, sam_region
 from loadcheck.serving.runtimes import RUNTIMES
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "serving.md"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loadcheck.serving.masks import MaskRefinement, upsample_masks
-from loadcheck.serving.prompts import SamRegion
+from loadcheck.pipeline.masks import MaskRefinement, upsample_masks
+from loadcheck.pipeline.prompts import SamRegion
 
 
 def _logits_for(box_sam: tuple[int, int, int, int], side: int) -> np.ndarray:
@@ -145,12 +145,6 @@ def test_refinement_needs_the_photo_and_says_which_shape(rgb, match):
 def test_bad_refinement_settings_are_named(radius, eps, match):
     with pytest.raises(ValueError, match=match):
         MaskRefinement(radius, eps)
-
-
-def test_refinement_parameters_round_trip_and_old_repositories_stay_unrefined():
-    refine = MaskRefinement(2.5, 0.05)
-    assert MaskRefinement.from_params(refine.to_params()) == refine
-    assert not MaskRefinement.from_params({"sam_img_size": "512"}).enabled
 
 
 def test_the_cli_defaults_are_the_refinement_defaults():

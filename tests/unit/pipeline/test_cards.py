@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loadcheck.export.card import (
+from loadcheck.pipeline.cards import (
     CardError,
     InputContract,
     ModelCard,
@@ -16,6 +16,7 @@ from loadcheck.export.card import (
     TensorSpec,
     card_path_for,
 )
+from loadcheck.pipeline.tensors import TensorSpecError
 
 
 def _card(**changes: object) -> ModelCard:
@@ -81,7 +82,7 @@ def test_invalid_cards_are_refused(changes: dict[str, object], message: str) -> 
 
 
 def test_tensor_spec_needs_one_name_per_dim() -> None:
-    with pytest.raises(CardError, match="same length"):
+    with pytest.raises(TensorSpecError, match="same length"):
         TensorSpec("images", "uint8", (-1, 640, 640, 3), ("B", "S"))
 
 

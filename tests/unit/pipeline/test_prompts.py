@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from loadcheck.payloads import BED_CLASS_ID, LOAD_CLASS_ID, Detections
-from loadcheck.serving.images import Letterbox
-from loadcheck.serving.prompts import (
+from loadcheck.pipeline.preprocess import Letterbox
+from loadcheck.pipeline.prompts import (
     DetectorSettings,
     SamFrame,
     SamRegion,
@@ -145,7 +145,7 @@ def test_a_zero_size_box_on_the_image_edge_still_gives_a_region_inside_the_image
 
 
 def test_a_load_prompt_gets_a_positive_point_at_its_lower_middle_and_a_bed_none():
-    from loadcheck.serving.prompts import LOAD_POINT_DEPTH, prompt_points
+    from loadcheck.pipeline.prompts import LOAD_POINT_DEPTH, prompt_points
 
     boxes = np.array([[10, 20, 110, 70], [10, 20, 110, 70]], np.float32)
     coords, labels = prompt_points(boxes, np.array([BED_CLASS_ID, LOAD_CLASS_ID]))
@@ -157,7 +157,7 @@ def test_a_load_prompt_gets_a_positive_point_at_its_lower_middle_and_a_bed_none(
 
 def test_decoder_prompts_keep_k_at_least_one_and_disagreeing_lengths_fail():
     from loadcheck import tensor_names as tn
-    from loadcheck.serving.prompts import decoder_prompts, prompt_points
+    from loadcheck.pipeline.prompts import decoder_prompts, prompt_points
 
     feeds = decoder_prompts(Detections.empty(), SamRegion(0, 0, 640, 480), 256)
     assert feeds[tn.SAM_DECODER_BOXES].shape == (1, 4)
