@@ -61,24 +61,10 @@ def test_segmentator_gives_the_same_answer_over_http_and_grpc(triton, scene_jpeg
         np.testing.assert_array_equal(http[name], grpc[name])
 
 
-def test_served_segmentator_equals_the_same_pipeline_run_in_process(triton, scene_jpegs):
-    from loadcheck.serving.pipeline import InProcessSegmentator
-
-    local = InProcessSegmentator(triton.repository)
-    for data in scene_jpegs[:2]:
-        served = _http_infer(triton.http_url, tn.SEGMENTATOR_ENSEMBLE, data, SEGMENTATOR_OUTPUTS)
-        expected = local.segment(data)
-        np.testing.assert_allclose(served[tn.BOXES_XYXY], expected.detections.xyxy, atol=1e-3)
-        np.testing.assert_array_equal(served[tn.CLASS_IDS], expected.detections.class_id)
-        np.testing.assert_allclose(served[tn.SCORES], expected.detections.confidence, atol=1e-5)
-        same = (served[tn.MASKS] > 0) == expected.masks.mask_hw
-        assert same.mean() > 0.999
-
-
 def test_integrator_answers_with_a_verdict_of_the_public_contract(triton, scene_jpegs):
+    from loadcheck.pipeline.runner import PipelineRunner
+    from loadcheck.pipeline.scorer import score_segmentation
     from loadcheck.scoring.model import ScoreModel
-    from loadcheck.serving.pipeline import InProcessSegmentator
-    from loadcheck.serving.scoring import score_segmentation
 
     outputs = (
         tn.SCORE_RESULT,
@@ -96,7 +82,7 @@ def test_integrator_answers_with_a_verdict_of_the_public_contract(triton, scene_
     assert verdict in VERDICTS
     assert len(served[tn.FEATURES]) == len(served[tn.FEATURE_NAMES])
     model = ScoreModel.load(triton.repository / f"scorer_{triton.integrator}" / "1")
-    segmentation = InProcessSegmentator(triton.repository).segment(scene_jpegs[1])
+    segmentation = PipelineRunner.from_repository(triton.repository).segment(scene_jpegs[1])
     expected = score_segmentation(segmentation.detections, segmentation.masks, model)
     assert verdict == expected.score_result.value
     assert served[tn.PROBABILITY][0] == pytest.approx(expected.probability, abs=1e-5)
@@ -107,8 +93,8 @@ def test_scorer_in_triton_scores_true_masks_of_a_loaded_truck_like_in_process(tr
     import tritonclient.http as httpclient
 
     from loadcheck.payloads import Detections, SegmentationMasks
+    from loadcheck.pipeline.scorer import score_segmentation
     from loadcheck.scoring.model import ScoreModel
-    from loadcheck.serving.scoring import score_segmentation
     from loadcheck.synth import render_scene
 
     scene = next(

@@ -42,29 +42,34 @@ def test_repository_build_refuses_a_sam_size_other_than_the_export(tiny_models, 
     assert "--sam-img-size 512" in result.stderr
 
 
-def test_repository_rebuild_brings_deployed_integrators_in_step_with_the_segmentator(
-    tiny_models, tmp_path
+def test_repository_rebuild_brings_deployed_integrators_up_to_the_generated_configs(
+    tiny_models, tmp_path, fit_integrator
 ):
     from loadcheck import tensor_names as tn
     from loadcheck.serving import layout
-    from loadcheck.serving.config import render_config
+    from loadcheck.serving.config import parse_config, render_config
 
     repository = tmp_path / "r"
     scorer = repository / tn.scorer_model_name("north_pit")
     ensemble = repository / tn.integrator_model_name("north_pit")
-    (scorer / "3").mkdir(parents=True)
+    fit_integrator(repository, "north_pit", version=3)
+    old_model_py = "from loadcheck.serving.backends.scorer import TritonPythonModel\n"
+    (scorer / "3" / "model.py").write_text(old_model_py, encoding="utf-8")  # an older layout
     (scorer / "config.pbtxt").write_text('name: "scorer_north_pit"\n', encoding="utf-8")
-    (scorer / "3" / "score_model.json").write_text("{}", encoding="utf-8")
     ensemble.mkdir()
     stale = 'name: "integrator_north_pit"\nplatform: "ensemble"\n'  # an older layout's steps
     (ensemble / "config.pbtxt").write_text(stale, encoding="utf-8")
+    fitted = sorted(p.name for p in (scorer / "3").iterdir())
 
     result = _build(tiny_models, repository, "--mask-refine-radius", "2.5")
     assert result.returncode == 0, result.stderr
     written = (ensemble / "config.pbtxt").read_text(encoding="utf-8")
     assert written == render_config(layout.integrator_config("north_pit"))
-    assert tn.ORIGINAL_RGB in written  # the refined masks step's guide is wired in
-    assert (scorer / "3" / "score_model.json").read_text(encoding="utf-8") == "{}"
+    steps = parse_config(written)["ensemble_scheduling"]["step"]
+    assert [s["model_name"] for s in steps] == [tn.SEGMENTATOR_ENSEMBLE, "scorer_north_pit"]
+    assert (scorer / "3" / "model.py").read_text(encoding="utf-8") == layout.model_py()
+    assert parse_config((scorer / "config.pbtxt").read_text(encoding="utf-8"))["version_policy"]
+    assert sorted(p.name for p in (scorer / "3").iterdir()) == fitted  # the fit is untouched
     masks = (repository / tn.MASKS_MODEL / "config.pbtxt").read_text(encoding="utf-8")
     assert 'string_value: "2.5"' in masks
 

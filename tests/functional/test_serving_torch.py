@@ -17,8 +17,8 @@ def test_python_torch_runtime_gives_the_onnx_pipelines_boxes_and_masks(
 ):
     import tritonclient.http as httpclient
 
-    from loadcheck.serving.pipeline import InProcessSegmentator
-    from loadcheck.serving.prompts import DetectorSettings
+    from loadcheck.pipeline.prompts import DetectorSettings
+    from loadcheck.pipeline.runner import PipelineRunner
     from loadcheck.serving.repository import RepositorySettings, build_repository
     from loadcheck.serving.server import TritonServer
 
@@ -32,7 +32,7 @@ def test_python_torch_runtime_gives_the_onnx_pipelines_boxes_and_masks(
     build_repository(tiny_models, torch_repo, settings)
     assert (torch_repo / "detector" / "1" / "model.ts").is_file()
     assert (torch_repo / "sam_encoder" / "1" / "sam.pth").is_file()
-    expected = InProcessSegmentator(onnx_repo).segment(scene_jpegs[0])
+    expected = PipelineRunner.from_repository(onnx_repo).segment(scene_jpegs[0])
     server = TritonServer(
         torch_repo, http_port=0, grpc_port=0, metrics_port=0, log_path=tmp_path / "log.txt"
     )

@@ -314,11 +314,14 @@ def build_repository(export_dir: Path, repository: Path, settings: RepositorySet
 
 
 def _upgrade_integrators(repository: Path) -> None:
-    """Rewrite the deployed integrators' generated files (ensemble, scorer config and
-    ``model.py``) so that a repository written by an older loadcheck keeps serving them."""
+    """Rewrite the deployed integrators' generated files (the ensemble, and the scorer's config
+    and ``model.py`` of its served version) so that a repository written by an older loadcheck
+    keeps serving them."""
     from loadcheck.serving.deploy import served_scorer_version, write_integrator
 
     for name in deployed_integrators_in(repository):
         version = served_scorer_version(repository, name)
         if version is not None:
             write_integrator(repository, name, version)
+        else:
+            write_model(repository, layout.integrator_config(name))
