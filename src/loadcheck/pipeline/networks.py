@@ -93,7 +93,11 @@ class OnnxNetworkSettings(StepSettings):
 
 
 class NetworkStep(Step):
-    """A network: tensors from its card or config, requests batched along the first axis."""
+    """A network: tensors from its card or config, requests batched along the first axis.
+
+    ``engine`` is what runs it (an :class:`OnnxNetwork`, a PyTorch module...), opened by the
+    subclass's :meth:`open` from the settings and the model's version folder.
+    """
 
     batchable = True
 
@@ -103,13 +107,34 @@ class NetworkStep(Step):
         settings: StepSettings,
         inputs: Sequence[TensorSpec],
         outputs: Sequence[TensorSpec],
+        engine: Any,
         *,
         batching: bool = False,
     ) -> None:
         super().__init__(name, settings)
         self._inputs = tuple(inputs)
         self._outputs = tuple(outputs)
+        self.engine = engine
         self.batching = batching
+
+    @classmethod
+    def open(cls, settings: StepSettings, context: StepContext, folder: Path) -> Any:
+        """The engine of ``settings`` whose files are in ``folder``, on ``context.device``."""
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, settings: StepSettings, context: StepContext) -> Self:
+        if context.version_dir is None:
+            raise NetworkError(f"{context.name}: a network needs its model's version folder")
+        engine = cls.open(settings, context, context.version_dir)
+        return cls(
+            context.name,
+            settings,
+            context.inputs,
+            context.outputs,
+            engine,
+            batching=context.batching,
+        )
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
@@ -159,40 +184,19 @@ class OnnxNetworkStep(NetworkStep):
     settings_type = OnnxNetworkSettings
     settings: OnnxNetworkSettings
 
-    def __init__(
-        self,
-        name: str,
-        settings: StepSettings,
-        inputs: Sequence[TensorSpec],
-        outputs: Sequence[TensorSpec],
-        network: OnnxNetwork,
-        *,
-        batching: bool = False,
-    ) -> None:
-        super().__init__(name, settings, inputs, outputs, batching=batching)
-        self.network = network
+    engine: OnnxNetwork
 
     @classmethod
-    def load(cls, settings: StepSettings, context: StepContext) -> Self:
+    def open(cls, settings: StepSettings, context: StepContext, folder: Path) -> OnnxNetwork:
         assert isinstance(settings, OnnxNetworkSettings)
-        if context.version_dir is None:
-            raise NetworkError(f"{context.name}: no folder holds {settings.network_file}")
-        network = OnnxNetwork(
-            context.version_dir / settings.network_file,
+        return OnnxNetwork(
+            folder / settings.network_file,
             threads=settings.intra_op_threads,
             use_gpu=context.device != "cpu",
         )
-        return cls(
-            context.name,
-            settings,
-            context.inputs,
-            context.outputs,
-            network,
-            batching=context.batching,
-        )
 
     def compute(self, feeds: Mapping[str, np.ndarray]) -> Arrays:
-        return self.network.run(feeds, [t.name for t in self.outputs])
+        return self.engine.run(feeds, [t.name for t in self.outputs])
 
 
 def torch_device(context: StepContext) -> Any:

@@ -19,11 +19,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
-
-#: Keys of a model's parameters that are not settings (the adapter reads them itself).
-RESERVED_PARAMS = frozenset({"step", "network_file", "intra_op_threads"})
-
+from typing import Any, Self
 
 class ParamsError(ValueError):
     """A parameter is missing or does not parse; the message names it and what is expected."""
@@ -96,8 +92,6 @@ def _parse(text: str, kind: Any, name: str) -> Any:
 @dataclass(frozen=True)
 class StepSettings:
     """Base of every step's settings (a frozen dataclass; see the module docstring)."""
-
-    params_prefix: ClassVar[str] = ""
 
     def to_params(self) -> dict[str, str]:
         """``{parameter: text}`` for ``config.pbtxt``."""

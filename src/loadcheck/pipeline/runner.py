@@ -31,9 +31,9 @@ from loadcheck import tensor_names as tn
 from loadcheck.payloads import Detections, InspectionResult, SegmentationMasks
 from loadcheck.pipeline.cards import ExportedNetworks, load_cards
 from loadcheck.pipeline.declaration import NetworkStage, Segmentator, SegmentatorSettings
-from loadcheck.pipeline.networks import OnnxNetwork, OnnxNetworkSettings, OnnxNetworkStep
+from loadcheck.pipeline.networks import OnnxNetworkSettings, OnnxNetworkStep
 from loadcheck.pipeline.registry import step_from_config
-from loadcheck.pipeline.step import Step
+from loadcheck.pipeline.step import Step, StepContext
 
 
 class RunnerError(ValueError):
@@ -133,10 +133,8 @@ class PipelineRunner:
                 continue
             assert isinstance(stage, NetworkStage)
             network_settings = OnnxNetworkSettings(stage.path.name, threads)
-            network = OnnxNetwork(stage.path, threads=threads)
-            steps.append(
-                OnnxNetworkStep(stage.name, network_settings, stage.inputs, stage.outputs, network)
-            )
+            context = StepContext(stage.name, stage.path.parent, "cpu", stage.inputs, stage.outputs)
+            steps.append(OnnxNetworkStep.load(network_settings, context))
         return cls.from_steps(steps, [t.name for t in segmentator.outputs])
 
     # -- running --------------------------------------------------------------------------------

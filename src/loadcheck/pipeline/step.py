@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Self
 
@@ -50,7 +50,6 @@ class StepContext:
     inputs: tuple[TensorSpec, ...] = ()
     outputs: tuple[TensorSpec, ...] = ()
     batching: bool = False
-    params: Mapping[str, str] = field(default_factory=dict)
 
 
 class Step(ABC):

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +27,6 @@ from loadcheck.imageio import sha256_file
 from loadcheck.pipeline.networks import NetworkStep, torch_device
 from loadcheck.pipeline.params import StepSettings
 from loadcheck.pipeline.step import Arrays, StepContext
-from loadcheck.pipeline.tensors import TensorSpec
 
 LOGGER = logging.getLogger(__name__)
 SAM_FILE = "sam.pth"
@@ -122,37 +121,15 @@ class TorchNetworkStep(NetworkStep):
     settings_type = TorchNetworkSettings
     settings: TorchNetworkSettings
 
-    def __init__(
-        self,
-        name: str,
-        settings: StepSettings,
-        inputs: Sequence[TensorSpec],
-        outputs: Sequence[TensorSpec],
-        module: Any,
-        device: Any,
-        *,
-        batching: bool = False,
-    ) -> None:
-        super().__init__(name, settings, inputs, outputs, batching=batching)
-        self.module = module
-        self.device = device
-
     @classmethod
-    def load(cls, settings: StepSettings, context: StepContext) -> Self:
+    def open(cls, settings: StepSettings, context: StepContext, folder: Path) -> Any:
+        """The module, moved to the context's device."""
         assert isinstance(settings, TorchNetworkSettings)
-        if context.version_dir is None:
-            raise TorchRuntimeError(f"{context.name}: no folder holds {settings.file}")
-        device = torch_device(context)
-        module = load_network(settings, context.version_dir).to(device)
-        return cls(
-            context.name,
-            settings,
-            context.inputs,
-            context.outputs,
-            module,
-            device,
-            batching=context.batching,
-        )
+        return load_network(settings, folder).to(torch_device(context))
+
+    @property
+    def device(self) -> Any:
+        return next(self.engine.parameters()).device
 
     def compute(self, feeds: Mapping[str, np.ndarray]) -> Arrays:
         import torch
@@ -166,7 +143,7 @@ class TorchNetworkStep(NetworkStep):
             torch.inference_mode(),
             torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cuda),
         ):
-            out = self.module(*tensors)
+            out = self.engine(*tensors)
         values = out if isinstance(out, tuple | list) else (out,)
         return {
             t.name: v.float().cpu().numpy() if v.is_floating_point() else v.cpu().numpy()

@@ -177,9 +177,9 @@ def test_a_networks_requests_run_as_one_batch(
     _add_one_onnx(tmp_path / "1" / "model.onnx")
     model = _model(backend, _network_config(4), tmp_path / "1")
     calls: list[int] = []
-    run = model.step.network.session.run
+    run = model.step.engine.session.run
     monkeypatch.setattr(
-        model.step.network.session,
+        model.step.engine.session,
         "run",
         lambda names, feeds: calls.append(len(feeds["x"])) or run(names, feeds),
     )
