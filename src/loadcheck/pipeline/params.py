@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+
 class ParamsError(ValueError):
     """A parameter is missing or does not parse; the message names it and what is expected."""
 
