@@ -28,6 +28,7 @@ from loadcheck.client.decode import INTEGRATOR_OUTPUTS, MASK_OUTPUTS, decode_ins
 from loadcheck.client.errors import InspectionError, ModelNotFoundError
 from loadcheck.client.images import (
     DEFAULT_MAX_IMAGE_BYTES,
+    DEFAULT_MAX_IMAGE_PIXELS,
     ImageInput,
     ImageSource,
     SourceReader,
@@ -105,6 +106,8 @@ class AsyncInspectionClient:
         retry: the retry policy for transient failures (default: 4 tries, 0.25 s doubling).
         transport: a ready transport (tests); overrides url/protocol/timeout/api_key.
         max_image_bytes: largest encoded image sent.
+        max_image_pixels: largest image sent, in pixels as its header declares (the server's
+            default limit: larger images are refused before anything is sent).
 
     Use as ``async with AsyncInspectionClient(...) as client:`` or call :meth:`close`.
     """
@@ -119,12 +122,14 @@ class AsyncInspectionClient:
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
         max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     ) -> None:
         self.transport: Transport = transport or TritonTransport(
             url, protocol=protocol, timeout_s=timeout, api_key=api_key
         )
         self.retry = retry or RetryPolicy()
         self.max_image_bytes = max_image_bytes
+        self.max_image_pixels = max_image_pixels
 
     @property
     def url(self) -> str:
@@ -156,12 +161,14 @@ class AsyncInspectionClient:
             masks: also return the masks of every detection (``MASKS``, ``MASK_IOU``), in the
                 same request.
 
-        Timings (ms, in ``result.timings``): ``client_prepare`` (read/encode/check),
+        Timings (ms, in ``result.timings``): ``client_prepare`` (read/encode/check, in a worker
+        thread so that other requests go on meanwhile),
         ``round_trip`` (the successful request), ``*_retry_wait``,
         ``decode``.
 
         Raises:
-            InvalidImageError: the bytes are not an image (nothing is sent).
+            InvalidImageError: the bytes are not an image, or one over ``max_image_pixels``
+                (nothing is sent).
             RejectedInputError: the server refused the image.
             ModelNotFoundError: the integrator is not deployed.
             TransientError: the server stayed unreachable after the retries.
@@ -170,8 +177,7 @@ class AsyncInspectionClient:
         model = tn.integrator_model_name(check_integrator_name(integrator))
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        data = image_bytes(image)
-        check_image_bytes(data, max_bytes=self.max_image_bytes)
+        data = await asyncio.to_thread(self._checked_bytes, image)
         timings["client_prepare"] = (time.perf_counter() - start) * 1000.0
         outputs = await self._infer_timed(
             model,
@@ -193,6 +199,11 @@ class AsyncInspectionClient:
             masks=result.masks,
             trucks=result.trucks,
         )
+
+    def _checked_bytes(self, image: ImageInput) -> bytes:
+        data = image_bytes(image)
+        check_image_bytes(data, max_bytes=self.max_image_bytes, max_pixels=self.max_image_pixels)
+        return data
 
     async def inspect_many(
         self,

@@ -81,15 +81,14 @@ def inspect_command(
     from loadcheck.client.errors import ModelNotFoundError, TransientError
     from loadcheck.client.formats import summary_line
     from loadcheck.client.images import SourceError, collect_sources
+    from loadcheck.imageio import IMAGE_EXTENSIONS_TEXT
 
     try:
         sources = collect_sources(paths)
     except SourceError as exc:
         raise _usage_error(str(exc)) from None
     if not sources:
-        raise _usage_error(
-            f"no images (*.jpg, *.jpeg, *.png, *.bmp, *.webp) in {', '.join(map(str, paths))}"
-        )
+        raise _usage_error(f"no images ({IMAGE_EXTENSIONS_TEXT}) in {', '.join(map(str, paths))}")
     protocol: Protocol_ = "grpc" if grpc else "http"
     try:
         client = make_client(

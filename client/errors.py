@@ -5,7 +5,8 @@
   a timeout).
   Retried with exponential backoff by :class:`~loadcheck.client.retry.RetryPolicy`.
 * :class:`RejectedInputError` (and its :class:`InvalidImageError`): the input was refused
-  (HTTP 400, gRPC ``INVALID_ARGUMENT``, or bytes that are not an image). Never retried.
+  (HTTP 400, gRPC ``INVALID_ARGUMENT``, or bytes that are not an image the server accepts, as
+  :func:`loadcheck.imageio.check_image` says). Never retried.
 * :class:`ModelNotFoundError`: the integrator (ensemble) is not loaded on the server. Never retried.
 * :class:`ServerError`: the server failed or answered something the client cannot read.
 """
@@ -35,7 +36,7 @@ class RejectedInputError(InspectionError):
 
 
 class InvalidImageError(RejectedInputError):
-    """The bytes are not a decodable JPEG/PNG/BMP/WebP/TIFF image."""
+    """The bytes are not an acceptable JPEG/PNG/BMP/WebP image (corrupt, or over a limit)."""
 
 
 class ModelNotFoundError(InspectionError):

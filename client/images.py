@@ -1,7 +1,9 @@
 """Image inputs of the client: encoding, validation and batch sources (files, folders, zips).
 
 The server takes encoded image files (JPEG, PNG, BMP or WebP bytes). The client checks them
-before sending so that a corrupt file costs no round trip and yields a clear reason.
+before sending, with the server's own check (:func:`loadcheck.imageio.check_image`: header,
+pixel limit, a cheap decode), so that a file the server would refuse costs no round trip and
+yields a clear reason.
 """
 
 from __future__ import annotations
@@ -14,92 +16,58 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-import cv2
 import numpy as np
 
+from loadcheck import imageio
 from loadcheck.client.errors import InvalidImageError
+from loadcheck.imageio import DEFAULT_MAX_PIXELS, ImageDecodeError, is_image_name
 
 #: What :meth:`InspectionClient.inspect` accepts: a path, encoded file bytes, or an RGB
 #: uint8 ``[H, W, 3]`` array (or grey ``[H, W]``), encoded as PNG before sending.
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray
 
-#: File name extensions picked up from folders and zip archives (lower case, with the dot).
-IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 #: Largest encoded image the client sends (bytes); the gateway applies its own limit.
 DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
-
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"BM", "BMP"),
-)
+#: Largest image the client sends (pixels, from its header): the server's default limit.
+DEFAULT_MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 
 
 class SourceError(ValueError):
     """A batch source (file, folder or zip) does not exist or cannot be read as one."""
 
 
-def image_format(data: bytes) -> str | None:
-    """The container format named by the first bytes (``"JPEG"``, ``"PNG"``, ...), or None."""
-    for magic, name in _MAGIC:
-        if data.startswith(magic):
-            return name
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    return None
+def check_image_bytes(
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> str:
+    """Check that ``data`` is one image the server accepts; returns its format name
+    (``"JPEG"``, ``"PNG"``, ``"BMP"`` or ``"WebP"``).
 
-
-def check_image_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> str:
-    """Check that ``data`` is one decodable image file; returns its format name.
-
-    Decodes at 1/8 scale in grey (cheap for JPEG), enough to catch files that are not images,
-    are cut before their first scan line, or are too large.
+    The size its header declares is checked against ``max_pixels`` before anything is decoded,
+    then the file is decoded at 1/8 scale in grey (:func:`loadcheck.imageio.check_image`).
 
     Raises:
-        InvalidImageError: with the reason (empty, too large, unknown format, undecodable).
+        InvalidImageError: with the reason (empty, too many bytes or pixels, unknown format,
+            corrupt or truncated).
     """
-    if not data:
-        raise InvalidImageError("the image is empty (0 bytes)")
     if len(data) > max_bytes:
         raise InvalidImageError(
             f"the image has {len(data)} bytes; at most {max_bytes} bytes are accepted"
         )
-    fmt = image_format(data)
-    if fmt is None:
-        head = data[:8].hex(" ")
-        raise InvalidImageError(
-            f"not an image: expected a JPEG, PNG, BMP or WebP file, got bytes starting {head}"
-        )
-    buffer = np.frombuffer(data, np.uint8)
     try:
-        decoded = cv2.imdecode(buffer, cv2.IMREAD_REDUCED_GRAYSCALE_8)
-    except cv2.error:  # images under 8 pixels cannot be reduced
-        try:
-            decoded = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)
-        except cv2.error:
-            decoded = None
-    if decoded is None or decoded.size == 0:
-        raise InvalidImageError(f"the {fmt} file could not be decoded (corrupt or truncated)")
-    return fmt
+        return imageio.check_image(data, max_pixels=max_pixels).format.label
+    except ImageDecodeError as exc:
+        raise InvalidImageError(str(exc)) from None
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
     """Encode an RGB uint8 ``[H, W, 3]`` (or grey ``[H, W]``) array as PNG file bytes."""
-    array = np.asarray(rgb)
-    if array.dtype != np.uint8:
-        raise InvalidImageError(f"image array: expected dtype uint8, got {array.dtype}")
-    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
-        raise InvalidImageError(
-            f"image array: expected shape [H, W, 3] (RGB) or [H, W] (grey), got {array.shape}"
-        )
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise InvalidImageError(f"image array: empty image of shape {array.shape}")
-    if array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise InvalidImageError("image array: PNG encoding failed")
-    return buf.tobytes()
+    try:
+        return imageio.encode_png(rgb)
+    except ImageDecodeError as exc:
+        raise InvalidImageError(str(exc)) from None
 
 
 def image_bytes(image: ImageInput) -> bytes:
@@ -119,8 +87,12 @@ def image_bytes(image: ImageInput) -> bytes:
     )
 
 
-def decode_rgb(image: ImageInput) -> np.ndarray:
-    """Decode ``image`` to an RGB uint8 ``[H, W, 3]`` array (arrays are returned as RGB)."""
+def decode_rgb(image: ImageInput, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Decode ``image`` to an RGB uint8 ``[H, W, 3]`` array (arrays are returned as RGB).
+
+    Raises:
+        InvalidImageError: not an image, corrupt, or over ``max_pixels`` (from its header).
+    """
     if isinstance(image, np.ndarray):
         array = np.asarray(image)
         if array.dtype != np.uint8 or not (
@@ -129,12 +101,11 @@ def decode_rgb(image: ImageInput) -> np.ndarray:
             raise InvalidImageError(
                 f"image array: expected uint8 [H, W, 3] or [H, W], got {array.dtype} {array.shape}"
             )
-        return cv2.cvtColor(array, cv2.COLOR_GRAY2RGB) if array.ndim == 2 else array
-    data = image_bytes(image)
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if decoded is None:
-        raise InvalidImageError("the image could not be decoded (corrupt, truncated or not one)")
-    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+        return np.repeat(array[:, :, None], 3, axis=2) if array.ndim == 2 else array
+    try:
+        return imageio.decode_image(image_bytes(image), max_pixels=max_pixels)
+    except ImageDecodeError as exc:
+        raise InvalidImageError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -160,11 +131,6 @@ class ImageSource:
         return Path(self.member).stem if self.member is not None else self.path.stem
 
 
-def _is_image_name(name: str) -> bool:
-    base = name.rsplit("/", 1)[-1]
-    return not base.startswith(".") and Path(base).suffix.lower() in IMAGE_SUFFIXES
-
-
 def _zip_members(path: Path) -> list[ImageSource]:
     try:
         with zipfile.ZipFile(path) as archive:
@@ -173,7 +139,7 @@ def _zip_members(path: Path) -> list[ImageSource]:
                 for info in archive.infolist()
                 if not info.is_dir()
                 and not info.filename.startswith("__MACOSX/")
-                and _is_image_name(info.filename)
+                and is_image_name(info.filename)
             ]
     except (zipfile.BadZipFile, OSError) as exc:
         raise SourceError(f"{path}: not a readable zip archive ({exc})") from exc
@@ -183,7 +149,8 @@ def _zip_members(path: Path) -> list[ImageSource]:
 def collect_sources(paths: Iterable[str | os.PathLike]) -> list[ImageSource]:
     """Expand files, folders (recursively) and zip archives into a list of images, in order.
 
-    Folders and archives contribute files whose extension is one of :data:`IMAGE_SUFFIXES`;
+    Folders and archives contribute files whose extension is one of
+    :data:`loadcheck.imageio.IMAGE_EXTENSIONS` (hidden files are not images);
     a file named explicitly is taken whatever its extension (and fails later if not an image).
 
     Raises:
@@ -196,12 +163,12 @@ def collect_sources(paths: Iterable[str | os.PathLike]) -> list[ImageSource]:
             files = sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and _is_image_name(p.relative_to(path).as_posix())
+                if p.is_file() and is_image_name(p.relative_to(path).as_posix())
             )
             sources.extend(ImageSource(p) for p in files)
         elif path.is_file():
             if path.suffix.lower() == ".zip" or (
-                path.suffix.lower() not in IMAGE_SUFFIXES and zipfile.is_zipfile(path)
+                not is_image_name(path.name) and zipfile.is_zipfile(path)
             ):
                 sources.extend(_zip_members(path))
             else:

@@ -14,7 +14,7 @@ from typing import TypeVar
 from rich.console import Console
 
 from loadcheck.client.async_client import AsyncInspectionClient, BatchInput, BatchItem
-from loadcheck.client.images import DEFAULT_MAX_IMAGE_BYTES, ImageInput
+from loadcheck.client.images import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, ImageInput
 from loadcheck.client.retry import RetryPolicy
 from loadcheck.client.transport import Protocol_, Transport
 from loadcheck.payloads import InspectionResult
@@ -42,6 +42,7 @@ class InspectionClient:
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
         max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     ) -> None:
         self._runner = asyncio.Runner()
         self._client = AsyncInspectionClient(
@@ -52,6 +53,7 @@ class InspectionClient:
             retry=retry,
             transport=transport,
             max_image_bytes=max_image_bytes,
+            max_image_pixels=max_image_pixels,
         )
 
     @property

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from loadcheck import tensor_names as tn
 from loadcheck.console.config import ConsoleConfig
+from loadcheck.imageio import sha256_bytes
 from loadcheck.integrators.errors import IntegratorError
 from loadcheck.integrators.fitting import rollback
 from loadcheck.integrators.segmenters import MasksDirSegmenter, Segmenter
@@ -21,7 +22,6 @@ from loadcheck.integrators.store import IntegratorStore
 from loadcheck.serving.deploy import ModelControl, deploy, undeploy
 from loadcheck.serving.state import deployed_integrators
 from loadcheck.workspace.db import Workspace
-from loadcheck.workspace.images import sha256_hex
 
 
 def control_for(config: ConsoleConfig) -> ModelControl:
@@ -59,7 +59,7 @@ def evaluation_segmenter(
 ) -> Iterator[Segmenter]:
     """Segmenter for test images: given masks (by file stem) or the served segmentator."""
     if masks_dir.strip():
-        stems = {sha256_hex(data): Path(name).stem for name, data in names_data}
+        stems = {sha256_bytes(data): Path(name).stem for name, data in names_data}
         yield MasksDirSegmenter(masks_dir.strip(), stems)
         return
     with served_segmenter(config) as served:

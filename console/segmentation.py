@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from loadcheck.imageio import ImageDecodeError, decode_image
 from loadcheck.integrators.errors import IngestError, IntegratorError
 from loadcheck.integrators.ingest import ArchiveImage, read_image_archive
 from loadcheck.integrators.served import ServedSegmenter
@@ -103,10 +104,10 @@ def detections_json(items: list[SegmentedImage]) -> str:
 def draw_segmentation(item: SegmentedImage, max_side: int = 640) -> np.ndarray:
     """RGB uint8 ``[h, w, 3]``: masks blended in class colours, boxes with class and score,
     resized so the longest side is at most ``max_side`` pixels."""
-    bgr = cv2.imdecode(np.frombuffer(item.data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise IngestError(f"{item.name}: cannot be decoded")
-    canvas = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    try:
+        canvas = decode_image(item.data)
+    except ImageDecodeError as exc:
+        raise IngestError(f"{item.name}: {exc}") from None
     h, w = canvas.shape[:2]
     width = max(1, round(min(h, w) / 300))
     if item.masks is not None and item.detections is not None:

@@ -7,7 +7,6 @@ skipped.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import logging
 import os
@@ -52,15 +51,6 @@ _ONNX_TO_NUMPY = {
 
 class ExportError(RuntimeError):
     """An export failed: bad input, a failed check or a failed smoke run."""
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def library_versions(packages: Sequence[str] = _VERSIONED_PACKAGES) -> dict[str, str]:

@@ -34,13 +34,13 @@ from loadcheck.export.onnx_utils import (
     ExportError,
     library_versions,
     opset_of,
-    sha256_file,
     tensor_specs,
     torch_to_onnx,
     utc_now,
     verify_onnx,
 )
 from loadcheck.export.sam_models import PATCH_SIZE, PIXEL_MEAN, PIXEL_STD, load_sam
+from loadcheck.imageio import sha256_file
 from loadcheck.pipeline.cards import (
     InputContract,
     ModelCard,

@@ -17,7 +17,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadcheck.export.onnx_utils import ExportError, require_file, sha256_file, utc_now
+from loadcheck.export.onnx_utils import ExportError, require_file, utc_now
+from loadcheck.imageio import sha256_file
 from loadcheck.pipeline.cards import CardError, ModelCard, card_path_for
 
 logger = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ def build_plan(
 
 def _build_with_tensorrt(
     trt: object, onnx_path: Path, profiles: list[InputProfile], *, fp16: bool, workspace_mib: int
-) -> bytes:  # pragma: no cover - needs TensorRT and a GPU
+) -> bytes:  # tested against a stand-in tensorrt module (tests/unit/export)
     t = trt  # the tensorrt module (untyped)
     trt_logger = t.Logger(t.Logger.WARNING)  # type: ignore[attr-defined]
     t.init_libnvinfer_plugins(trt_logger, "")  # type: ignore[attr-defined]

@@ -33,7 +33,6 @@ from loadcheck.export.onnx_utils import (
     opset_of,
     require_file,
     save_onnx,
-    sha256_file,
     tensor_specs,
     torch_to_onnx,
     utc_now,
@@ -45,6 +44,7 @@ from loadcheck.export.yolov6_models import (
     max_stride,
     parse_class_map,
 )
+from loadcheck.imageio import sha256_file
 from loadcheck.pipeline.cards import InputContract, ModelCard, ModelKind, card_path_for
 
 if TYPE_CHECKING:

@@ -7,6 +7,8 @@
   bytes than the file holds;
 * :func:`decode_image` — uint8 RGB ``[H, W, 3]``, EXIF orientation applied, grey / RGBA /
   16-bit turned into 8-bit RGB, under a pixel limit;
+* :func:`check_image` — the header check plus a cheap reduced decode (1/8 scale, grey), for
+  callers that only need to know that a file is an acceptable image (client, gateway);
 * :func:`truncation_reason` — files visibly cut before their format's end marker;
 * :data:`IMAGE_EXTENSIONS`, :func:`image_extension`, :func:`is_image_name` — which file names
   are images (folders, zip archives);
@@ -28,10 +30,21 @@ import numpy as np
 
 #: Decoded images above this many pixels are refused: an 8K frame (33 MP) fits, a bomb does not.
 DEFAULT_MAX_PIXELS = 40_000_000
+_EXTENSIONS_IN_ORDER = ("jpg", "jpeg", "png", "bmp", "webp")
 #: File-name extensions of the accepted formats (lower case, no dot).
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({"jpg", "jpeg", "png", "bmp", "webp"})
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(_EXTENSIONS_IN_ORDER)
+#: The accepted extensions as messages list them: ``".jpg, .jpeg, .png, .bmp, .webp"``.
+IMAGE_EXTENSIONS_TEXT = ", ".join(f".{ext}" for ext in _EXTENSIONS_IN_ORDER)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHUNK = 1 << 20
+# Structural caps that keep the header walk itself cheap (a few ms on any input): an encoder
+# writes a few thousand PNG chunks (8 KiB IDATs) and a few dozen JPEG segments before the frame
+# header; a progressive JPEG has about ten scans (libjpeg-turbo's djpeg suggests at most 500,
+# each scan costs a pass over the whole image).
+_MAX_PNG_CHUNKS = 1 << 16
+_MAX_JPEG_SEGMENTS = 4096
+_MAX_JPEG_SCANS = 500
+_BMP_INFO_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
 
 
 class ImageDecodeError(ValueError):
@@ -93,10 +106,13 @@ def sniff_format(data: bytes) -> ImageFormat:
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
+    """IHDR first with length 13, then every chunk's length within the bytes present (a decoder
+    reserves what a chunk declares before reading it)."""
     if len(data) < 33 or data[8:16] != b"\x00\x00\x00\x0dIHDR":
         raise ImageDecodeError("corrupt PNG: the first chunk is not a 13-byte IHDR")
     w, h = struct.unpack(">II", data[16:24])
     offset = 33  # signature (8) + IHDR length, type, 13 bytes, CRC
+    chunks = 1
     while offset + 8 <= len(data):
         (length,) = struct.unpack(">I", data[offset : offset + 4])
         kind = data[offset + 4 : offset + 8]
@@ -107,28 +123,45 @@ def _png_size(data: bytes) -> tuple[int, int]:
             )
         if kind == b"IEND":
             break
+        chunks += 1
+        if chunks > _MAX_PNG_CHUNKS:
+            raise ImageDecodeError(f"corrupt PNG: more than {_MAX_PNG_CHUNKS} chunks")
         offset += 12 + length
     return int(w), int(h)
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:
+    """The frame header (SOF), which must come before any scan data; refuses scan bombs."""
     i = 2
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            i += 1
-            continue
+    for _ in range(_MAX_JPEG_SEGMENTS):
+        i = data.find(b"\xff", i)  # bytes between segments are skipped, as libjpeg does
+        if i < 0 or i + 4 > len(data):
+            break
         marker = data[i + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
+        if marker in (0x00, 0x01, 0xD8, 0xFF) or 0xD0 <= marker <= 0xD7:
+            # a fill byte, a stuffed zero, or a marker without a length
             i += 1 if marker == 0xFF else 2
             continue
+        if marker in (0xDA, 0xD9):  # start of scan or end of image before any frame header
+            raise ImageDecodeError(
+                "corrupt JPEG: scan data or end of image before the frame header (SOF)"
+            )
         (length,) = struct.unpack(">H", data[i + 2 : i + 4])
         # SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
             if i + 9 > len(data):
                 break
             h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+            if (scans := data.count(b"\xff\xda", i)) > _MAX_JPEG_SCANS:
+                raise ImageDecodeError(
+                    f"corrupt JPEG: {scans} scans (at most {_MAX_JPEG_SCANS} are accepted)"
+                )
             return int(w), int(h)
         i += 2 + length
+    else:
+        raise ImageDecodeError(
+            f"corrupt JPEG: more than {_MAX_JPEG_SEGMENTS} markers before the frame header"
+        )
     raise ImageDecodeError("corrupt or truncated JPEG: no frame header (SOF) before the data ends")
 
 
@@ -136,6 +169,8 @@ def _bmp_size(data: bytes) -> tuple[int, int]:
     if len(data) < 26:
         raise ImageDecodeError("corrupt or truncated BMP: the header is cut")
     (dib,) = struct.unpack("<I", data[14:18])
+    if dib not in _BMP_INFO_SIZES:
+        raise ImageDecodeError(f"corrupt BMP: unknown info header size {dib}")
     if dib == 12:  # OS/2 BITMAPCOREHEADER: 16-bit sizes
         w, h = struct.unpack("<HH", data[18:22])
         return int(w), int(h)
@@ -147,6 +182,12 @@ def _webp_size(data: bytes) -> tuple[int, int]:
     if len(data) < 30:
         raise ImageDecodeError("corrupt or truncated WebP: the header is cut")
     chunk = data[12:16]
+    (size,) = struct.unpack("<I", data[16:20])
+    if size > len(data) - 20:
+        raise ImageDecodeError(
+            f"corrupt or truncated WebP: chunk {chunk!r} declares {size} bytes but only "
+            f"{len(data) - 20} follow"
+        )
     if chunk == b"VP8X":
         return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
     if chunk == b"VP8L":
@@ -228,6 +269,36 @@ def decode_image(
     if bgr.shape[0] * bgr.shape[1] > max_pixels:  # the header lied
         raise ImageDecodeError(f"{bgr.shape[1]}x{bgr.shape[0]} is over {max_pixels} pixels")
     return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def check_image(
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, strict: bool = False
+) -> ImageHeader:
+    """Check that ``data`` is one acceptable image without keeping its pixels; returns its header.
+
+    The header is checked first (:func:`read_header`), then the file is decoded at 1/8 scale in
+    grey (cheap for JPEG, whose decoder scales while decoding), enough to catch files cut before
+    their first scan line. ``strict`` also refuses files cut before their end marker.
+
+    Raises:
+        ImageDecodeError: empty, unknown format, corrupt or truncated, or over ``max_pixels``.
+    """
+    header = read_header(data, max_pixels=max_pixels)
+    if strict and (reason := truncation_reason(data)):
+        raise ImageDecodeError(reason)
+    buffer = np.frombuffer(data, np.uint8)
+    try:
+        decoded = cv2.imdecode(buffer, cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    except cv2.error:  # images under 8 pixels a side cannot be reduced
+        try:
+            decoded = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)
+        except cv2.error:
+            decoded = None
+    if decoded is None or decoded.size == 0:
+        raise ImageDecodeError(
+            f"corrupt or truncated {header.format.label} file: it does not decode"
+        )
+    return header
 
 
 def encode_png(rgb: np.ndarray) -> bytes:

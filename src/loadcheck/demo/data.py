@@ -13,13 +13,13 @@ make every step run but whose verdicts mean nothing (:attr:`DemoModels.placehold
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadcheck.imageio import sha256_file
 from loadcheck.payloads import Verdict
 from loadcheck.pipeline.cards import CARD_SUFFIX
 
@@ -165,14 +165,6 @@ def card_facts(export_dir: Path) -> dict[str, dict[str, object]]:
     return facts
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _exported_from(out: Path, checkpoints: list[Path]) -> bool:
     """True when ``out`` holds model cards whose sources are exactly ``checkpoints``."""
     if find_export_dir(out) != out:
@@ -183,7 +175,7 @@ def _exported_from(out: Path, checkpoints: list[Path]) -> bool:
             sources.add(str(json.loads(path.read_text(encoding="utf-8"))["source_sha256"]))
         except (OSError, ValueError, KeyError, TypeError):
             return False
-    return sources == {_sha256(p) for p in checkpoints}
+    return sources == {sha256_file(p) for p in checkpoints}
 
 
 def trained_models_available(root: Path = CHECKOUT / DEFAULT_MODELS_DIR) -> bool:

@@ -12,7 +12,8 @@ Errors are JSON ``{"error": "<reason>"}``, never a traceback:
 400    no multipart body, or no file field ``image``
 404    unknown token (or its integrator is not deployed on Triton)
 413    body over the configured limit
-422    the file is not an image the pipeline accepts (the reason says why)
+422    the file is not an image the pipeline accepts (the reason says why); its header is
+       checked (format, pixel limit) before any decoding, off the event loop
 502    Triton failed on the request
 503    Triton unreachable or unavailable (with ``Retry-After``)
 500    a bug in the gateway (logged with its traceback, body without it)
@@ -24,12 +25,15 @@ is ready (else 503 with ``Retry-After``), for load balancers.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -48,6 +52,7 @@ from loadcheck.client.errors import (
     first_line,
 )
 from loadcheck.client.images import check_image_bytes
+from loadcheck.imageio import DEFAULT_MAX_PIXELS
 from loadcheck.payloads import InspectionResult
 
 logger = logging.getLogger(__name__)
@@ -56,6 +61,8 @@ LEGACY_ROUTE = "/quality_detector/handle_image_post/{token}/"
 IMAGE_FIELD = "image"
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
 DEFAULT_RETRY_AFTER_S = 5
+#: Image checks (header, then a reduced decode) running at once; more requests wait their turn.
+DEFAULT_MAX_CONCURRENT_CHECKS = 4
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -122,6 +129,8 @@ def create_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     retry_after_s: int = DEFAULT_RETRY_AFTER_S,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_concurrent_checks: int = DEFAULT_MAX_CONCURRENT_CHECKS,
 ) -> Starlette:
     """The gateway ASGI application.
 
@@ -130,7 +139,14 @@ def create_app(
         tokens: resolves URL tokens; looked up on every request, so rotations apply at once.
         max_body_bytes: largest request body accepted (413 above).
         retry_after_s: ``Retry-After`` seconds sent with 503 answers.
+        max_pixels: largest image accepted, in pixels as its header declares (422 above,
+            nothing decoded); the serving pipeline's default.
+        max_concurrent_checks: image checks running at once, in worker threads.
     """
+    if max_concurrent_checks < 1:
+        raise ValueError(f"max_concurrent_checks: expected >= 1, got {max_concurrent_checks}")
+    image_checks = anyio.CapacityLimiter(max_concurrent_checks)
+    check = functools.partial(check_image_bytes, max_bytes=max_body_bytes, max_pixels=max_pixels)
 
     async def handle_image_post(request: Request) -> Response:
         start = time.perf_counter()
@@ -177,8 +193,8 @@ def create_app(
             data = await upload.read()
         finally:
             await form.close()
-        try:
-            check_image_bytes(data, max_bytes=max_body_bytes)
+        try:  # header first, then a reduced decode: in a worker thread, a few at a time
+            await anyio.to_thread.run_sync(check, data, limiter=image_checks)
         except InvalidImageError as exc:
             return error_response(422, str(exc))
         try:

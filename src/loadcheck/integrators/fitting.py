@@ -19,8 +19,9 @@ from loadcheck.atomic import atomic_write_dir, file_lock
 from loadcheck.features.extract import extract_features
 from loadcheck.features.spec import FEATURE_SPEC
 from loadcheck.features.trucks import SCORED_TRUCK_RULE, empty_truck, scored_truck
+from loadcheck.imageio import sha256_bytes
 from loadcheck.integrators.errors import IntegratorError, NotFoundError
-from loadcheck.integrators.imagecheck import check_image
+from loadcheck.integrators.ingest import check_image
 from loadcheck.integrators.segmenters import (
     NO_SEGMENTER_MESSAGE,
     MasksDirSegmenter,
@@ -32,7 +33,6 @@ from loadcheck.scoring.fit import MIN_PER_CLASS, FitError, fit_score_model
 from loadcheck.scoring.model import ScoreModel
 from loadcheck.scoring.verdict import score_trucks
 from loadcheck.workspace.db import now_iso
-from loadcheck.workspace.images import sha256_hex
 
 LOG = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -269,7 +269,7 @@ def predict(
         check_image(data, str(p))
         blobs.append((p, data))
     if segmenter is None and masks_dir is not None:
-        segmenter = MasksDirSegmenter(masks_dir, {sha256_hex(d): p.stem for p, d in blobs})
+        segmenter = MasksDirSegmenter(masks_dir, {sha256_bytes(d): p.stem for p, d in blobs})
     segmenter = segmenter or default_segmenter()
     if segmenter is None:
         raise IntegratorError(NO_SEGMENTER_MESSAGE)

@@ -3,8 +3,10 @@
 Expected layout: images directly at the archive root (``*.jpg|jpeg|png|bmp|webp``, any case).
 Rejected with a clear error (nothing is written): a corrupt archive, entries with ``..`` or an
 absolute path, zip bombs (total uncompressed size, per-entry compression ratio, entry count),
-images inside folders, unreadable or truncated images (all listed by name). Skipped and
-reported: non-image files, macOS/Windows system files, duplicate images within one archive.
+images inside folders, unreadable or truncated images, images whose header declares more pixels
+than serving accepts (all listed by name; the size is read from the header, so such an image is
+never decoded). Skipped and reported: non-image files, macOS/Windows system files, duplicate
+images within one archive.
 """
 
 from __future__ import annotations
@@ -15,9 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from loadcheck.imageio import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS_TEXT,
+    ImageDecodeError,
+    decode_image,
+    image_extension,
+    sha256_bytes,
+)
 from loadcheck.integrators.errors import IngestError
-from loadcheck.integrators.imagecheck import check_image, image_extension
-from loadcheck.workspace.images import sha256_hex
 
 SYSTEM_FILES = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
 LAYOUT = (
@@ -33,13 +41,34 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class ZipLimits:
-    """Zip-bomb limits: total uncompressed bytes, bytes per entry, ratio per entry, entries."""
+    """Zip-bomb limits: total uncompressed bytes, bytes per entry, ratio per entry, entries;
+    and the image-bomb limit: pixels per image, as its header declares (serving's limit)."""
 
     max_total_bytes: int = 4 << 30
     max_entry_bytes: int = 256 << 20
     max_ratio: float = 100.0
     max_entries: int = 50_000
     ratio_floor_bytes: int = 1 << 20  # entries smaller than this skip the ratio test
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
+
+
+def check_image(data: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """Check one fitting image as serving would take it; returns its ``(width, height)`` in
+    pixels, EXIF orientation applied (the size the segmentator's masks have).
+
+    The header is read first (:func:`loadcheck.imageio.read_header`): a file over
+    ``max_pixels`` (serving's limit) or with an unreadable header is refused without decoding.
+    Files cut before their end marker are refused too.
+
+    Raises:
+        IngestError: empty, truncated, corrupt, not a JPEG/PNG/BMP/WebP image, or over
+            ``max_pixels`` (the message names ``name``).
+    """
+    try:
+        rgb = decode_image(data, max_pixels=max_pixels, strict=True)
+    except ImageDecodeError as exc:
+        raise IngestError(f"{name}: {exc}") from None
+    return int(rgb.shape[1]), int(rgb.shape[0])
 
 
 @dataclass(frozen=True)
@@ -179,18 +208,16 @@ def read_image_archive(
                 continue
             ext = image_extension(name)
             if ext is None:
-                report.skipped.append(
-                    (name, "not an image (expected .jpg, .jpeg, .png, .bmp, .webp)")
-                )
+                report.skipped.append((name, f"not an image (expected {IMAGE_EXTENSIONS_TEXT})"))
                 continue
             data = _read_entry(zf, info, label, budget, limits)
             budget -= len(data)
             try:
-                width, height = check_image(data, name)
+                width, height = check_image(data, name, max_pixels=limits.max_image_pixels)
             except IngestError as exc:
                 bad.append(str(exc))
                 continue
-            sha = sha256_hex(data)
+            sha = sha256_bytes(data)
             if sha in seen:
                 report.skipped.append((name, f"duplicate of {seen[sha]}"))
                 continue

@@ -26,12 +26,11 @@ import cv2
 import numpy as np
 import yaml
 
+from loadcheck.imageio import is_image_name
 from loadcheck.pipeline.preprocess import LETTERBOX_PAD_VALUE, letterbox
 from loadcheck.train.common import TrainError
 
 logger = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ def label_path_for(image: Path) -> Path:
 def _read_split(folder: Path, num_classes: int, split: str) -> list[YoloSample]:
     if not folder.is_dir():
         raise TrainError(f"data.yaml {split}: {folder} is not a folder of images")
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    images = sorted(p for p in folder.iterdir() if is_image_name(p.name))
     return [YoloSample(p, read_label_file(label_path_for(p), num_classes)) for p in images]
 
 

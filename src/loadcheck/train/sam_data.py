@@ -28,6 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from loadcheck.imageio import is_image_name
 from loadcheck.payloads import BED_CLASS_ID, CLASS_NAMES, LOAD_CLASS_ID, Detections
 from loadcheck.pipeline.prompts import SamFrame, SamRegion, boxes_to_sam, sam_input, sam_region
 from loadcheck.train.common import TrainError
@@ -36,7 +37,6 @@ from loadcheck.train.detector_data import read_rgb
 logger = logging.getLogger(__name__)
 
 FRAMES = ("crop", "whole")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 MIN_COMPONENT_SHARE = 0.0005  # components under 0.05 % of the image are noise
 TOP_NOISE_LIMIT = 0.4  # box heights: the farthest noisy_top_edges moves a top edge
 
@@ -88,7 +88,7 @@ def load_seg_dataset(root: Path) -> list[SegSample]:
             f"data: {root} has no images/ folder; expected the 'loadcheck synth' layout "
             "(images/<stem>.jpg, masks/<stem>_bed.png, masks/<stem>_load.png, labels.json)"
         )
-    images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    images = sorted(p for p in images_dir.iterdir() if is_image_name(p.name))
     if not images:
         raise TrainError(f"data: {images_dir} holds no images (.jpg, .png, ...)")
     missing = [

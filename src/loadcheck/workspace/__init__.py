@@ -2,7 +2,7 @@
 
 from loadcheck.atomic import atomic_write_bytes, atomic_write_dir, file_lock
 from loadcheck.workspace.db import Workspace
-from loadcheck.workspace.images import ImageStore, sha256_hex
+from loadcheck.workspace.images import ImageStore
 from loadcheck.workspace.paths import default_home, default_repository
 
 __all__ = [
@@ -13,5 +13,4 @@ __all__ = [
     "default_home",
     "default_repository",
     "file_lock",
-    "sha256_hex",
 ]

@@ -1,15 +1,18 @@
-"""Content-addressed image store: ``<home>/images/<sha[:2]>/<sha256>.<ext>``."""
+"""Content-addressed image store: ``<home>/images/<sha[:2]>/<sha256>.<ext>``.
+
+The content address is :func:`loadcheck.imageio.sha256_bytes`.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from loadcheck.atomic import atomic_write_bytes
+from loadcheck.imageio import sha256_bytes
 
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+#: Old name of :func:`loadcheck.imageio.sha256_bytes`, kept only until
+#: ``integrators/mask_sources.py`` imports that directly; new code uses ``sha256_bytes``.
+sha256_hex = sha256_bytes
 
 
 class ImageStore:
@@ -23,7 +26,7 @@ class ImageStore:
 
     def put(self, data: bytes, ext: str) -> str:
         """Store ``data`` (idempotent, atomic); returns its SHA-256 hex digest."""
-        sha = sha256_hex(data)
+        sha = sha256_bytes(data)
         path = self.path(sha, ext)
         if not path.exists():
             atomic_write_bytes(path, data)

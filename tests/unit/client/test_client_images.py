@@ -1,15 +1,21 @@
+"""The client's image inputs: the server's own check before sending, arrays, batch sources."""
+
 from __future__ import annotations
 
+import asyncio
 import zipfile
 from pathlib import Path
 
 import cv2
+import hostile_images as hostile
 import numpy as np
 import pytest
-from client_fakes import jpeg_bytes
+from client_fakes import FakeTransport, jpeg_bytes
 
+from loadcheck.client import AsyncInspectionClient, InspectionClient
 from loadcheck.client.errors import InvalidImageError
 from loadcheck.client.images import (
+    DEFAULT_MAX_IMAGE_PIXELS,
     ImageSource,
     SourceError,
     SourceReader,
@@ -19,6 +25,7 @@ from loadcheck.client.images import (
     encode_png,
     image_bytes,
 )
+from loadcheck.imageio import DEFAULT_MAX_PIXELS
 
 
 @pytest.mark.parametrize(
@@ -26,8 +33,22 @@ from loadcheck.client.images import (
     [
         (b"", "empty"),
         (b"hello world, not an image", "not an image"),
-        (b"\xff\xd8\xff\xe0" + b"\x00" * 40, "could not be decoded"),
-        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "could not be decoded"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 40, "corrupt or truncated JPEG"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "corrupt PNG: the first chunk is not a 13-byte IHDR"),
+        (hostile.png_first_chunk_declaring_3_gb(), "corrupt PNG: the first chunk is not"),
+        (hostile.png_signature_then_random_bytes(), "corrupt PNG: the first chunk is not"),
+        (jpeg_bytes()[:300], "corrupt or truncated JPEG file"),
+        (hostile.jpeg_without_frame_header(), "before the frame header"),
+    ],
+    ids=[
+        "empty",
+        "text",
+        "JPEG of zeros",
+        "PNG of zeros",
+        "33-byte PNG declaring a 3 GB chunk",
+        "random bytes after a PNG signature",
+        "truncated JPEG",
+        "JPEG without SOF",
     ],
 )
 def test_bad_bytes_are_refused_with_the_reason(data: bytes, reason: str) -> None:
@@ -35,13 +56,50 @@ def test_bad_bytes_are_refused_with_the_reason(data: bytes, reason: str) -> None
         check_image_bytes(data)
 
 
+def test_the_client_refuses_what_the_server_refuses_with_the_same_pixel_limit() -> None:
+    assert DEFAULT_MAX_IMAGE_PIXELS == DEFAULT_MAX_PIXELS
+    with pytest.raises(
+        InvalidImageError, match=r"20000x20000 = 400000000 pixels is over the limit"
+    ):
+        check_image_bytes(hostile.png_declaring(20_000, 20_000))
+    with pytest.raises(InvalidImageError, match="over the limit of 4000 pixels"):
+        check_image_bytes(jpeg_bytes(), max_pixels=4000)
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_anything_is_sent() -> None:
+    transport = FakeTransport()
+    client = AsyncInspectionClient(transport=transport)
+    with pytest.raises(InvalidImageError, match="30000x30000 = 900000000 pixels"):
+        asyncio.run(client.inspect(hostile.png_declaring(30_000, 30_000), "site_a"))
+    with (
+        InspectionClient(transport=transport, max_image_pixels=1000) as small,
+        pytest.raises(InvalidImageError, match="over the limit of 1000 pixels"),
+    ):
+        small.inspect(jpeg_bytes(), "site_a")
+    assert transport.calls == []
+
+
+def test_a_file_over_the_limit_is_refused_without_being_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(buf: np.ndarray, flags: int) -> None:
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(cv2, "imdecode", refuse)
+    with pytest.raises(InvalidImageError, match="over the limit"):
+        check_image_bytes(hostile.png_declaring(30_000, 30_000))
+
+
 def test_images_over_the_size_limit_are_refused() -> None:
     with pytest.raises(InvalidImageError, match="at most 100 bytes"):
         check_image_bytes(jpeg_bytes(), max_bytes=100)
 
 
-def test_a_real_jpeg_passes_the_check() -> None:
-    assert check_image_bytes(jpeg_bytes()) == "JPEG"
+@pytest.mark.parametrize(
+    ("ext", "name"), [(".jpg", "JPEG"), (".png", "PNG"), (".bmp", "BMP"), (".webp", "WebP")]
+)
+def test_a_real_image_passes_the_check_and_names_its_format(ext: str, name: str) -> None:
+    assert check_image_bytes(cv2.imencode(ext, np.zeros((3, 5, 3), np.uint8))[1].tobytes()) == name
 
 
 def test_an_rgb_array_is_sent_as_a_png_with_its_colours() -> None:
@@ -50,6 +108,16 @@ def test_an_rgb_array_is_sent_as_a_png_with_its_colours() -> None:
     data = image_bytes(rgb)
     assert check_image_bytes(data) == "PNG"
     assert np.array_equal(decode_rgb(data), rgb)
+
+
+def test_a_grey_array_is_drawn_on_as_rgb() -> None:
+    grey = np.full((4, 6), 90, np.uint8)
+    assert np.array_equal(decode_rgb(grey), np.full((4, 6, 3), 90, np.uint8))
+
+
+def test_decoding_bytes_that_are_not_an_image_is_an_invalid_image() -> None:
+    with pytest.raises(InvalidImageError, match="not a 13-byte IHDR"):
+        decode_rgb(hostile.png_first_chunk_declaring_3_gb())
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def test_some_failures_exit_one_and_are_listed_with_their_reason(
 ) -> None:
     code, _, err = invoke(str(images(tmp_path, corrupt=True)), "-i", "site_a")
     assert code == 1
-    assert "FAILED" in err and "zz_corrupt.jpg" in err and "could not be decoded" in err
+    assert "FAILED" in err and "zz_corrupt.jpg" in err and "corrupt or truncated JPEG" in err
     assert "1 failed" in err
 
 

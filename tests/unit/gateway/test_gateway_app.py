@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
+import hostile_images as hostile
 import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
+import loadcheck.gateway.app as gateway_app
 from loadcheck.client.errors import (
     InspectionError,
     ModelNotFoundError,
@@ -33,8 +38,10 @@ class FakeBackend:
         self.is_ready = True
         self.seen: list[tuple[bytes, str]] = []
         self.closed = False
+        self.loop_thread: int | None = None
 
     async def inspect(self, image: bytes, integrator: str) -> InspectionResult:
+        self.loop_thread = threading.get_ident()
         self.seen.append((image, integrator))
         if self.error is not None:
             raise self.error
@@ -175,8 +182,21 @@ def test_a_chunked_body_over_the_limit_is_413_too(client: TestClient, store: Tok
     ("data", "reason"),
     [
         (b"GIF89a not supported", "not an image"),
-        (b"\xff\xd8\xff\xe0 truncated", "could not be decoded"),
+        (b"\xff\xd8\xff\xe0 truncated", "corrupt or truncated JPEG"),
         (b"", "empty"),
+        (hostile.png_first_chunk_declaring_3_gb(), "corrupt PNG: the first chunk is not"),
+        (hostile.png_signature_then_random_bytes(), "corrupt PNG: the first chunk is not"),
+        (hostile.jpeg_without_frame_header(), "before the frame header"),
+        (jpeg()[:200], "corrupt or truncated JPEG"),
+    ],
+    ids=[
+        "GIF",
+        "cut JPEG marker",
+        "empty",
+        "33-byte PNG declaring a 3 GB chunk",
+        "random bytes after a PNG signature",
+        "JPEG without SOF",
+        "truncated JPEG",
     ],
 )
 def test_a_file_that_is_not_an_image_is_422_with_the_reason(
@@ -265,3 +285,89 @@ def test_unknown_routes_and_methods_answer_json(client: TestClient, store: Token
     response = client.get(legacy_path(store.issue("site_a").token))
     assert response.status_code == 405
     assert response.json() == {"error": "Method Not Allowed"}
+
+
+@pytest.fixture(scope="module")
+def grey_png_30000() -> bytes:
+    """A valid 30000 x 30000 grey PNG: ~4 MB on the wire, 900 MB once decoded."""
+    return hostile.blank_grey_png(30_000, 30_000)
+
+
+def test_a_30000_by_30000_png_is_422_from_its_header_without_being_decoded(
+    store: TokenStore,
+    backend: FakeBackend,
+    grey_png_30000: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded: list[int] = []
+    monkeypatch.setattr(cv2, "imdecode", lambda buf, flags: decoded.append(flags))
+    app = create_app(backend, store, max_body_bytes=len(grey_png_30000) + 4096)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = post(client, legacy_path(store.issue("site_a").token), grey_png_30000)
+    assert response.status_code == 422
+    assert "30000x30000 = 900000000 pixels is over the limit" in response.json()["error"]
+    assert decoded == []
+    assert backend.seen == []
+
+
+def test_the_pixel_limit_of_the_gateway_can_be_lowered(
+    store: TokenStore, backend: FakeBackend
+) -> None:
+    app = create_app(backend, store, max_pixels=1000)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = post(client, legacy_path(store.issue("site_a").token), jpeg())
+    assert response.status_code == 422
+    assert "60x40 = 2400 pixels is over the limit of 1000 pixels" in response.json()["error"]
+
+
+def _slow_check(monkeypatch: pytest.MonkeyPatch, seconds: float) -> tuple[list[int], list[int]]:
+    """Replaces the gateway's image check by one that sleeps; returns (threads it ran in, the
+    most checks at once)."""
+    threads: list[int] = []
+    most = [0]
+    running = [0]
+    lock = threading.Lock()
+
+    def check(data: bytes, **limits: int) -> str:
+        with lock:
+            threads.append(threading.get_ident())
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(seconds)
+        with lock:
+            running[0] -= 1
+        return "JPEG"
+
+    monkeypatch.setattr(gateway_app, "check_image_bytes", check)
+    return threads, most
+
+
+def test_the_image_check_runs_in_a_worker_thread_and_the_event_loop_keeps_answering(
+    store: TokenStore, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads, _ = _slow_check(monkeypatch, 0.6)
+    app = create_app(backend, store)
+    path = legacy_path(store.issue("site_a").token)
+    with TestClient(app) as client, ThreadPoolExecutor(1) as pool:
+        upload = pool.submit(post, client, path, jpeg())
+        time.sleep(0.1)  # the check has started
+        start = time.perf_counter()
+        assert client.get("/healthz").status_code == 200
+        health_s = time.perf_counter() - start
+        assert upload.result().status_code == 200
+    assert health_s < 0.3, f"healthz waited {health_s:.2f} s behind an image check"
+    assert threads and backend.loop_thread is not None
+    assert backend.loop_thread not in threads
+
+
+def test_image_checks_run_a_bounded_number_at_once(
+    store: TokenStore, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads, most = _slow_check(monkeypatch, 0.1)
+    app = create_app(backend, store, max_concurrent_checks=2)
+    path = legacy_path(store.issue("site_a").token)
+    with TestClient(app) as client, ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: post(client, path, jpeg()).status_code, range(6)))
+    assert answers == [200] * 6
+    assert len(threads) == 6
+    assert most[0] == 2

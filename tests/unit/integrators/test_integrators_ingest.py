@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import resource
+import time
 import zipfile
 
+import cv2
+import hostile_images as hostile
+import numpy as np
 import pytest
 from integrator_files import jpeg_bytes, png_bytes, write_zip
 
+from loadcheck.imageio import DEFAULT_MAX_PIXELS
 from loadcheck.integrators.errors import IngestError
-from loadcheck.integrators.ingest import ZipLimits, read_image_archive
+from loadcheck.integrators.ingest import ZipLimits, check_image, read_image_archive
 
 
 def test_a_valid_archive_yields_its_images_with_sizes(tmp_path):
@@ -99,9 +105,18 @@ def test_non_image_files_are_skipped_and_reported(tmp_path):
     ("name", "data", "reason"),
     [
         ("cut.jpg", jpeg_bytes(3)[:-300], "JPEG data ends before the end-of-image marker"),
-        ("cut.png", png_bytes(3)[:-100], "PNG data ends before the IEND chunk"),
-        ("noise.jpg", b"\x00" * 500, "cannot be decoded"),
-        ("empty.png", b"", "empty file"),
+        ("cut.png", png_bytes(3)[:-100], "corrupt or truncated PNG: chunk b'IDAT' declares"),
+        ("noise.jpg", b"\x00" * 500, "not an image: expected a JPEG, PNG, BMP or WebP"),
+        ("empty.png", b"", r"the image is empty \(0 bytes\)"),
+        (
+            "bomb.png",
+            hostile.png_first_chunk_declaring_3_gb(),
+            "corrupt PNG: the first chunk is not",
+        ),
+        ("random.png", hostile.png_signature_then_random_bytes(), "corrupt PNG: the first"),
+        ("nosof.jpg", hostile.jpeg_without_frame_header(), "corrupt JPEG: scan data or end"),
+        ("huge.png", hostile.png_declaring(100_000, 100_000), "100000x100000 = 10000000000"),
+        ("big.png", hostile.png_declaring(20_000, 20_000), "20000x20000 = 400000000 pixels"),
     ],
 )
 def test_unreadable_or_truncated_images_are_reported_by_name(tmp_path, name, data, reason):
@@ -124,3 +139,56 @@ def test_an_archive_without_images_is_refused(tmp_path):
     path = write_zip(tmp_path / "q.zip", {"notes.txt": b"hi"})
     with pytest.raises(IngestError, match="no images found at the archive root"):
         read_image_archive(path, "qualified zip")
+
+
+@pytest.mark.parametrize("side", [100_000, 20_000])
+def test_an_image_over_servings_pixel_limit_is_a_clean_error_naming_it_never_decoded(
+    tmp_path, side, monkeypatch
+):
+    decoded: list[int] = []
+    monkeypatch.setattr(cv2, "imdecode", lambda buf, flags: decoded.append(flags))
+    path = write_zip(tmp_path / "q.zip", {"huge.png": hostile.png_declaring(side, side)})
+    with pytest.raises(IngestError) as info:
+        read_image_archive(path, "qualified zip")
+    message = str(info.value)
+    assert f"huge.png: {side}x{side} = {side * side} pixels is over the limit of " in message
+    assert f"limit of {DEFAULT_MAX_PIXELS} pixels" in message
+    assert decoded == []
+
+
+def test_add_data_with_a_20000_by_20000_png_stores_nothing(store, tmp_path):
+    store.create("a")
+    big = hostile.png_declaring(20_000, 20_000)
+    q = write_zip(tmp_path / "q.zip", {"ok.jpg": jpeg_bytes(1), "big.png": big})
+    u = write_zip(tmp_path / "u.zip", {"fine.jpg": jpeg_bytes(2)})
+    with pytest.raises(IngestError, match=r"big\.png: 20000x20000 = 400000000 pixels is over"):
+        store.add_data("a", q, u)
+    assert store.sample_counts("a") == {"qualified": 0, "unqualified": 0}
+    assert not store.images.root.exists() or not any(store.images.root.rglob("*.*"))
+
+
+def test_the_pixel_limit_of_ingestion_is_servings_and_can_be_lowered(tmp_path):
+    assert ZipLimits().max_image_pixels == DEFAULT_MAX_PIXELS
+    path = write_zip(tmp_path / "q.zip", {"a.jpg": jpeg_bytes(1)})
+    with pytest.raises(IngestError, match=r"a\.jpg: 96x64 = 6144 pixels is over the limit of 6000"):
+        read_image_archive(path, "qualified zip", ZipLimits(max_image_pixels=6000))
+
+
+def test_the_33_byte_png_is_refused_in_milliseconds_without_a_memory_peak():
+    data = hostile.png_first_chunk_declaring_3_gb()
+    before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(IngestError, match=r"bomb\.png: corrupt PNG"):
+        check_image(data, "bomb.png")
+    assert time.perf_counter() - start < 0.05
+    # OpenCV reserved ~3 GB for this file; a peak that large would raise the high-water mark.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kib < 256 * 1024
+
+
+def test_the_size_of_an_accepted_image_is_as_decoded_with_its_exif_orientation():
+    jpeg = cv2.imencode(".jpg", np.zeros((20, 40, 3), np.uint8))[1].tobytes()
+    orientation_6 = b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00"  # tag 0x0112 = 6
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08\x00\x01" + orientation_6
+    payload = b"Exif\x00\x00" + tiff + b"\x00\x00\x00\x00"
+    app1 = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    assert check_image(jpeg[:2] + app1 + jpeg[2:], "r.jpg") == (20, 40)
