@@ -2,7 +2,7 @@
 # Segmenter recipe sweep: variants of the demo SAM's 512 px stage, trained in parallel from the
 # same 256 px checkpoint, each scored by benchmarks/segmenter_verdicts.py (true-box prompts).
 #
-#   INIT=models/demo/segmenter_256/segmenter.pth bash benchmarks/segmenter_sweep.sh
+#   INIT=models/demo/sam_256/sam.pth bash benchmarks/segmenter_sweep.sh
 #   VARIANTS="base edge10" STEPS=1200 OUT=runs/sweep bash benchmarks/segmenter_sweep.sh
 #
 # Meant for a GPU host (a CUDA device is used automatically): on the 2-core development VM one
@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 PATH="$PWD/.venv/bin:$PATH"
 DATA="${DATA:-build/demo_train}"
-INIT="${INIT:-models/demo/segmenter_256/segmenter.pth}"
+INIT="${INIT:-models/demo/sam_256/sam.pth}"
 OUT="${OUT:-runs/segmenter_sweep}"
 STEPS="${STEPS:-1200}"
 VARIANTS="${VARIANTS:-base seed1 edge4 edge10 focal lr5e-4}"
@@ -46,11 +46,11 @@ run_variant() {
   local name=$1 extra
   extra=$(args_of "$name") || return 1
   # shellcheck disable=SC2086  # $extra holds several options
-  OMP_NUM_THREADS=2 loadcheck train segmenter --data "$DATA" --out "$OUT/$name" --init "$INIT" \
+  OMP_NUM_THREADS=2 loadcheck train sam --data "$DATA" --out "$OUT/$name" --init "$INIT" \
     --model-type vit_tiny --img-size 512 --steps "$STEPS" --batch-size 4 --max-boxes 8 \
     --frame crop --loss bce --lr 2e-4 --fp16-checkpoint --no-progress --log-every 300 \
     --save-every 100000 $extra > "$OUT/$name.log" 2>&1 || { echo "$name: training failed" >&2; return 1; }
-  OMP_NUM_THREADS=2 python benchmarks/segmenter_verdicts.py "$OUT/$name/segmenter.pth" \
+  OMP_NUM_THREADS=2 python benchmarks/segmenter_verdicts.py "$OUT/$name/sam.pth" \
     --json "$OUT/$name.json" >> "$OUT/$name.log" 2>&1 || { echo "$name: scoring failed" >&2; return 1; }
   python - "$OUT" "$name" >> "$OUT/results.jsonl" <<'PY'
 import json, sys

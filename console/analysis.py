@@ -2,7 +2,7 @@
 distributions, and the test of a fitted version on a zip of images (optionally labelled).
 
 All numbers come from the workspace (cached features of the fitting images, keyed by the
-segmenter the version was fitted with) and the fitted artifacts; nothing is recomputed from
+mask source the version was fitted with) and the fitted artifacts; nothing is recomputed from
 images except in :func:`evaluate_images`.
 """
 
@@ -20,7 +20,7 @@ from loadcheck.features.spec import FEATURE_SPEC
 from loadcheck.integrators.errors import IngestError, IntegratorError
 from loadcheck.integrators.fitting import cached_features
 from loadcheck.integrators.ingest import ArchiveImage
-from loadcheck.integrators.segmenters import Segmenter
+from loadcheck.integrators.mask_sources import MaskSource
 from loadcheck.integrators.store import IntegratorStore
 from loadcheck.payloads import (
     VERDICTS,
@@ -36,7 +36,7 @@ from loadcheck.scoring.model import ScoreModel
 
 @dataclass(frozen=True)
 class TrainingFeatures:
-    """Features of the fitting images as the version's segmenter saw them.
+    """Features of the fitting images as the version's mask source gave them.
 
     ``x`` float32 ``[N, F]`` in :data:`FEATURE_SPEC` order, ``y`` int ``[N]`` (1 = Qualified),
     ``names`` the images' original names; images without cached features are left out
@@ -201,12 +201,12 @@ def with_truck_masks(result: InspectionResult, trucks: Sequence[TruckMasks]) -> 
 
 def evaluate_images(
     model: ScoreModel,
-    segmenter: Segmenter,
+    mask_source: MaskSource,
     images: Sequence[ArchiveImage],
     labels: Mapping[str, Verdict] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[EvaluatedImage]:
-    """Score every image with ``model`` on ``segmenter``'s masks; mistakes first, then by name.
+    """Score every image with ``model`` on ``mask_source``'s masks; mistakes first, then by name.
 
     Raises:
         IngestError: ``labels`` name images that are not in the zip, or miss some of them.
@@ -227,7 +227,7 @@ def evaluate_images(
     for i, img in enumerate(images):
         label = labels.get(img.name) if labels else None
         try:
-            trucks = segmenter.segment(img.data)
+            trucks = mask_source.segment(img.data)
             result = with_truck_masks(score_trucks(trucks, model), trucks)
             rows.append(EvaluatedImage(img.name, img.data, result, label))
         except (IntegratorError, ValueError) as exc:

@@ -1,4 +1,4 @@
-"""Integrator actions of the console that combine several library calls: choose the segmenter,
+"""Integrator actions of the console that combine several library calls: choose the mask source,
 deploy / undeploy / roll back on the running server (with the audit log), copy-paste examples.
 
 Fitting, data and settings go straight to :mod:`loadcheck.integrators` (as the CLI does).
@@ -16,8 +16,8 @@ from loadcheck.console.config import ConsoleConfig
 from loadcheck.imageio import sha256_bytes
 from loadcheck.integrators.errors import IntegratorError
 from loadcheck.integrators.fitting import rollback
-from loadcheck.integrators.segmenters import MasksDirSegmenter, Segmenter
-from loadcheck.integrators.served import ServedSegmenter
+from loadcheck.integrators.mask_sources import MaskFolder, MaskSource
+from loadcheck.integrators.served import ServedSegmentator
 from loadcheck.integrators.store import IntegratorStore
 from loadcheck.serving.deploy import ModelControl, deploy, undeploy
 from loadcheck.serving.state import deployed_integrators
@@ -28,41 +28,43 @@ def control_for(config: ConsoleConfig) -> ModelControl:
     return ModelControl(config.triton_url, config.api_key)
 
 
-def served_segmenter(config: ConsoleConfig) -> ServedSegmenter:
+def served_segmentator(config: ConsoleConfig) -> ServedSegmentator:
     """The served ``segmentator`` on ``config.triton_url`` (close it after use)."""
-    return ServedSegmenter(config.triton_url, repository=config.repository, api_key=config.api_key)
+    return ServedSegmentator(
+        config.triton_url, repository=config.repository, api_key=config.api_key
+    )
 
 
 @contextmanager
-def fitting_segmenter(
+def fitting_mask_source(
     store: IntegratorStore, name: str, masks_dir: str, config: ConsoleConfig
-) -> Iterator[Segmenter]:
+) -> Iterator[MaskSource]:
     """Given masks (``masks_dir``, as ``--masks`` of the CLI) or the served segmentator."""
     if masks_dir.strip():
         stems = {r["sha256"]: Path(r["original_name"]).stem for r in store.samples(name)}
-        seg = MasksDirSegmenter(masks_dir.strip(), stems)
-        missing = seg.missing()
+        folder = MaskFolder(masks_dir.strip(), stems)
+        missing = folder.missing()
         if missing:
             raise IntegratorError(
                 f"masks folder {masks_dir}: no <stem>_bed.png / <stem>_load.png for "
                 f"{len(missing)} images: {', '.join(missing[:10])}"
             )
-        yield seg
+        yield folder
         return
-    with served_segmenter(config) as served:
+    with served_segmentator(config) as served:
         yield served
 
 
 @contextmanager
-def evaluation_segmenter(
+def evaluation_mask_source(
     names_data: list[tuple[str, bytes]], masks_dir: str, config: ConsoleConfig
-) -> Iterator[Segmenter]:
-    """Segmenter for test images: given masks (by file stem) or the served segmentator."""
+) -> Iterator[MaskSource]:
+    """Masks of test images: given masks (by file stem) or the served segmentator."""
     if masks_dir.strip():
         stems = {sha256_bytes(data): Path(name).stem for name, data in names_data}
-        yield MasksDirSegmenter(masks_dir.strip(), stems)
+        yield MaskFolder(masks_dir.strip(), stems)
         return
-    with served_segmenter(config) as served:
+    with served_segmentator(config) as served:
         yield served
 
 

@@ -1,5 +1,5 @@
 """The Segment images page's operations: read an upload, segment it with the served
-``segmentator`` (:class:`loadcheck.integrators.served.ServedSegmenter`, as the CLI), draw the
+``segmentator`` (:class:`loadcheck.integrators.served.ServedSegmentator`, as the CLI), draw the
 overlays and export the detections as JSON.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from loadcheck.imageio import ImageDecodeError, decode_image
 from loadcheck.integrators.errors import IngestError, IntegratorError
 from loadcheck.integrators.ingest import ArchiveImage, read_image_archive
-from loadcheck.integrators.served import ServedSegmenter
+from loadcheck.integrators.served import ServedSegmentator
 from loadcheck.payloads import CLASS_NAMES, Detections, SegmentationMasks
 
 #: RGB colours of the classes (bed blue, load orange), as the client's overlays.
@@ -80,7 +80,7 @@ def read_upload(path: Path, label: str, max_images: int) -> list[ArchiveImage]:
 
 
 def segment_upload(
-    segmenter: ServedSegmenter,
+    segmentator: ServedSegmentator,
     images: list[ArchiveImage],
     progress: Callable[[int, int], None] | None = None,
 ) -> list[SegmentedImage]:
@@ -88,7 +88,7 @@ def segment_upload(
     out = []
     for i, img in enumerate(images):
         try:
-            detections, masks = segmenter.segment_raw(img.data)
+            detections, masks = segmentator.segment_raw(img.data)
             out.append(SegmentedImage(img.name, img.data, detections, masks))
         except IntegratorError as exc:
             out.append(SegmentedImage(img.name, img.data, None, None, str(exc)))

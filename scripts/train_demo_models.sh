@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recorded commands that train loadcheck's demo detector and segmenter on synthetic scenes.
+# The recorded commands that train loadcheck's demo detector and SAM on synthetic scenes.
 #
 #   bash scripts/train_demo_models.sh            # full run (see the times below)
 #   QUICK=1 bash scripts/train_demo_models.sh    # smoke run: same commands, tiny sizes (~1 min)
@@ -11,7 +11,7 @@
 #   synth  800 scenes at 960x540                                  ~12 s
 #   detector  YOLOv6-n, width 0.125, depth 0.33, 320 px, batch 16,
 #             40 epochs x 50 steps = 2,000 steps                  see models/demo/README.md
-#   segmenter vit_tiny SAM, 256 px, 4 photos x <= 8 prompts,
+#   SAM       vit_tiny, 256 px, 4 photos x <= 8 prompts,
 #             2,000 steps (box + point prompts, from scratch,
 #             edge-weighted mask loss)                            see models/demo/README.md
 #   then every part continued at 512 px (--init)                  see models/demo/README.md
@@ -39,14 +39,14 @@ loadcheck train detector --data "$DATA" --out "$OUT/detector" \
   --config yolov6n --width 0.125 --depth 0.33 --img-size 320 \
   --epochs "$EPOCHS" --batch-size "$DET_BATCH" --optimizer adamw --seed "$SEED"
 
-# 3. Segmenter: SAM's architecture at the vit_tiny configuration, from random weights, on the
+# 3. SAM: SAM's architecture at the vit_tiny configuration, from random weights, on the
 #    prompts serving sends (a bed: its box; a load: its box + a positive point). Pixels next to a
 #    true mask edge weigh 11x (--edge-weight 10): the rim under a heaped load is an edge the
 #    photo barely shows, and it decides the load-height features (docs/quality.md).
 #    A quarter of the load prompts get a heavy-tailed top edge (--load-top-noise 0.25, std 0.18
 #    load heights): the detector's load-box tops are off by > 0.14 heights one time in ten,
 #    and a SAM that never saw such a prompt draws the box instead of the load.
-loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter_256" \
+loadcheck train sam --data "$DATA" --out "$OUT/sam_256" \
   --model-type vit_tiny --img-size 256 --steps "$STEPS" --batch-size "$SEG_BATCH" \
   --max-boxes 8 --frame both --loss bce --edge-weight 10 --load-top-noise 0.25 \
   --load-top-noise-std 0.18 --fp16-checkpoint --seed "$SEED"
@@ -54,8 +54,8 @@ loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter_256" \
 # 3b. Serve SAM at 512 px: resize its position tables and continue training every part there
 #     on the crop framing serving uses (same edge weight and top noise). Mask logits at S/4 = 128 px
 #     instead of 64 px.
-loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter" \
-  --init "$OUT/segmenter_256/segmenter.pth" --model-type vit_tiny --img-size 512 \
+loadcheck train sam --data "$DATA" --out "$OUT/sam" \
+  --init "$OUT/sam_256/sam.pth" --model-type vit_tiny --img-size 512 \
   --steps "$FT_STEPS" --batch-size "$SEG_BATCH" --max-boxes 8 --frame crop --loss bce \
   --edge-weight 10 --load-top-noise 0.25 --load-top-noise-std 0.18 --lr 2e-4 \
   --fp16-checkpoint --seed "$SEED"
@@ -63,6 +63,6 @@ loadcheck train segmenter --data "$DATA" --out "$OUT/segmenter" \
 # 4. Export through the normal commands (ONNX + model cards).
 loadcheck export yolov6 --checkpoint "$OUT/detector/detector.pt" --img-size 320 \
   --out "$OUT/onnx"
-loadcheck export sam --checkpoint "$OUT/segmenter/segmenter.pth" --model-type vit_tiny \
+loadcheck export sam --checkpoint "$OUT/sam/sam.pth" --model-type vit_tiny \
   --out "$OUT/onnx"
-echo "demo models: $OUT/detector/detector.pt, $OUT/segmenter/segmenter.pth, ONNX in $OUT/onnx"
+echo "demo models: $OUT/detector/detector.pt, $OUT/sam/sam.pth, ONNX in $OUT/onnx"

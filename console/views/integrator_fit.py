@@ -11,7 +11,7 @@ from loadcheck.console.analysis import (
     roc_curve,
     training_features,
 )
-from loadcheck.console.operations import fitting_segmenter
+from loadcheck.console.operations import fitting_mask_source
 from loadcheck.console.widgets import (
     Session,
     action,
@@ -33,7 +33,7 @@ def _roc(home: str, repository: str, name: str, version: int, n: int, folds: int
     """(fpr, tpr, auc) of ``version``: cached per version and number of fitting images."""
     store = IntegratorStore(home, repository)
     model = served_model(store, name)
-    data = training_features(store, name, str(model.metadata.get("segmenter", "")))
+    data = training_features(store, name, model.mask_source)
     proba = cv_probabilities(data.x, data.y, model, folds=folds)
     return roc_curve(data.y, proba)
 
@@ -48,12 +48,12 @@ def _fit(session: Session, store: IntegratorStore, name: str) -> None:
     if st.button("Fit a new version", key="fit", type="primary"):
         with (
             action(session, "fitting"),
-            fitting_segmenter(store, name, masks, session.config) as segmenter,
+            fitting_mask_source(store, name, masks, session.config) as mask_source,
         ):
             summary = fit(
                 store,
                 name,
-                segmenter=segmenter,
+                mask_source=mask_source,
                 cv_folds=int(folds),
                 progress=progress_bar("computing features"),
             )
@@ -80,7 +80,7 @@ def _metrics(session: Session, store: IntegratorStore, name: str) -> None:
         c.metric("Recall", f"{cv['recall']:.3f}")
         d.metric("Images", cv["n_samples"])
     model = served_model(store, name)
-    data = training_features(store, name, str(model.metadata.get("segmenter", "")))
+    data = training_features(store, name, model.mask_source)
     left, right = st.columns(2)
     with left:
         if cv:

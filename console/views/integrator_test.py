@@ -13,7 +13,7 @@ from loadcheck.console.analysis import (
     parse_labels_csv,
     verdict_confusion,
 )
-from loadcheck.console.operations import evaluation_segmenter
+from loadcheck.console.operations import evaluation_mask_source
 from loadcheck.console.segmentation import read_upload
 from loadcheck.console.widgets import (
     Session,
@@ -52,9 +52,9 @@ def _run(session: Session, store: IntegratorStore, name: str) -> None:
                 labels = parse_labels_csv(labels_file.getvalue().decode("utf-8-sig"))
             images = read_upload(path, f"zip {upload.name}", MAX_TEST_IMAGES)
             pairs = [(i.name, i.data) for i in images]
-            with evaluation_segmenter(pairs, masks, session.config) as segmenter:
+            with evaluation_mask_source(pairs, masks, session.config) as mask_source:
                 rows = evaluate_images(
-                    served_model(store, name), segmenter, images, labels, progress_bar("testing")
+                    served_model(store, name), mask_source, images, labels, progress_bar("testing")
                 )
             st.session_state[RESULTS] = (name, rows)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from loadcheck.console.operations import served_segmenter
+from loadcheck.console.operations import served_segmentator
 from loadcheck.console.segmentation import (
     detections_json,
     draw_segmentation,
@@ -31,9 +31,9 @@ def render(session: Session) -> None:
             return
         with action(session, "segmenting"), uploaded_path(upload) as path:
             images = read_upload(path, f"zip {upload.name}", cfg.max_images)
-            with served_segmenter(cfg) as segmenter:
+            with served_segmentator(cfg) as segmentator:
                 st.session_state[RESULTS] = segment_upload(
-                    segmenter, images, progress_bar("segmenting")
+                    segmentator, images, progress_bar("segmenting")
                 )
     results = st.session_state.get(RESULTS)
     if not results:

@@ -1,4 +1,4 @@
-"""ServedSegmenter against a real Triton (the session ``triton`` fixture), and
+"""ServedSegmentator against a real Triton (the session ``triton`` fixture), and
 ``loadcheck integrator fit NAME --triton HOST:PORT`` fitting through it."""
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
-from loadcheck.integrators.served import ServedSegmenter, segmentator_config_key
+from loadcheck.integrators.served import ServedSegmentator, segmentator_config_key
 from loadcheck.payloads import TruckMasks
+
+# torch: the tiny test models (the triton fixture's) are exported with PyTorch.
+pytestmark = [pytest.mark.triton, pytest.mark.torch]
 
 
 def image_wh(data: bytes) -> tuple[int, int]:
@@ -23,9 +26,9 @@ def image_wh(data: bytes) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
-def test_served_segmenter_returns_full_resolution_truck_masks(triton, scene_jpegs, protocol):
+def test_served_segmentator_returns_full_resolution_truck_masks(triton, scene_jpegs, protocol):
     url = triton.http_url if protocol == "http" else triton.grpc_url
-    with ServedSegmenter(url, repository=triton.repository, protocol=protocol) as seg:
+    with ServedSegmentator(url, repository=triton.repository, protocol=protocol) as seg:
         assert seg.config_key == segmentator_config_key(triton.repository)
         for data in scene_jpegs:
             detections, masks = seg.segment_raw(data)
@@ -39,7 +42,7 @@ def test_a_non_image_is_refused_with_the_servers_reason(triton):
     from loadcheck.integrators.errors import IntegratorError
 
     with (
-        ServedSegmenter(triton.http_url, repository=triton.repository) as seg,
+        ServedSegmentator(triton.http_url, repository=triton.repository) as seg,
         pytest.raises(IntegratorError, match="segmentator at"),
     ):
         seg.segment(b"this is not an image")
@@ -81,7 +84,7 @@ def test_integrator_fit_with_triton_fits_through_the_served_segmentator(triton, 
     assert summary["version"] == 1
     assert summary["features_computed"] == summary["n_samples"] > 0
     meta = json.loads((Path(summary["artifact"]) / "scorer.json").read_text())
-    assert meta["segmenter"] == segmentator_config_key(triton.repository)
+    assert meta["mask_source"] == segmentator_config_key(triton.repository)
     again = loadcheck(
         "integrator", "fit", name, "--triton", triton.grpc_url, "--grpc", "--cv", "0", env=env
     )

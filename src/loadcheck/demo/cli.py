@@ -71,7 +71,7 @@ def demo_command(
     from loadcheck.scoring.fit import FitError
     from loadcheck.serving.deploy import DeployError
     from loadcheck.serving.repository import RepositoryError
-    from loadcheck.serving.server import ServerError
+    from loadcheck.serving.server import TritonStartError
 
     try:
         options = DemoOptions(
@@ -100,7 +100,7 @@ def demo_command(
     except (
         DemoError,
         RepositoryError,
-        ServerError,
+        TritonStartError,
         IntegratorError,
         FitError,
         DeployError,

@@ -31,7 +31,7 @@ CHECKOUT = Path(__file__).resolve().parents[3]
 EXPORT_SUBDIRS = ("", "onnx")
 #: The committed demo checkpoints, relative to :data:`DEFAULT_MODELS_DIR`.
 SHIPPED_DETECTOR = Path("detector/detector.pt")
-SHIPPED_SEGMENTER = Path("segmenter/segmenter.pth")
+SHIPPED_SAM = Path("sam/sam.pth")
 #: What they were trained at (scripts/train_demo_models.sh).
 SHIPPED_DETECTOR_IMG_SIZE = 320
 SHIPPED_SAM_MODEL_TYPE = "vit_tiny"
@@ -180,7 +180,7 @@ def _exported_from(out: Path, checkpoints: list[Path]) -> bool:
 
 def trained_models_available(root: Path = CHECKOUT / DEFAULT_MODELS_DIR) -> bool:
     """True when ``root`` holds the trained demo models (exported, or the committed checkpoints)."""
-    shipped = (root / SHIPPED_DETECTOR).is_file() and (root / SHIPPED_SEGMENTER).is_file()
+    shipped = (root / SHIPPED_DETECTOR).is_file() and (root / SHIPPED_SAM).is_file()
     return shipped or find_export_dir(root) is not None
 
 
@@ -191,10 +191,10 @@ def export_shipped_models(root: Path, out: Path) -> Path | None:
     exported from the same checkpoints (by sha256) is reused. Returns None when ``root`` does not
     hold the two checkpoints.
     """
-    detector, segmenter = root / SHIPPED_DETECTOR, root / SHIPPED_SEGMENTER
-    if not (detector.is_file() and segmenter.is_file()):
+    detector, sam = root / SHIPPED_DETECTOR, root / SHIPPED_SAM
+    if not (detector.is_file() and sam.is_file()):
         return None
-    if _exported_from(out, [detector, segmenter]):
+    if _exported_from(out, [detector, sam]):
         return out
     from loadcheck.export.sam_onnx import export_sam
     from loadcheck.export.yolov6_onnx import export_yolov6
@@ -203,7 +203,7 @@ def export_shipped_models(root: Path, out: Path) -> Path | None:
     with warnings.catch_warnings():  # torch.onnx's tracer warnings are noise here
         warnings.simplefilter("ignore")
         export_yolov6(detector, out, img_size=SHIPPED_DETECTOR_IMG_SIZE)
-        export_sam(segmenter, out, model_type=SHIPPED_SAM_MODEL_TYPE)
+        export_sam(sam, out, model_type=SHIPPED_SAM_MODEL_TYPE)
     return out
 
 

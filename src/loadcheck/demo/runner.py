@@ -5,7 +5,7 @@
 3. repository: :func:`loadcheck.serving.repository.build_repository`;
 4. Triton: :class:`loadcheck.serving.server.TritonServer`;
 5. integrator ``demo``: :class:`loadcheck.integrators.store.IntegratorStore` create + add-data;
-6. fit through the served segmentator (:class:`loadcheck.integrators.served.ServedSegmenter`),
+6. fit through the served segmentator (:class:`loadcheck.integrators.served.ServedSegmentator`),
    or with the true masks (``masks_fit``);
 7. deploy: :func:`loadcheck.serving.deploy.deploy` (loads it on the running server);
 8. inspect the held-out scenes: :meth:`loadcheck.client.InspectionClient.inspect_many`;
@@ -166,7 +166,7 @@ def _prepare_integrator(store: Any, scenes: SceneSet, progress: bool) -> dict[st
     return dict(report.to_dict())
 
 
-def _fit(store: Any, scenes: SceneSet, segmenter: Any, options: DemoOptions) -> dict[str, Any]:
+def _fit(store: Any, scenes: SceneSet, served: Any, options: DemoOptions) -> dict[str, Any]:
     from loadcheck.integrators.fitting import fit
 
     with _progress(options.progress, "segmenting + features") as bar:
@@ -175,7 +175,7 @@ def _fit(store: Any, scenes: SceneSet, segmenter: Any, options: DemoOptions) -> 
             store,
             INTEGRATOR,
             masks_dir=scenes.masks_dir if options.masks_fit else None,
-            segmenter=None if options.masks_fit else segmenter,
+            mask_source=None if options.masks_fit else served,
             cv_folds=options.cv_folds,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
@@ -243,7 +243,7 @@ def run_demo(
     ``on_report`` the report as soon as it is written (before ``keep_serving`` waits).
 
     Raises:
-        DemoError, RepositoryError, ServerError, IntegratorError, FitError, DeployError: a step
+        DemoError, RepositoryError, TritonStartError, IntegratorError, FitError, DeployError: a step
             failed; Triton is stopped before the error propagates.
         KeyboardInterrupt: Ctrl-C (or SIGTERM); Triton is stopped first.
     """
@@ -315,19 +315,19 @@ def _serve_and_measure(
     steps: _Steps,
     notify: Notify,
 ) -> DemoReport:
-    from loadcheck.integrators.served import ServedSegmenter
+    from loadcheck.integrators.served import ServedSegmentator
     from loadcheck.integrators.store import IntegratorStore
     from loadcheck.serving.deploy import ModelControl, deploy
 
     out = options.out_dir.resolve()
     repository, home = out / "model_repository", out / "workspace"
     store = IntegratorStore(home, repository)
-    with ServedSegmenter(server.http_url, repository=repository) as segmenter:
+    with ServedSegmentator(server.http_url, repository=repository) as served:
         with steps.step("add_data", f"integrator '{INTEGRATOR}': adding the fitting zips"):
             added = _prepare_integrator(store, fit_set, options.progress)
         mode = "the true synthetic masks" if options.masks_fit else "the served segmentator"
         with steps.step("fit", f"fitting '{INTEGRATOR}' with {mode}"):
-            summary = _fit(store, fit_set, segmenter, options)
+            summary = _fit(store, fit_set, served, options)
         notify(
             f"fitted version {summary['version']}: CV accuracy "
             + ("n/a" if summary["cv_accuracy"] is None else f"{summary['cv_accuracy']:.3f}")

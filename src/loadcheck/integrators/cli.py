@@ -228,21 +228,21 @@ _TRITON = (
 
 
 @contextmanager
-def _served_segmenter(triton: str | None, grpc: bool, masks: Path | None) -> Iterator[Any]:
-    """A :class:`ServedSegmenter` on ``--triton`` (closed afterwards), or None without it."""
+def _served_segmentator(triton: str | None, grpc: bool, masks: Path | None) -> Iterator[Any]:
+    """A :class:`ServedSegmentator` on ``--triton`` (closed afterwards), or None without it."""
     if triton is None or masks is not None:
         yield None
         return
-    from loadcheck.integrators.served import ServedSegmenter
+    from loadcheck.integrators.served import ServedSegmentator
     from loadcheck.workspace.paths import default_repository
 
-    segmenter = ServedSegmenter(
+    served = ServedSegmentator(
         triton,
         repository=_STATE["repository"] or default_repository(),
         protocol="grpc" if grpc else "http",
     )
-    with segmenter:
-        yield segmenter
+    with served:
+        yield served
 
 
 @integrator_app.command("fit")
@@ -259,11 +259,11 @@ def fit_command(
     from loadcheck.integrators.fitting import fit
 
     _check_name(name)
-    with _errors(), _served_segmenter(triton, grpc, masks) as segmenter:
+    with _errors(), _served_segmentator(triton, grpc, masks) as served:
         update, stop = _progress_bar("features")
         try:
             summary = fit(
-                _store(), name, masks_dir=masks, segmenter=segmenter, cv_folds=cv, progress=update
+                _store(), name, masks_dir=masks, mask_source=served, cv_folds=cv, progress=update
             )
         finally:
             stop()
@@ -308,8 +308,8 @@ def predict_command(
     from loadcheck.integrators.fitting import predict
 
     _check_name(name)
-    with _errors(), _served_segmenter(triton, grpc, masks) as segmenter:
-        _echo_json(predict(_store(), name, images, masks_dir=masks, segmenter=segmenter))
+    with _errors(), _served_segmentator(triton, grpc, masks) as served:
+        _echo_json(predict(_store(), name, images, masks_dir=masks, mask_source=served))
 
 
 @integrator_app.command("delete")

@@ -19,29 +19,24 @@ from loadcheck.atomic import atomic_write_dir, file_lock
 from loadcheck.features.extract import extract_features
 from loadcheck.features.spec import FEATURE_SPEC
 from loadcheck.features.trucks import SCORED_TRUCK_RULE, empty_truck, scored_truck
-from loadcheck.imageio import sha256_bytes
 from loadcheck.integrators.errors import IntegratorError, NotFoundError
-from loadcheck.integrators.ingest import check_image
-from loadcheck.integrators.segmenters import (
-    NO_SEGMENTER_MESSAGE,
-    MasksDirSegmenter,
-    Segmenter,
-    default_segmenter,
-)
+from loadcheck.integrators.imagecheck import check_image
+from loadcheck.integrators.mask_sources import NO_MASK_SOURCE_MESSAGE, MaskFolder, MaskSource
 from loadcheck.integrators.store import IntegratorStore
 from loadcheck.scoring.fit import MIN_PER_CLASS, FitError, fit_score_model
 from loadcheck.scoring.model import ScoreModel
 from loadcheck.scoring.verdict import score_trucks
 from loadcheck.workspace.db import now_iso
+from loadcheck.workspace.images import sha256_hex
 
 LOG = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 
 def _features_for(
-    segmenter: Segmenter, data: bytes, name: str, size_wh: tuple[int, int]
+    mask_source: MaskSource, data: bytes, name: str, size_wh: tuple[int, int]
 ) -> tuple[int, np.ndarray]:
-    trucks = segmenter.segment(data)
+    trucks = mask_source.segment(data)
     if trucks and trucks[0].resolution_wh != size_wh:
         got = trucks[0].resolution_wh
         raise IntegratorError(
@@ -52,12 +47,12 @@ def _features_for(
 
 
 def _cache_key(config_key: str) -> str:
-    """Feature-cache key: the segmenter's key and the rule that picks the scored truck."""
+    """Feature-cache key: the mask source's key and the rule that picks the scored truck."""
     return f"{config_key};{SCORED_TRUCK_RULE}"
 
 
 def cached_features(store: IntegratorStore, config_key: str) -> dict[str, list[float]]:
-    """Image sha256 -> cached feature values of the current spec for segmenter ``config_key``."""
+    """Image sha256 -> cached feature values of the current spec for mask source ``config_key``."""
     with store.ws.reader() as conn:
         return {
             r["sha256"]: json.loads(r["values_json"])
@@ -70,12 +65,12 @@ def cached_features(store: IntegratorStore, config_key: str) -> dict[str, list[f
 
 
 def sample_features(
-    store: IntegratorStore, name: str, segmenter: Segmenter, progress: Progress | None = None
+    store: IntegratorStore, name: str, mask_source: MaskSource, progress: Progress | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """float32 ``[N, F]`` features and int ``[N]`` labels of all samples; cache hits count."""
     rows = store.samples(name)
-    cached = cached_features(store, segmenter.config_key)
-    key = _cache_key(segmenter.config_key)
+    cached = cached_features(store, mask_source.config_key)
+    key = _cache_key(mask_source.config_key)
     x = np.zeros((len(rows), len(FEATURE_SPEC)), np.float32)
     y = np.array([int(r["label"]) for r in rows], np.int64)
     new: list[tuple[str, int, list[float]]] = []
@@ -85,7 +80,7 @@ def sample_features(
         else:
             data = store.images.get(row["sha256"], row["ext"])
             n_trucks, values = _features_for(
-                segmenter, data, row["original_name"], (int(row["width"]), int(row["height"]))
+                mask_source, data, row["original_name"], (int(row["width"]), int(row["height"]))
             )
             x[i] = values
             new.append((row["sha256"], n_trucks, [float(v) for v in values]))
@@ -120,7 +115,7 @@ def fit(
     name: str,
     *,
     masks_dir: Path | str | None = None,
-    segmenter: Segmenter | None = None,
+    mask_source: MaskSource | None = None,
     cv_folds: int = 5,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -136,20 +131,19 @@ def fit(
             f"{counts['unqualified']} unqualified images; fitting needs at least {MIN_PER_CLASS} "
             "of each (loadcheck integrator add-data NAME --qualified Q.zip --unqualified U.zip)"
         )
-    if segmenter is None and masks_dir is not None:
+    if mask_source is None and masks_dir is not None:
         stems = {r["sha256"]: Path(r["original_name"]).stem for r in store.samples(name)}
-        masks = MasksDirSegmenter(masks_dir, stems)
+        masks = MaskFolder(masks_dir, stems)
         missing = masks.missing()
         if missing:
             raise IntegratorError(
                 f"--masks {masks_dir}: no <stem>_bed.png / <stem>_load.png for {len(missing)} "
                 f"images: {', '.join(missing[:10])}"
             )
-        segmenter = masks
-    segmenter = segmenter or default_segmenter()
-    if segmenter is None:
-        raise IntegratorError(NO_SEGMENTER_MESSAGE)
-    x, y, hits = sample_features(store, name, segmenter, progress)
+        mask_source = masks
+    if mask_source is None:
+        raise IntegratorError(NO_MASK_SOURCE_MESSAGE)
+    x, y, hits = sample_features(store, name, mask_source, progress)
     result = fit_score_model(
         x,
         y,
@@ -165,7 +159,7 @@ def fit(
         version = _next_version(store, name)
         target = store.model_dir(name) / str(version)
         result.model.metadata.update(
-            version=version, segmenter=segmenter.config_key, description=cfg.description
+            version=version, mask_source=mask_source.config_key, description=cfg.description
         )
         atomic_write_dir(target, result.model.save)
         try:
@@ -256,7 +250,7 @@ def predict(
     name: str,
     images: Sequence[Path | str],
     masks_dir: Path | str | None = None,
-    segmenter: Segmenter | None = None,
+    mask_source: MaskSource | None = None,
 ) -> list[dict[str, Any]]:
     """JSON-ready verdicts (``InspectionResult.to_dict()`` plus ``image``) for image files."""
     model = served_model(store, name)
@@ -268,13 +262,12 @@ def predict(
         data = p.read_bytes()
         check_image(data, str(p))
         blobs.append((p, data))
-    if segmenter is None and masks_dir is not None:
-        segmenter = MasksDirSegmenter(masks_dir, {sha256_bytes(d): p.stem for p, d in blobs})
-    segmenter = segmenter or default_segmenter()
-    if segmenter is None:
-        raise IntegratorError(NO_SEGMENTER_MESSAGE)
+    if mask_source is None and masks_dir is not None:
+        mask_source = MaskFolder(masks_dir, {sha256_hex(d): p.stem for p, d in blobs})
+    if mask_source is None:
+        raise IntegratorError(NO_MASK_SOURCE_MESSAGE)
     out = []
     for p, data in blobs:
-        result = score_trucks(segmenter.segment(data), model)
+        result = score_trucks(mask_source.segment(data), model)
         out.append({"image": str(p), **result.to_dict()})
     return out

@@ -1,28 +1,33 @@
-"""Where fitting and prediction get per-truck masks from.
+"""Where fitting and prediction get per-truck masks from: a :class:`MaskSource`.
 
-:class:`Segmenter` is the plug-in point: the served Triton segmentator is registered later with
-:func:`register_segmenter_factory`; :class:`MasksDirSegmenter` reads given masks
-(``<stem>_bed.png`` / ``<stem>_load.png``, union masks, non-zero = inside).
+Two kinds exist: :class:`MaskFolder` reads given masks (``<stem>_bed.png`` /
+``<stem>_load.png``, union masks, non-zero = inside), and
+:class:`loadcheck.integrators.served.ServedSegmentator` asks the served ``segmentator`` ensemble
+of a running Triton. Callers pick one explicitly (``--masks DIR`` or ``--triton URL``); there is
+no default.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import cv2
-import numpy as np
-
 from loadcheck.features.trucks import split_trucks_from_masks
+from loadcheck.imageio import ImageDecodeError, read_mask, sha256_bytes, sha256_file
 from loadcheck.integrators.errors import IntegratorError
 from loadcheck.payloads import TruckMasks
-from loadcheck.workspace.images import sha256_hex
+
+#: What to do when a fit or a prediction is given no mask source.
+NO_MASK_SOURCE_MESSAGE = (
+    "no masks for the images: pass --masks DIR with <stem>_bed.png and <stem>_load.png for every "
+    "image (stem = the image file name without extension), or --triton HOST:PORT (with "
+    "--repository) to compute them with the served segmentator"
+)
 
 
 @runtime_checkable
-class Segmenter(Protocol):
+class MaskSource(Protocol):
     """Image bytes -> per-truck masks, most prominent truck first.
 
     ``config_key`` identifies everything that changes the masks (model versions, sizes,
@@ -34,40 +39,7 @@ class Segmenter(Protocol):
     def segment(self, image_bytes: bytes) -> list[TruckMasks]: ...
 
 
-SegmenterFactory = Callable[[], Segmenter | None]
-_FACTORIES: list[SegmenterFactory] = []
-
-NO_SEGMENTER_MESSAGE = (
-    "no segmenter is available to compute masks for the fitting images. Either pass "
-    "--masks DIR with <stem>_bed.png and <stem>_load.png for every image (stem = the image file "
-    "name without extension), or deploy the segmentator (loadcheck repository build / serve) so "
-    "that a served segmenter is registered."
-)
-
-
-def register_segmenter_factory(factory: SegmenterFactory) -> None:
-    """Register a factory returning a ready :class:`Segmenter` (or ``None`` when unavailable)."""
-    _FACTORIES.append(factory)
-
-
-def default_segmenter() -> Segmenter | None:
-    """The first registered segmenter that is available, else ``None``."""
-    for factory in reversed(_FACTORIES):
-        seg = factory()
-        if seg is not None:
-            return seg
-    return None
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """bool ``[H, W]`` from a PNG (non-zero = inside); :class:`IntegratorError` if unreadable."""
-    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise IntegratorError(f"mask {path} cannot be read as an image")
-    return mask > 0
-
-
-class MasksDirSegmenter:
+class MaskFolder:
     """Masks given on disk: ``DIR/<stem>_bed.png`` and ``DIR/<stem>_load.png`` per image.
 
     Args:
@@ -82,12 +54,12 @@ class MasksDirSegmenter:
         if not self.masks_dir.is_dir():
             raise IntegratorError(f"--masks {self.masks_dir}: no such directory")
         self.stems_by_sha256 = dict(stems_by_sha256)
-        digest = hashlib.sha256()
-        for path in sorted(self.masks_dir.glob("*_*.png")):
-            if path.stem.endswith(("_bed", "_load")):
-                digest.update(path.name.encode())
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
-        self.config_key = f"masks:{digest.hexdigest()[:32]}"
+        listing = b"".join(
+            path.name.encode() + bytes.fromhex(sha256_file(path))
+            for path in sorted(self.masks_dir.glob("*_*.png"))
+            if path.stem.endswith(("_bed", "_load"))
+        )
+        self.config_key = f"masks:{sha256_bytes(listing)[:32]}"
 
     def paths_for(self, stem: str) -> tuple[Path, Path]:
         return self.masks_dir / f"{stem}_bed.png", self.masks_dir / f"{stem}_load.png"
@@ -101,7 +73,7 @@ class MasksDirSegmenter:
         )
 
     def segment(self, image_bytes: bytes) -> list[TruckMasks]:
-        sha = sha256_hex(image_bytes)
+        sha = sha256_bytes(image_bytes)
         stem = self.stems_by_sha256.get(sha)
         if stem is None:
             raise IntegratorError(f"no file name known for image {sha[:12]}; cannot find its masks")
@@ -111,7 +83,10 @@ class MasksDirSegmenter:
                 raise IntegratorError(
                     f"missing mask {path}: --masks needs {stem}_bed.png and {stem}_load.png"
                 )
-        bed, load = read_mask(bed_path), read_mask(load_path)
+        try:
+            bed, load = read_mask(bed_path), read_mask(load_path)
+        except ImageDecodeError as exc:
+            raise IntegratorError(str(exc)) from exc
         if bed.shape != load.shape:
             raise IntegratorError(
                 f"masks of {stem}: bed is {bed.shape[1]}x{bed.shape[0]} but load is "

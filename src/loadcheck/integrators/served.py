@@ -1,9 +1,10 @@
-"""The served segmenter: fitting and prediction get their masks from Triton's ``segmentator``.
+"""The served segmentator as a mask source: fitting and prediction get their masks from Triton.
 
-:class:`ServedSegmenter` sends each image to the ``segmentator`` ensemble through the client
-library's transport (:class:`loadcheck.client.transport.TritonTransport`, with its retry policy
-and error classes), decodes ``BOXES_XYXY`` / ``CLASS_IDS`` / ``SCORES`` / ``MASKS`` /
-``MASK_IOU`` into :class:`Detections` + :class:`SegmentationMasks`, and pairs beds with loads
+:class:`ServedSegmentator` (a :class:`~loadcheck.integrators.mask_sources.MaskSource`) sends
+each image to the ``segmentator`` ensemble through the client library's transport
+(:class:`loadcheck.client.transport.TritonTransport`, with its retry policy and error classes),
+decodes ``BOXES_XYXY`` / ``CLASS_IDS`` / ``SCORES`` / ``MASKS`` / ``MASK_IOU`` into
+:class:`Detections` + :class:`SegmentationMasks`, and pairs beds with loads
 (:func:`loadcheck.features.trucks.group_trucks`). So an integrator is fitted on exactly the masks
 the deployed pipeline computes.
 
@@ -15,7 +16,6 @@ re-building the repository with other thresholds or other models invalidates cac
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from loadcheck import tensor_names as tn
+from loadcheck.imageio import sha256_bytes, sha256_file
 from loadcheck.integrators.errors import IntegratorError
 from loadcheck.payloads import Detections, SegmentationMasks, TruckMasks
 
@@ -34,17 +35,7 @@ if TYPE_CHECKING:
     from loadcheck.client.transport import Transport
 
 LOG = logging.getLogger(__name__)
-MANIFEST = "loadcheck_repository.json"  # written by loadcheck.serving.repository
 NETWORK_MODELS = (tn.DETECTOR_MODEL, tn.SAM_ENCODER_MODEL, tn.SAM_DECODER_MODEL)
-_CHUNK = 1 << 20
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def segmentator_fingerprint(repository: Path | str) -> dict[str, object]:
@@ -56,32 +47,31 @@ def segmentator_fingerprint(repository: Path | str) -> dict[str, object]:
 
     Raises:
         IntegratorError: the repository has no ``loadcheck_repository.json`` (not built by
-            ``loadcheck repository build``) or the file is not JSON.
+            ``loadcheck repository build``) or the file is not what the builder writes.
     """
+    from loadcheck.serving.repository import RepositoryError, read_manifest
+
     root = Path(repository)
-    manifest = root / MANIFEST
-    if not manifest.is_file():
-        raise IntegratorError(
-            f"{root} has no {MANIFEST}; the served segmenter needs the model repository the "
-            "server runs (built by `loadcheck repository build`), passed with --repository"
-        )
     try:
-        settings = json.loads(manifest.read_text(encoding="utf-8")).get("settings", {})
-    except (ValueError, AttributeError) as exc:
-        raise IntegratorError(f"{manifest}: not a JSON object ({exc})") from exc
+        settings = read_manifest(root).raw_settings
+    except RepositoryError as exc:
+        raise IntegratorError(
+            f"{exc}; the served segmentator's masks need the model repository the server runs, "
+            "passed with --repository"
+        ) from exc
     networks: dict[str, dict[str, str]] = {}
     for model in NETWORK_MODELS:
         files = sorted(
             p for p in (root / model).glob("*/*") if p.is_file() and p.name != "model.py"
         )
-        networks[model] = {str(p.relative_to(root / model)): _file_sha256(p) for p in files}
+        networks[model] = {str(p.relative_to(root / model)): sha256_file(p) for p in files}
     return {"settings": settings, "networks": networks}
 
 
 def segmentator_config_key(repository: Path | str) -> str:
     """``"segmentator:<32 hex>"``: sha256 of :func:`segmentator_fingerprint` as canonical JSON."""
     text = json.dumps(segmentator_fingerprint(repository), sort_keys=True, separators=(",", ":"))
-    return f"segmentator:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+    return f"segmentator:{sha256_bytes(text.encode())[:32]}"
 
 
 def decode_segmentation(
@@ -108,7 +98,7 @@ def decode_segmentation(
     return detections, masks
 
 
-class ServedSegmenter:
+class ServedSegmentator:
     """Segment images with the ``segmentator`` ensemble of a running Triton server.
 
     Args:
@@ -142,7 +132,7 @@ class ServedSegmenter:
         if config_key is None:
             if repository is None:
                 raise IntegratorError(
-                    "the served segmenter needs the model repository the server runs (or an "
+                    "the served segmentator needs the model repository the server runs (or an "
                     "explicit config key) to key the feature cache"
                 )
             config_key = segmentator_config_key(repository)
@@ -181,7 +171,7 @@ class ServedSegmenter:
         return self._runner.run(self._segment_async(image_bytes))
 
     def segment(self, image_bytes: bytes) -> list[TruckMasks]:
-        """Per-truck masks of one encoded image, most prominent first (:class:`Segmenter`)."""
+        """Per-truck masks of one encoded image, most prominent first (:class:`MaskSource`)."""
         from loadcheck.features.trucks import group_trucks
 
         detections, masks = self.segment_raw(image_bytes)
@@ -193,7 +183,7 @@ class ServedSegmenter:
         finally:
             self._runner.close()
 
-    def __enter__(self) -> ServedSegmenter:
+    def __enter__(self) -> ServedSegmentator:
         return self
 
     def __exit__(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,11 +187,12 @@ class ScoreModel:
     def model_type(self) -> str:
         return str(self.metadata.get("model_type", "xgboost"))
 
+    @property
+    def mask_source(self) -> str:
+        """``config_key`` of the mask source the version was fitted on (its feature-cache key);
+        ``""`` if unknown. Versions fitted before the key's rename stored it as ``segmenter``."""
+        return str(self.metadata.get("mask_source", self.metadata.get("segmenter", "")))
+
     def with_metadata(self, **values: Any) -> ScoreModel:
         self.metadata.update(values)
         return self
-
-
-def read_metadata(directory: Path | str) -> Mapping[str, Any]:
-    """The ``scorer.json`` of an artifact directory, without loading the booster."""
-    return json.loads((Path(directory) / METADATA_FILE).read_text())

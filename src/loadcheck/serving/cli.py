@@ -151,7 +151,7 @@ def serve_command(
     host: str = typer.Option("0.0.0.0", "--host", help="Address the server listens on."),
 ) -> None:
     """Run tritonserver on the repository until SIGINT/SIGTERM."""
-    from loadcheck.serving.server import ServerError, TritonServer
+    from loadcheck.serving.server import TritonServer, TritonStartError
 
     server = TritonServer(
         repository,
@@ -173,7 +173,7 @@ def serve_command(
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.start()
-    except ServerError as exc:
+    except TritonStartError as exc:
         raise _fail(str(exc)) from exc
     LOGGER.info("serving %s; Ctrl-C to stop", repository)
     code = server.wait(stopping)

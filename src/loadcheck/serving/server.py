@@ -57,7 +57,7 @@ def _die_with_parent() -> None:
 _PR_SET_PDEATHSIG = 1
 
 
-class ServerError(RuntimeError):
+class TritonStartError(RuntimeError):
     """tritonserver could not be found, started, or did not become ready."""
 
 
@@ -80,7 +80,7 @@ def _bundled_binary() -> ServerBinary:
     try:
         import pytriton
     except ImportError as exc:
-        raise ServerError(
+        raise TritonStartError(
             "no tritonserver: set $TRITONSERVER, put tritonserver on PATH, or install the serve "
             "extra (nvidia-pytriton)"
         ) from exc
@@ -88,7 +88,9 @@ def _bundled_binary() -> ServerBinary:
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     stub = root / "python_backend_stubs" / version / "triton_python_backend_stub"
     if not stub.is_file():
-        raise ServerError(f"the nvidia-pytriton wheel has no Python backend stub for {version}")
+        raise TritonStartError(
+            f"the nvidia-pytriton wheel has no Python backend stub for {version}"
+        )
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as package_version
 
@@ -143,7 +145,7 @@ def find_tritonserver() -> ServerBinary:
     env = os.environ.get("TRITONSERVER")
     if env:
         if not Path(env).is_file():
-            raise ServerError(f"$TRITONSERVER={env} is not a file")
+            raise TritonStartError(f"$TRITONSERVER={env} is not a file")
         return ServerBinary(Path(env))
     on_path = shutil.which("tritonserver")
     if on_path:
@@ -227,7 +229,7 @@ class TritonServer:
 
     def start(self) -> TritonServer:
         if not self.repository.is_dir():
-            raise ServerError(f"--repository: {self.repository} is not a folder")
+            raise TritonStartError(f"--repository: {self.repository} is not a folder")
         binary = find_tritonserver()
         env = server_env(binary, os.environ)
         log = self.log_path.open("ab") if self.log_path else None
@@ -269,14 +271,14 @@ class TritonServer:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise ServerError(
+                raise TritonStartError(
                     f"tritonserver exited with code {self.process.returncode} while starting"
                     + (f"; see {self.log_path}" if self.log_path else "")
                 )
             if self.is_ready(timeout_s=2.0):
                 return
             time.sleep(0.5)
-        raise ServerError(f"tritonserver not ready after {self.startup_timeout_s:.0f} s")
+        raise TritonStartError(f"tritonserver not ready after {self.startup_timeout_s:.0f} s")
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM (Triton drains in-flight requests), then SIGKILL after ``timeout_s``."""
@@ -298,7 +300,7 @@ class TritonServer:
         """
         process = self.process
         if process is None:
-            raise ServerError("tritonserver is not running")
+            raise TritonStartError("tritonserver is not running")
         while process.poll() is None:
             if stop is not None and stop.wait(poll_s):
                 return -1

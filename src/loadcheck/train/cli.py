@@ -1,4 +1,4 @@
-"""``loadcheck train detector|segmenter``: thin Typer commands over the trainers.
+"""``loadcheck train detector|sam``: thin Typer commands over the trainers.
 
 Heavy libraries (torch, yolov6, segment-anything) are imported inside the commands. A bad input
 prints ``error: ...`` to stderr and exits with status 2.
@@ -12,7 +12,7 @@ import typer
 
 train_app = typer.Typer(
     name="train",
-    help="Train or fine-tune the detector (YOLOv6) and the segmenter (SAM) on labelled photos.",
+    help="Train or fine-tune the detector (YOLOv6) and SAM on labelled photos.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -115,8 +115,8 @@ def detector_command(
     )
 
 
-@train_app.command("segmenter")
-def segmenter_command(
+@train_app.command("sam")
+def sam_command(
     data: Path = typer.Option(
         ...,
         "--data",
@@ -189,24 +189,27 @@ def segmenter_command(
     fp16_checkpoint: bool = typer.Option(
         False, "--fp16-checkpoint", help="Store the state dict in fp16 (half the size)."
     ),
+    resume: Path | None = typer.Option(
+        None,
+        "--resume",
+        dir_okay=False,
+        help="Continue an interrupted run from its OUT/last_ckpt.pt, with the same settings "
+        "(--steps may grow): the result is the uninterrupted run's.",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Train a small SAM on box + point prompts, or fine-tune a real SAM's mask decoder.
 
-    Writes OUT/segmenter.pth (a plain state dict for 'loadcheck export sam') and
-    OUT/training_log.json every --save-every steps and at the end.
+    Writes OUT/sam.pth (a plain state dict for 'loadcheck export sam'), OUT/last_ckpt.pt (for
+    --resume) and OUT/training_log.json every --save-every steps and at the end.
     """
     _choice(model_type, _SAM_TYPES, "--model-type")
     _choice(frame, ("crop", "whole", "both"), "--frame")
     _choice(loss, ("bce", "focal"), "--loss")
     from loadcheck.train.common import TrainError
-    from loadcheck.train.segmenter import (
-        CHECKPOINT_NAME,
-        SegmenterTrainSettings,
-        train_segmenter,
-    )
+    from loadcheck.train.sam import CHECKPOINT_NAME, SamTrainSettings, train_sam
 
-    settings = SegmenterTrainSettings(
+    settings = SamTrainSettings(
         data=data,
         out=out,
         model_type=model_type,
@@ -228,15 +231,16 @@ def segmenter_command(
         save_every=save_every,
         log_every=log_every,
         fp16_checkpoint=fp16_checkpoint,
+        resume=resume,
         progress=progress,
     )
     try:
-        log = train_segmenter(settings)
+        log = train_sam(settings)
     except TrainError as exc:
         raise _fail(exc) from exc
     last = log.epochs[-1] if log.epochs else {}
     typer.echo(
-        f"segmenter ({log.settings['model_type']}, {log.settings['img_size']} px): {log.steps} "
+        f"sam ({log.settings['model_type']}, {log.settings['img_size']} px): {log.steps} "
         f"steps in {log.elapsed_s:.0f} s on {log.device}, last loss "
         f"{last.get('loss', float('nan')):.3f}\n  {out / CHECKPOINT_NAME}"
     )

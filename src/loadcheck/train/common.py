@@ -109,12 +109,12 @@ class TrainingLog:
     """The small JSON log written beside a checkpoint (``training_log.json``).
 
     Attributes:
-        kind: ``"detector"`` or ``"segmenter"``.
+        kind: ``"detector"`` or ``"sam"``.
         settings: the run's settings (JSON-serialisable), enough to repeat it.
         device: where it ran (``"cpu"``, ``"cuda"``).
         torch_threads: PyTorch intra-op threads used.
         steps: optimiser steps done so far (over all resumed runs).
-        epochs: per-epoch records (detector) or per-interval records (segmenter), each a dict
+        epochs: per-epoch records (detector) or per-interval records (SAM), each a dict
             with the mean losses over that span and ``elapsed_s`` (seconds since the run started).
         elapsed_s: wall-clock seconds of training (over all resumed runs).
         checkpoint: file name of the exportable checkpoint.

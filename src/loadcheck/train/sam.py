@@ -1,4 +1,4 @@
-"""``train_segmenter``: train a small SAM on box prompts, or fine-tune a real SAM's mask decoder.
+"""``train_sam``: train a small SAM on box prompts, or fine-tune a real SAM's mask decoder.
 
 * From scratch (default): segment-anything's ``ImageEncoderViT`` at the ``vit_tiny``
   configuration (:func:`loadcheck.export.sam_models.build_sam`) with SAM's real prompt encoder
@@ -11,16 +11,22 @@
 Each step takes ``batch_size`` photos, up to ``max_boxes`` instances each, prompts SAM the way
 serving does (:func:`loadcheck.pipeline.prompts.prompt_points`: a bed is its box, a load is its
 box plus a positive point at the box's lower middle) with the true boxes plus jitter
-(:func:`~loadcheck.train.segmenter_data.jitter_boxes`), load boxes sometimes grown towards their
+(:func:`~loadcheck.train.sam_data.jitter_boxes`), load boxes sometimes grown towards their
 bed's box and, with ``load_top_noise``, their top edges moved by a heavy-tailed amount
-(:func:`~loadcheck.train.segmenter_data.noisy_top_edges`), and a load prompt with an empty
+(:func:`~loadcheck.train.sam_data.noisy_top_edges`), and a load prompt with an empty
 target on every bed without load; it trains SAM's single-mask output
 (``multimask_output=False``, what the exported decoder returns) at the decoder's S/4 grid.
 Loss = BCE (or SAM's focal loss) + dice on the mask logits, plus the MSE
 between the predicted IoU and the mask's real IoU (SAM's IoU head).
 
-Writes ``out/segmenter.pth`` (a plain state dict, ``loadcheck export sam --checkpoint``) and
-``out/training_log.json``, at every ``save_every`` steps and at the end.
+Writes, at every ``save_every`` steps and at the end:
+
+* ``out/sam.pth``: a plain state dict, for ``loadcheck export sam --checkpoint``;
+* ``out/last_ckpt.pt``: the resumable state (float32 weights, optimiser state, step counter, the
+  log and its pending loss records, PyTorch's / NumPy's / Python's RNG states) for ``resume``:
+  a resumed run gives the weights and losses of an uninterrupted one. Each step's batch, jitter
+  and augmentation come from a generator seeded with ``(seed, step)``, so they need no state;
+* ``out/training_log.json``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +56,7 @@ from loadcheck.train.common import (
     require_data_dir,
     seed_everything,
 )
-from loadcheck.train.segmenter_data import (
+from loadcheck.train.sam_data import (
     FRAMES,
     SegExample,
     SegSample,
@@ -67,7 +74,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "segmenter.pth"
+CHECKPOINT_NAME = "sam.pth"
+RESUME_NAME = "last_ckpt.pt"
+RESUME_FORMAT = "loadcheck-train-sam-1"
+#: Settings a resumed run may change: where things are, how it reports, and ``steps`` (the run
+#: goes on to the new total; the learning-rate schedule follows it). Every other setting shapes
+#: the result and must be the interrupted run's.
+RESUMABLE_CHANGES = frozenset(
+    {"data", "out", "resume", "device", "save_every", "log_every", "steps", "progress"}
+)
 LOG_NAME = "training_log.json"
 LOSSES = ("bce", "focal")
 DEFAULT_LR = {"scratch": 5e-4, "decoder": 1e-4}
@@ -75,8 +90,8 @@ EDGE_BAND = 2  # low-res pixels on each side of a target edge that ``edge_weight
 
 
 @dataclass(frozen=True)
-class SegmenterTrainSettings:
-    """One segmenter training run.
+class SamTrainSettings:
+    """One SAM training run.
 
     Attributes:
         data: folder in the ``loadcheck synth`` layout (images/, masks/, labels.json).
@@ -97,7 +112,7 @@ class SegmenterTrainSettings:
             bed; the load's point prompt, not its box, then says what to segment).
         load_top_noise: share of load prompts whose top edge gets extra noise of
             ``load_top_noise_std`` box heights
-            (:func:`~loadcheck.train.segmenter_data.noisy_top_edges`: the detector's heavy
+            (:func:`~loadcheck.train.sam_data.noisy_top_edges`: the detector's heavy
             tail, so that SAM finds the load's top in the photo instead of copying the box's;
             0: off, the demo recipe uses 0.25).
         load_top_noise_std: standard deviation of that noise in load-box heights (demo: 0.18).
@@ -113,6 +128,8 @@ class SegmenterTrainSettings:
         fp16_checkpoint: store the state dict in fp16 (half the size: the vit_tiny checkpoint
             is 27 MB in fp32, 13 MB in fp16); the exporter loads it into fp32 modules.
         progress: show the rich progress bar.
+        resume: the ``last_ckpt.pt`` of an interrupted run to continue (its settings, except
+            :data:`RESUMABLE_CHANGES`, must be these).
     """
 
     data: Path
@@ -138,6 +155,7 @@ class SegmenterTrainSettings:
     log_every: int = 25
     fp16_checkpoint: bool = False
     progress: bool = True
+    resume: Path | None = None
 
     def validate(self) -> None:
         """:class:`TrainError` naming the first bad setting."""
@@ -152,6 +170,8 @@ class SegmenterTrainSettings:
             raise TrainError(f"from-sam: checkpoint {self.from_sam} does not exist")
         if self.init is not None and not Path(self.init).is_file():
             raise TrainError(f"init: checkpoint {self.init} does not exist")
+        if self.resume is not None and not Path(self.resume).is_file():
+            raise TrainError(f"resume: checkpoint {self.resume} does not exist")
         if self.init is not None and self.from_sam is not None:
             raise TrainError(
                 "init and from-sam exclude each other: --from-sam trains the mask decoder "
@@ -302,7 +322,7 @@ def lr_at(step: int, total: int, peak: float) -> float:
     return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _build_model(settings: SegmenterTrainSettings) -> tuple[Sam, str, int]:
+def _build_model(settings: SamTrainSettings) -> tuple[Sam, str, int]:
     from loadcheck.export.onnx_utils import ExportError
     from loadcheck.export.sam_models import build_sam, load_sam, sam_config
 
@@ -325,7 +345,7 @@ def _build_model(settings: SegmenterTrainSettings) -> tuple[Sam, str, int]:
     return sam, model_type, int(sam.image_encoder.img_size)
 
 
-def train_segmenter(settings: SegmenterTrainSettings) -> TrainingLog:
+def train_sam(settings: SamTrainSettings) -> TrainingLog:
     """Run the training described by ``settings``; returns the log (also written to ``out``).
 
     Raises :class:`TrainError` for a bad dataset, checkpoint or setting.
@@ -344,24 +364,27 @@ def train_segmenter(settings: SegmenterTrainSettings) -> TrainingLog:
         param.requires_grad_(not decoder_only or name.startswith("mask_decoder."))
     params = [p for p in sam.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.peak_lr, weight_decay=settings.weight_decay)
-    log = TrainingLog("segmenter", settings.to_json(), device.type, torch.get_num_threads())
+    log = TrainingLog("sam", settings.to_json(), device.type, torch.get_num_threads())
     log.settings.update(model_type=model_type, img_size=side)
+    start_step = 0
+    rows: list[dict[str, float]] = []  # loss records since the last log record
+    if settings.resume is not None:
+        start_step, rows = _resume(settings.resume, settings, sam, optimizer, log)
     pad_rgb = _pad_rgb()
     usable = [i for i, s in enumerate(samples) if len(s.xyxy)]
-    started = time.perf_counter()
-    rows: list[dict[str, float]] = []
-    with make_progress("train segmenter", settings.progress) as bar:
+    started = time.perf_counter() - log.elapsed_s
+    with make_progress("train sam", settings.progress) as bar:
         cache = (
             _encode_all(sam, samples, usable, settings, side, pad_rgb, device, bar)
             if decoder_only
             else None
         )
-        task = bar.add_task("steps", total=settings.steps, losses="")
+        task = bar.add_task("steps", total=settings.steps, completed=start_step, losses="")
         sam.train()
         if decoder_only:
             sam.image_encoder.eval()
             sam.prompt_encoder.eval()
-        for step in range(settings.steps):
+        for step in range(start_step, settings.steps):
             rng = np.random.default_rng([settings.seed, step])
             picks = rng.choice(usable, min(settings.batch_size, len(usable)), replace=False)
             frames = [settings.frames[int(rng.integers(len(settings.frames)))] for _ in picks]
@@ -396,7 +419,103 @@ def train_segmenter(settings: SegmenterTrainSettings) -> TrainingLog:
                 logger.info("step %d/%d: %s", step + 1, settings.steps, format_losses(row))
             if (step + 1) % settings.save_every == 0 or last:
                 _save(sam, out, log, settings.fp16_checkpoint)
+                _save_resumable(out, sam, optimizer, step + 1, settings, log, rows)
     return log
+
+
+def _resume(
+    path: Path,
+    settings: SamTrainSettings,
+    sam: Sam,
+    optimizer: torch.optim.Optimizer,
+    log: TrainingLog,
+) -> tuple[int, list[dict[str, float]]]:
+    """Load the resumable checkpoint ``path`` into ``sam``, ``optimizer``, ``log`` and the global
+    RNGs; returns the steps done and the loss records not yet averaged into the log."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises pickle, zip and runtime errors alike
+        raise TrainError(f"resume: {path} cannot be read ({exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+        raise TrainError(
+            f"resume: {path} is not a resumable checkpoint; give the {RESUME_NAME} "
+            "of a 'loadcheck train sam' run (--init starts a new run from trained weights)"
+        )
+    before, now = state["settings"], settings.to_json()
+    changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and before.get(k) != now[k])
+    if changed:
+        raise TrainError(
+            f"resume: {path} was trained with other settings ("
+            + ", ".join(f"{k.replace('_', '-')} {before.get(k)!r}, now {now[k]!r}" for k in changed)
+            + "); resume with the interrupted run's settings"
+        )
+    done = int(state["step"])
+    if done >= settings.steps:
+        raise TrainError(f"resume: {path} has done {done} steps already; give --steps above it")
+    sam.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    log.steps = int(state["log"]["steps"])
+    log.epochs = list(state["log"]["epochs"])
+    log.elapsed_s = float(state["log"]["elapsed_s"])
+    _set_rng_state(state["rng"])
+    logger.info("resuming %s after step %d", path, done)
+    return done, [dict(row) for row in state["pending_rows"]]
+
+
+def _rng_state() -> dict[str, Any]:
+    """PyTorch's (CPU and CUDA), NumPy's global and Python's RNG states, as plain tensors, lists
+    and numbers (so that the checkpoint loads with ``weights_only=True``)."""
+    import torch
+
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, cached],
+        "python": [version, list(internal), gauss_next],
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+
+
+def _save_resumable(
+    out: Path,
+    sam: Sam,
+    optimizer: torch.optim.Optimizer,
+    steps_done: int,
+    settings: SamTrainSettings,
+    log: TrainingLog,
+    pending_rows: list[dict[str, float]],
+) -> None:
+    """Write ``out/last_ckpt.pt`` atomically: everything :func:`_resume` needs."""
+    import torch
+
+    state = {
+        "format": RESUME_FORMAT,
+        "model": {k: v.detach().cpu().clone() for k, v in sam.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "step": steps_done,
+        "settings": settings.to_json(),
+        "log": dataclasses.asdict(log),
+        "pending_rows": pending_rows,
+        "rng": _rng_state(),
+    }
+    tmp = out / f".{RESUME_NAME}.tmp"
+    torch.save(state, tmp)
+    tmp.replace(out / RESUME_NAME)
 
 
 def _pad_rgb() -> tuple[int, int, int]:
@@ -421,7 +540,7 @@ def _step_losses(
     embeddings: torch.Tensor,
     batch: list[SegExample],
     rng: np.random.Generator,
-    settings: SegmenterTrainSettings,
+    settings: SamTrainSettings,
     side: int,
     device: torch.device,
 ) -> dict[str, torch.Tensor]:
@@ -463,7 +582,7 @@ def _encode_all(
     sam: Sam,
     samples: list[SegSample],
     usable: list[int],
-    settings: SegmenterTrainSettings,
+    settings: SamTrainSettings,
     side: int,
     pad_rgb: tuple[int, int, int],
     device: torch.device,

@@ -19,7 +19,8 @@ from streamlit.testing.v1 import AppTest
 from loadcheck.console.auth import AdminStore
 from loadcheck.workspace import Workspace
 
-pytestmark = pytest.mark.triton
+# torch: the tiny test models (the triton fixture's) are exported with PyTorch.
+pytestmark = [pytest.mark.triton, pytest.mark.torch]
 
 APP = Path(__file__).resolve().parents[3] / "console" / "app.py"
 ADMIN, PASSWORD = "admin", "console-test-password"
@@ -280,7 +281,7 @@ def test_segment_upload_keeps_going_past_an_image_the_server_refuses(env: Env) -
     import cv2
 
     from loadcheck.console.config import ConsoleConfig
-    from loadcheck.console.operations import served_segmenter
+    from loadcheck.console.operations import served_segmentator
     from loadcheck.console.segmentation import segment_upload
     from loadcheck.integrators.ingest import ArchiveImage
 
@@ -295,9 +296,9 @@ def test_segment_upload_keeps_going_past_an_image_the_server_refuses(env: Env) -
     height, width = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape[:2]
     good = ArchiveImage("good.jpg", data, "jpg", "0" * 64, width, height)
     bad = ArchiveImage("bad.jpg", b"\xff\xd8\xff broken", "jpg", "1" * 64, 1, 1)
-    with served_segmenter(config) as segmenter:
-        assert segmenter.config_key.startswith("segmentator:")
-        first, second = segment_upload(segmenter, [bad, good])
+    with served_segmentator(config) as segmentator:
+        assert segmentator.config_key.startswith("segmentator:")
+        first, second = segment_upload(segmentator, [bad, good])
     assert first.error and first.detections is None
     assert second.error is None and second.masks is not None
     assert second.masks.mask_hw.shape[1:] == (height, width)
@@ -318,6 +319,6 @@ def test_fit_from_the_console_with_the_served_segmentator(app: AppTest, env: Env
     assert any("fitted version 1 on 19 images" in s for s in _successes(at))
     assert store.get("served_masks").served_version == 1
     key = json.loads((store.model_dir("served_masks") / "1" / "scorer.json").read_text())[
-        "segmenter"
+        "mask_source"
     ]
     assert key.startswith("segmentator:")

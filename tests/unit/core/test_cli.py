@@ -19,7 +19,7 @@ COMMANDS = [
     ["export", "yolov6"],
     ["export", "tensorrt"],
     ["train", "detector"],
-    ["train", "segmenter"],
+    ["train", "sam"],
     ["repository", "build"],
     ["serve"],
     ["deploy"],

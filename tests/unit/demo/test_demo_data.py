@@ -108,9 +108,9 @@ def test_demo_options_reject_unusable_values(kwargs, message):
 
 def _ship_checkpoints(root):
     (root / "detector").mkdir(parents=True)
-    (root / "segmenter").mkdir(parents=True)
+    (root / "sam").mkdir(parents=True)
     (root / "detector" / "detector.pt").write_bytes(b"detector weights")
-    (root / "segmenter" / "segmenter.pth").write_bytes(b"segmenter weights")
+    (root / "sam" / "sam.pth").write_bytes(b"sam weights")
 
 
 def _card_from(folder, kind, checkpoint):
@@ -134,7 +134,7 @@ def test_committed_checkpoints_are_exported_once_and_reused_while_unchanged(tmp_
     monkeypatch.setattr("loadcheck.export.sam_onnx.export_sam", fake_export)
     first = resolve_models(None, tmp_path / "run" / "placeholder_models")
     assert (first.export_dir, first.placeholder) == (tmp_path / "run" / "demo_models", False)
-    assert calls == ["detector.pt", "segmenter.pth"]
+    assert calls == ["detector.pt", "sam.pth"]
     resolve_models(None, tmp_path / "run" / "placeholder_models")
     assert len(calls) == 2, "unchanged checkpoints must not be exported again"
     (root / "detector" / "detector.pt").write_bytes(b"retrained detector")

@@ -13,7 +13,7 @@ from loadcheck.demo.data import (
     CHECKOUT,
     DEFAULT_MODELS_DIR,
     SHIPPED_DETECTOR,
-    SHIPPED_SEGMENTER,
+    SHIPPED_SAM,
     export_shipped_models,
     trained_models_available,
 )
@@ -49,7 +49,7 @@ def _scene_rgb() -> tuple[np.ndarray, tuple[float, float, float, float]]:
 
 
 def test_shipped_checkpoints_stay_under_the_size_budget() -> None:
-    total = (ROOT / SHIPPED_DETECTOR).stat().st_size + (ROOT / SHIPPED_SEGMENTER).stat().st_size
+    total = (ROOT / SHIPPED_DETECTOR).stat().st_size + (ROOT / SHIPPED_SAM).stat().st_size
     assert total < 25 * 2**20
 
 
@@ -89,7 +89,7 @@ def test_shipped_sam_encoder_agrees_with_its_onnx_file(exported: Path) -> None:
     rgb, _ = _scene_rgb()
     image = np.ascontiguousarray(rgb[:side, :side])
     (got,) = _session(exported / card.file).run(None, {tn.SAM_ENCODER_INPUT: image[None]})
-    sam, model_type = load_sam(ROOT / SHIPPED_SEGMENTER)
+    sam, model_type = load_sam(ROOT / SHIPPED_SAM)
     assert model_type == "vit_tiny"
     x = torch.from_numpy(image).permute(2, 0, 1)[None].float()
     with torch.no_grad():

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from integrator_files import SIZE_WH, dataset, jpeg_bytes, write_masks, write_zip
 
-from loadcheck.integrators import fitted_versions, served_artifact_dir, served_version
-from loadcheck.integrators import segmenters as seg
+from loadcheck.integrators import served_version
 from loadcheck.integrators.errors import IntegratorError, NotFoundError
-from loadcheck.integrators.fitting import fit, list_versions, predict, rollback
+from loadcheck.integrators.fitting import fit, list_versions, predict, rollback, served_model
+from loadcheck.integrators.mask_sources import MaskSource
 from loadcheck.payloads import TruckMasks
 from loadcheck.scoring import FitError, ScoreModel
 from loadcheck.scoring.model import ARTIFACT_FILES
@@ -37,7 +37,8 @@ def test_fit_writes_version_one_and_serves_it(fitted):
     assert store.get("a").served_version == 1
     meta = json.loads((target / "scorer.json").read_text())
     assert (meta["integrator"], meta["version"]) == ("a", 1)
-    assert meta["segmenter"].startswith("masks:")
+    assert meta["mask_source"].startswith("masks:")
+    assert served_model(store, "a").mask_source == meta["mask_source"]
     assert not [p for p in store.model_dir("a").iterdir() if p.name.startswith(".")]
 
 
@@ -64,16 +65,18 @@ def test_rollback_serves_an_earlier_version_and_the_helpers_report_it(fitted):
     rollback(store, "a", 1)
     home, repo = store.ws.home, store.repository
     assert served_version("a", home, repo) == 1
-    assert fitted_versions("a", home, repo) == [1, 2]
-    assert served_artifact_dir("a", home, repo) == store.model_dir("a") / "1"
+    assert [(v["version"], v["served"]) for v in list_versions(store, "a")] == [
+        (1, True),
+        (2, False),
+    ]
     with pytest.raises(NotFoundError, match="has no version 7"):
         rollback(store, "a", 7)
     assert [e["action"] for e in store.ws.audit_entries("a")][-1] == "rollback"
 
 
-def test_fit_without_masks_or_segmenter_says_what_to_do(fitted):
+def test_fit_without_a_mask_source_says_what_to_do(fitted):
     store, _ = fitted
-    with pytest.raises(IntegratorError, match=r"no segmenter is available.*--masks DIR"):
+    with pytest.raises(IntegratorError, match=r"no masks for the images.*--masks DIR.*--triton"):
         fit(store, "a")
 
 
@@ -93,7 +96,7 @@ def test_missing_masks_are_listed_and_the_served_version_stays(fitted, tmp_path)
     with pytest.raises(IntegratorError, match="for 1 images: unqualified_002"):
         fit(store, "a", masks_dir=masks, cv_folds=0)
     assert store.get("a").served_version == 1
-    assert fitted_versions("a", store.ws.home, store.repository) == [1]
+    assert [v["version"] for v in list_versions(store, "a")] == [1]
 
 
 def test_a_crash_while_writing_the_artifact_leaves_no_version_behind(fitted, monkeypatch):
@@ -145,7 +148,7 @@ def test_predict_before_any_fit_fails_clearly(store):
         predict(store, "a", [])
 
 
-def test_a_registered_segmenter_is_used_when_no_masks_are_given(fitted, monkeypatch):
+def test_a_mask_source_given_by_the_caller_computes_the_features(fitted):
     store, _ = fitted
 
     class Rectangles:
@@ -160,9 +163,18 @@ def test_a_registered_segmenter_is_used_when_no_masks_are_given(fitted, monkeypa
                 load[:50] = False
             return [TruckMasks(bed, load, (10, 30, 86, 60))]
 
-    monkeypatch.setattr(seg, "_FACTORIES", [])
-    seg.register_segmenter_factory(Rectangles)
-    assert isinstance(seg.default_segmenter(), seg.Segmenter)
-    # labels do not follow the fake masks, but fitting must run through the segmenter
-    summary = fit(store, "a", cv_folds=0)
+    assert isinstance(Rectangles(), MaskSource)
+    # labels do not follow the fake masks, but fitting must run through the mask source
+    summary = fit(store, "a", mask_source=Rectangles(), cv_folds=0)
     assert summary["features_computed"] == 12
+    assert served_model(store, "a").mask_source == "test-rectangles"
+
+
+def test_a_version_fitted_before_the_rename_still_names_its_mask_source(fitted):
+    store, masks = fitted
+    fit(store, "a", masks_dir=masks, cv_folds=0)
+    scorer_json = store.model_dir("a") / "1" / "scorer.json"
+    meta = json.loads(scorer_json.read_text())
+    meta["segmenter"] = meta.pop("mask_source")  # the key's name until the rename
+    scorer_json.write_text(json.dumps(meta))
+    assert served_model(store, "a").mask_source.startswith("masks:")

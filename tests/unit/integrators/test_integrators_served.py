@@ -1,4 +1,4 @@
-"""ServedSegmenter: the segmentator's answer -> per-truck masks, retries, cache key, fitting."""
+"""ServedSegmentator: the segmentator's answer -> per-truck masks, retries, cache key, fitting."""
 
 from __future__ import annotations
 
@@ -18,11 +18,8 @@ from loadcheck.client.errors import RejectedInputError, TransientError
 from loadcheck.client.retry import RetryPolicy
 from loadcheck.integrators.errors import IntegratorError
 from loadcheck.integrators.fitting import fit, predict
-from loadcheck.integrators.served import (
-    MANIFEST,
-    ServedSegmenter,
-    segmentator_config_key,
-)
+from loadcheck.integrators.served import ServedSegmentator, segmentator_config_key
+from loadcheck.serving.repository import MANIFEST
 from loadcheck.workspace.images import sha256_hex
 
 Responder = Callable[[str, bytes], Mapping[str, np.ndarray]]
@@ -104,9 +101,9 @@ def make_repository(root: Path, conf_thres: float = 0.25, weights: bytes = b"onn
     return root
 
 
-def segmenter(tmp_path: Path, respond: Responder, **kwargs: object) -> ServedSegmenter:
+def segmentator(tmp_path: Path, respond: Responder, **kwargs: object) -> ServedSegmentator:
     transport = FakeTransport(respond, **kwargs)  # type: ignore[arg-type]
-    return ServedSegmenter(
+    return ServedSegmentator(
         "unused:1",
         repository=make_repository(tmp_path / "repo"),
         transport=transport,
@@ -115,7 +112,7 @@ def segmenter(tmp_path: Path, respond: Responder, **kwargs: object) -> ServedSeg
 
 
 def test_segment_asks_the_segmentator_and_pairs_the_load_with_its_bed(tmp_path):
-    with segmenter(tmp_path, lambda model, image: rectangle_outputs(image)) as seg:
+    with segmentator(tmp_path, lambda model, image: rectangle_outputs(image)) as seg:
         trucks = seg.segment(jpeg())
         calls = seg._transport.calls  # type: ignore[attr-defined]
     assert calls[0][0] == tn.SEGMENTATOR_ENSEMBLE
@@ -129,7 +126,7 @@ def test_segment_accepts_outputs_with_a_leading_batch_axis(tmp_path):
     def batched(model: str, image: bytes) -> dict[str, np.ndarray]:
         return {k: v[np.newaxis] for k, v in rectangle_outputs(image).items()}
 
-    with segmenter(tmp_path, batched) as seg:
+    with segmentator(tmp_path, batched) as seg:
         assert len(seg.segment(jpeg())) == 1
 
 
@@ -143,13 +140,13 @@ def test_an_image_without_a_bed_gives_no_trucks(tmp_path):
             tn.MASK_IOU: np.zeros(0, np.float32),
         }
 
-    with segmenter(tmp_path, nothing) as seg:
+    with segmentator(tmp_path, nothing) as seg:
         assert seg.segment(jpeg()) == []
 
 
 def test_a_transient_failure_is_retried(tmp_path):
     respond = lambda model, image: rectangle_outputs(image)  # noqa: E731
-    with segmenter(tmp_path, respond, failures=[TransientError("busy")]) as seg:
+    with segmentator(tmp_path, respond, failures=[TransientError("busy")]) as seg:
         assert len(seg.segment(jpeg())) == 1
         assert len(seg._transport.calls) == 2  # type: ignore[attr-defined]
 
@@ -159,7 +156,7 @@ def test_a_refused_image_raises_an_error_naming_the_server(tmp_path):
     refused = [RejectedInputError("not an image")]
     pattern = r"segmentator at fake:8000 failed.*not an image"
     with (
-        segmenter(tmp_path, respond, failures=refused) as seg,
+        segmentator(tmp_path, respond, failures=refused) as seg,
         pytest.raises(IntegratorError, match=pattern),
     ):
         seg.segment(b"junk")
@@ -173,7 +170,7 @@ def test_masks_that_do_not_match_the_detections_are_rejected(tmp_path):
         return out
 
     with (
-        segmenter(tmp_path, one_mask_short) as seg,
+        segmentator(tmp_path, one_mask_short) as seg,
         pytest.raises(IntegratorError, match="1 masks for 2 detections"),
     ):
         seg.segment(jpeg())
@@ -185,12 +182,12 @@ def test_a_missing_output_is_reported_by_name(tmp_path):
         del out[tn.MASKS]
         return out
 
-    with segmenter(tmp_path, no_masks) as seg, pytest.raises(IntegratorError, match=tn.MASKS):
+    with segmentator(tmp_path, no_masks) as seg, pytest.raises(IntegratorError, match=tn.MASKS):
         seg.segment(jpeg())
 
 
 def test_close_closes_the_transport(tmp_path):
-    seg = segmenter(tmp_path, lambda model, image: rectangle_outputs(image))
+    seg = segmentator(tmp_path, lambda model, image: rectangle_outputs(image))
     transport = seg._transport
     seg.close()
     assert transport.closed  # type: ignore[attr-defined]
@@ -206,11 +203,11 @@ def test_config_key_changes_with_the_settings_and_the_served_networks(tmp_path):
 
 def test_a_repository_without_a_manifest_is_refused_with_the_fix(tmp_path):
     with pytest.raises(IntegratorError, match="loadcheck repository build"):
-        ServedSegmenter("x:1", repository=tmp_path, transport=FakeTransport(lambda m, i: {}))
+        ServedSegmentator("x:1", repository=tmp_path, transport=FakeTransport(lambda m, i: {}))
 
 
 def test_an_explicit_config_key_needs_no_repository():
-    seg = ServedSegmenter("x:1", config_key="segmentator:abc", transport=FakeTransport(dict))
+    seg = ServedSegmentator("x:1", config_key="segmentator:abc", transport=FakeTransport(dict))
     assert seg.config_key == "segmentator:abc"
     seg.close()
 
@@ -232,23 +229,23 @@ def masks_responder(zips: Sequence[Path], masks_dir: Path) -> Responder:
     return respond
 
 
-def test_fitting_through_the_served_segmenter_keys_the_cache_by_the_segmentator(store, tmp_path):
+def test_fitting_through_the_served_segmentator_keys_the_cache_by_its_config(store, tmp_path):
     q, u, masks = dataset(tmp_path, 6)
     store.create("a")
     store.update("a", params={"n_estimators": 20})
     store.add_data("a", q, u)
-    with segmenter(tmp_path, masks_responder([q, u], masks)) as seg:
-        first = fit(store, "a", segmenter=seg, cv_folds=3)
-        second = fit(store, "a", segmenter=seg, cv_folds=0)
+    with segmentator(tmp_path, masks_responder([q, u], masks)) as seg:
+        first = fit(store, "a", mask_source=seg, cv_folds=3)
+        second = fit(store, "a", mask_source=seg, cv_folds=0)
         calls = len(seg._transport.calls)  # type: ignore[attr-defined]
     assert first["cv_accuracy"] == pytest.approx(1.0)
     assert (first["features_computed"], second["features_cached"]) == (12, 12)
     assert calls == 12
     meta = json.loads((store.model_dir("a") / "2" / "scorer.json").read_text())
-    assert meta["segmenter"] == seg.config_key
+    assert meta["mask_source"] == seg.config_key
 
 
-def test_predict_through_the_served_segmenter_scores_each_image(store, tmp_path):
+def test_predict_through_the_served_segmentator_scores_each_image(store, tmp_path):
     q, u, masks = dataset(tmp_path, 6)
     store.create("a")
     store.update("a", params={"n_estimators": 20})
@@ -258,7 +255,7 @@ def test_predict_through_the_served_segmenter_scores_each_image(store, tmp_path)
         name = zf.namelist()[0]
         image = tmp_path / name
         image.write_bytes(zf.read(name))
-    with segmenter(tmp_path, respond) as seg:
-        fit(store, "a", segmenter=seg, cv_folds=0)
-        (result,) = predict(store, "a", [image], segmenter=seg)
+    with segmentator(tmp_path, respond) as seg:
+        fit(store, "a", mask_source=seg, cv_folds=0)
+        (result,) = predict(store, "a", [image], mask_source=seg)
     assert result["score_result"] == "Qualified"

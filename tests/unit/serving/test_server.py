@@ -14,8 +14,8 @@ from loadcheck.serving import layout
 from loadcheck.serving.repository import write_model
 from loadcheck.serving.server import (
     ServerBinary,
-    ServerError,
     TritonServer,
+    TritonStartError,
     find_tritonserver,
 )
 from loadcheck.serving.state import save_deployed
@@ -65,12 +65,12 @@ def test_tritonserver_env_var_wins_and_must_exist(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("TRITONSERVER", str(fake))
     assert find_tritonserver().executable == fake
     monkeypatch.setenv("TRITONSERVER", str(tmp_path / "missing"))
-    with pytest.raises(ServerError, match="not a file"):
+    with pytest.raises(TritonStartError, match="not a file"):
         find_tritonserver()
 
 
 def test_starting_on_a_missing_repository_fails_clearly(tmp_path: Path):
-    with pytest.raises(ServerError, match="is not a folder"):
+    with pytest.raises(TritonStartError, match="is not a folder"):
         TritonServer(tmp_path / "nope").start()
 
 

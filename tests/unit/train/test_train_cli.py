@@ -9,10 +9,12 @@ from typer.testing import CliRunner
 
 from loadcheck.cli import app
 
+pytestmark = pytest.mark.torch  # trains PyTorch models (the folder needs torch)
+
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", ["detector", "segmenter"])
+@pytest.mark.parametrize("command", ["detector", "sam"])
 def test_train_commands_have_help(command: str) -> None:
     result = runner.invoke(app, ["train", command, "--help"])
     assert result.exit_code == 0
@@ -40,7 +42,7 @@ def test_unknown_detector_config_exits_with_usage_error(tmp_path: Path) -> None:
 def test_missing_data_folder_exits_2_naming_it(tmp_path: Path) -> None:
     missing = tmp_path / "missing"
     result = runner.invoke(
-        app, ["train", "segmenter", "--data", str(missing), "--out", str(tmp_path / "o")]
+        app, ["train", "sam", "--data", str(missing), "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 2
     assert "not an existing folder" in result.output
@@ -77,13 +79,15 @@ def test_train_detector_command_writes_an_exportable_checkpoint(
     assert "detector:" in result.output
 
 
-def test_train_segmenter_command_writes_a_state_dict(synth_dir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "seg"
+def test_train_sam_command_writes_a_state_dict_and_a_resumable_state(
+    synth_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "sam"
     result = runner.invoke(
         app,
         [
             "train",
-            "segmenter",
+            "sam",
             "--data",
             str(synth_dir),
             "--out",
@@ -98,5 +102,6 @@ def test_train_segmenter_command_writes_a_state_dict(synth_dir: Path, tmp_path: 
         ],
     )
     assert result.exit_code == 0, result.output
-    assert (out / "segmenter.pth").is_file() and (out / "training_log.json").is_file()
+    assert (out / "sam.pth").is_file() and (out / "training_log.json").is_file()
+    assert (out / "last_ckpt.pt").is_file()
     assert "vit_tiny, 64 px" in result.output

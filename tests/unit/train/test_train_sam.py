@@ -1,4 +1,4 @@
-"""``train_segmenter``: small SAM from scratch and decoder-only fine-tuning, checkpoints, errors."""
+"""``train_sam``: small SAM from scratch and decoder-only fine-tuning, checkpoints, errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from loadcheck.payloads import BED_CLASS_ID, LOAD_CLASS_ID
 from loadcheck.train.common import TrainError
-from loadcheck.train.segmenter import CHECKPOINT_NAME, SegmenterTrainSettings, train_segmenter
-from loadcheck.train.segmenter_data import (
+from loadcheck.train.sam import CHECKPOINT_NAME, SamTrainSettings, train_sam
+from loadcheck.train.sam_data import (
     grow_towards,
     jitter_boxes,
     jitter_points,
@@ -24,7 +24,7 @@ from loadcheck.train.segmenter_data import (
 pytestmark = pytest.mark.torch
 
 
-def _settings(data: Path, out: Path, **overrides: object) -> SegmenterTrainSettings:
+def _settings(data: Path, out: Path, **overrides: object) -> SamTrainSettings:
     base: dict[str, object] = {
         "data": data,
         "out": out,
@@ -36,24 +36,24 @@ def _settings(data: Path, out: Path, **overrides: object) -> SegmenterTrainSetti
         "progress": False,
     }
     base.update(overrides)
-    return SegmenterTrainSettings(**base)  # type: ignore[arg-type]
+    return SamTrainSettings(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
 def trained(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[float]]:
     out = tmp_path_factory.mktemp("seg")
-    log = train_segmenter(_settings(synth_dir, out, steps=16, lr=1e-3, seed=2))
+    log = train_sam(_settings(synth_dir, out, steps=16, lr=1e-3, seed=2))
     return out, [e["loss"] for e in log.epochs]
 
 
-def test_segmenter_loss_decreases_over_a_few_steps(trained: tuple[Path, list[float]]) -> None:
+def test_sam_loss_decreases_over_a_few_steps(trained: tuple[Path, list[float]]) -> None:
     _, losses = trained
     assert len(losses) == 16
     first, last = np.mean(losses[:4]), np.mean(losses[-4:])
     assert last < 0.8 * first, losses
 
 
-def test_segmenter_checkpoint_exports_through_export_sam(
+def test_sam_checkpoint_exports_through_export_sam(
     trained: tuple[Path, list[float]], tmp_path: Path
 ) -> None:
     from loadcheck.export.sam_onnx import export_sam
@@ -71,7 +71,7 @@ def test_from_sam_trains_only_the_mask_decoder(synth_dir: Path, tmp_path: Path) 
     from loadcheck.export.tiny import build_tiny_sam_checkpoint
 
     source = build_tiny_sam_checkpoint(tmp_path / "sam.pth", img_size=64)
-    train_segmenter(_settings(synth_dir, tmp_path / "out", from_sam=source, frame="crop"))
+    train_sam(_settings(synth_dir, tmp_path / "out", from_sam=source, frame="crop"))
     before = torch.load(source, weights_only=True)
     after = torch.load(tmp_path / "out" / CHECKPOINT_NAME, weights_only=True)
     changed = {k for k in before if not torch.equal(before[k], after[k])}
@@ -85,7 +85,7 @@ def test_init_trains_every_part_at_a_new_size(synth_dir: Path, tmp_path: Path) -
     from loadcheck.export.tiny import build_tiny_sam_checkpoint
 
     source = build_tiny_sam_checkpoint(tmp_path / "sam.pth", img_size=64)
-    train_segmenter(_settings(synth_dir, tmp_path / "out", init=source, img_size=96))
+    train_sam(_settings(synth_dir, tmp_path / "out", init=source, img_size=96))
     before = torch.load(source, weights_only=True)
     after = torch.load(tmp_path / "out" / CHECKPOINT_NAME, weights_only=True)
     assert after["image_encoder.pos_embed"].shape[1:3] == (6, 6)  # 96 px / 16
@@ -102,7 +102,7 @@ def test_init_and_from_sam_together_is_a_clear_error(synth_dir: Path, tmp_path: 
 
     source = build_tiny_sam_checkpoint(tmp_path / "sam.pth", img_size=64)
     with pytest.raises(TrainError, match="init and from-sam exclude each other"):
-        train_segmenter(_settings(synth_dir, tmp_path / "o", init=source, from_sam=source))
+        train_sam(_settings(synth_dir, tmp_path / "o", init=source, from_sam=source))
 
 
 def test_instances_come_from_mask_components_without_labels_json(
@@ -185,29 +185,29 @@ def test_noisy_top_edges_move_only_the_top_of_a_share_of_boxes_within_the_limit(
 def test_load_top_noise_trains_and_out_of_range_values_are_clear_errors(
     synth_dir: Path, tmp_path: Path
 ) -> None:
-    log = train_segmenter(_settings(synth_dir, tmp_path / "ok", steps=1, load_top_noise=0.5))
+    log = train_sam(_settings(synth_dir, tmp_path / "ok", steps=1, load_top_noise=0.5))
     assert log.settings["load_top_noise"] == 0.5 and np.isfinite(log.epochs[-1]["loss"])
     with pytest.raises(TrainError, match="load-top-noise: expected a share"):
-        train_segmenter(_settings(synth_dir, tmp_path / "a", load_top_noise=1.5))
+        train_sam(_settings(synth_dir, tmp_path / "a", load_top_noise=1.5))
     with pytest.raises(TrainError, match="load-top-noise-std"):
-        train_segmenter(_settings(synth_dir, tmp_path / "b", load_top_noise_std=0.0))
+        train_sam(_settings(synth_dir, tmp_path / "b", load_top_noise_std=0.0))
 
 
 def test_data_without_masks_is_a_clear_error(synth_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(synth_dir / "images", data / "images")
     with pytest.raises(TrainError, match="have no masks"):
-        train_segmenter(_settings(data, tmp_path / "out"))
+        train_sam(_settings(data, tmp_path / "out"))
 
 
 def test_missing_data_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TrainError, match="not an existing folder"):
-        train_segmenter(_settings(tmp_path / "nope", tmp_path / "out"))
+        train_sam(_settings(tmp_path / "nope", tmp_path / "out"))
 
 
 def test_unknown_model_type_is_a_clear_error(synth_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(TrainError, match="vit_q"):
-        train_segmenter(_settings(synth_dir, tmp_path, model_type="vit_q"))
+        train_sam(_settings(synth_dir, tmp_path, model_type="vit_q"))
 
 
 def test_fp16_checkpoint_is_half_the_size_and_still_exports(
@@ -215,10 +215,8 @@ def test_fp16_checkpoint_is_half_the_size_and_still_exports(
 ) -> None:
     from loadcheck.export.sam_onnx import export_sam
 
-    train_segmenter(_settings(synth_dir, tmp_path / "a", steps=1, batch_size=1))
-    train_segmenter(
-        _settings(synth_dir, tmp_path / "b", steps=1, batch_size=1, fp16_checkpoint=True)
-    )
+    train_sam(_settings(synth_dir, tmp_path / "a", steps=1, batch_size=1))
+    train_sam(_settings(synth_dir, tmp_path / "b", steps=1, batch_size=1, fp16_checkpoint=True))
     full = (tmp_path / "a" / CHECKPOINT_NAME).stat().st_size
     half = (tmp_path / "b" / CHECKPOINT_NAME).stat().st_size
     assert half < 0.55 * full
@@ -228,8 +226,7 @@ def test_fp16_checkpoint_is_half_the_size_and_still_exports(
 
 def test_same_seed_gives_the_same_losses(synth_dir: Path, tmp_path: Path) -> None:
     runs = [
-        train_segmenter(_settings(synth_dir, tmp_path / name, steps=2, seed=5))
-        for name in ("a", "b")
+        train_sam(_settings(synth_dir, tmp_path / name, steps=2, seed=5)) for name in ("a", "b")
     ]
     assert [e["loss"] for e in runs[0].epochs] == [e["loss"] for e in runs[1].epochs]
 
@@ -237,7 +234,7 @@ def test_same_seed_gives_the_same_losses(synth_dir: Path, tmp_path: Path) -> Non
 def test_edge_band_marks_pixels_next_to_a_mask_edge_only() -> None:
     import torch
 
-    from loadcheck.train.segmenter import edge_band
+    from loadcheck.train.sam import edge_band
 
     target = torch.zeros(1, 12, 12)
     target[0, 3:9, 3:9] = 1.0
@@ -251,7 +248,7 @@ def test_edge_band_marks_pixels_next_to_a_mask_edge_only() -> None:
 def test_edge_weight_makes_a_mistake_on_the_edge_cost_more() -> None:
     import torch
 
-    from loadcheck.train.segmenter import mask_losses
+    from loadcheck.train.sam import mask_losses
 
     target = torch.zeros(1, 16, 16)
     target[0, 4:12, 4:12] = 1.0
@@ -272,4 +269,62 @@ def test_edge_weight_makes_a_mistake_on_the_edge_cost_more() -> None:
 
 def test_edge_weight_out_of_range_is_a_clear_error(synth_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(TrainError, match="edge-weight"):
-        train_segmenter(_settings(synth_dir, tmp_path, edge_weight=-1.0))
+        train_sam(_settings(synth_dir, tmp_path, edge_weight=-1.0))
+
+
+class _InterruptedError(Exception):
+    """Stands for a killed process in the resume tests."""
+
+
+def _losses(log_epochs: list[dict[str, float]]) -> list[dict[str, float]]:
+    return [{k: v for k, v in e.items() if k != "elapsed_s"} for e in log_epochs]
+
+
+def test_resume_after_an_interruption_gives_the_uninterrupted_run(
+    synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from loadcheck.train import sam as trainer
+
+    # saves after steps 2 and 4; log records after steps 3 and 5 (a save holds pending losses)
+    run = {"steps": 5, "save_every": 2, "log_every": 3, "seed": 4, "lr": 1e-3}
+    whole = train_sam(_settings(synth_dir, tmp_path / "whole", **run))
+
+    step_losses, calls = trainer._step_losses, []
+
+    def dies_at_the_fourth_step(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 4:
+            raise _InterruptedError
+        return step_losses(*args, **kwargs)  # type: ignore[arg-type]
+
+    out = tmp_path / "cut"
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, "_step_losses", dies_at_the_fourth_step)
+        with pytest.raises(_InterruptedError):
+            train_sam(_settings(synth_dir, out, **run))
+    torch.manual_seed(123)  # the resumed run must not depend on the process's RNG state
+    np.random.seed(123)
+    resumed = train_sam(_settings(synth_dir, out, resume=out / trainer.RESUME_NAME, **run))
+
+    assert resumed.steps == whole.steps == 5
+    assert _losses(resumed.epochs) == _losses(whole.epochs)
+    weights = [torch.load(d / CHECKPOINT_NAME) for d in (tmp_path / "whole", out)]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_resume_refuses_other_settings_and_a_plain_checkpoint(
+    synth_dir: Path, tmp_path: Path
+) -> None:
+    from loadcheck.train.sam import RESUME_NAME
+
+    out = tmp_path / "out"
+    train_sam(_settings(synth_dir, out, steps=2))
+    with pytest.raises(TrainError, match=r"other settings \(edge-weight 0.0, now 2.0\)"):
+        train_sam(_settings(synth_dir, out, steps=4, edge_weight=2.0, resume=out / RESUME_NAME))
+    with pytest.raises(TrainError, match="has done 2 steps already"):
+        train_sam(_settings(synth_dir, out, steps=2, resume=out / RESUME_NAME))
+    with pytest.raises(TrainError, match="not a resumable checkpoint"):
+        train_sam(_settings(synth_dir, out, steps=4, resume=out / CHECKPOINT_NAME))
