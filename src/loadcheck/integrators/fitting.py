@@ -19,15 +19,15 @@ from loadcheck.atomic import atomic_write_dir, file_lock
 from loadcheck.features.extract import extract_features
 from loadcheck.features.spec import FEATURE_SPEC
 from loadcheck.features.trucks import SCORED_TRUCK_RULE, empty_truck, scored_truck
+from loadcheck.imageio import sha256_bytes
 from loadcheck.integrators.errors import IntegratorError, NotFoundError
-from loadcheck.integrators.imagecheck import check_image
+from loadcheck.integrators.ingest import check_image
 from loadcheck.integrators.mask_sources import NO_MASK_SOURCE_MESSAGE, MaskFolder, MaskSource
 from loadcheck.integrators.store import IntegratorStore
 from loadcheck.scoring.fit import MIN_PER_CLASS, FitError, fit_score_model
 from loadcheck.scoring.model import ScoreModel
 from loadcheck.scoring.verdict import score_trucks
 from loadcheck.workspace.db import now_iso
-from loadcheck.workspace.images import sha256_hex
 
 LOG = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -263,7 +263,7 @@ def predict(
         check_image(data, str(p))
         blobs.append((p, data))
     if mask_source is None and masks_dir is not None:
-        mask_source = MaskFolder(masks_dir, {sha256_hex(d): p.stem for p, d in blobs})
+        mask_source = MaskFolder(masks_dir, {sha256_bytes(d): p.stem for p, d in blobs})
     if mask_source is None:
         raise IntegratorError(NO_MASK_SOURCE_MESSAGE)
     out = []
