@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from loadcheck import tensor_names as tn
-from loadcheck.export.card import ModelCard
 from loadcheck.export.onnx_utils import ExportError
 from loadcheck.export.sam_models import (
     PIXEL_MEAN,
@@ -21,7 +20,9 @@ from loadcheck.export.sam_models import (
 )
 from loadcheck.export.sam_onnx import export_sam
 from loadcheck.export.tiny import build_tiny_sam_checkpoint
+from loadcheck.pipeline.cards import ModelCard
 
+pytestmark = pytest.mark.torch  # exports PyTorch models
 TOL = 1e-3
 
 
@@ -103,7 +104,7 @@ def test_decoder_onnx_matches_segment_anything_with_and_without_points(tiny, tin
 
 
 def test_sam_cards_record_contract_shapes_and_checkpoint_hash(tiny) -> None:  # type: ignore[no-untyped-def]
-    from loadcheck.export.onnx_utils import sha256_file
+    from loadcheck.imageio import sha256_file
 
     enc, _ = _card(tiny, "sam_encoder")
     dec, _ = _card(tiny, "sam_decoder")
