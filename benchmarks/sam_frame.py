@@ -1,43 +1,55 @@
 """Whole-frame SAM at 1024 px versus SAM on the detected trucks' crop at 512 px.
 
 Exports the tiny models twice (SAM encoder at 1024 and at 512, same detector), builds one
-repository per variant (``--sam-frame whole`` / ``crop``) and times the segmentator pipeline
-in-process (the same functions and ONNX files the served models run), per stage:
+repository per variant (``--sam-frame whole`` / ``crop``) and times its segmentator in-process,
+per step (``loadcheck.pipeline.runner.PipelineRunner.from_repository``: the steps and ONNX files
+the served models run):
 
     python benchmarks/sam_frame.py --synthetic 6 --size 960x540
 
 Random weights: latency is meaningful, mask quality is not (measure it with trained models:
-mask IoU against the synthetic scenes' true masks). Prints one JSON line per variant.
+``benchmarks/eval_demo_models.py --frame both``). Prints one JSON line per variant.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from loadcheck.evaluation import arguments
+
+VARIANTS = (("whole", 1024), ("crop", 512))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--synthetic", type=int, default=6)
-    parser.add_argument("--size", default="960x540")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--max-det", type=int, default=4)
-    args = parser.parse_args()
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--synthetic", type=arguments.positive_int, default=6, help="scenes (seed 5)")
+    p.add_argument("--size", type=arguments.size_wh, default=(960, 540), help="WIDTHxHEIGHT")
+    p.add_argument("--rounds", type=arguments.positive_int, default=2, help="passes over them")
+    p.add_argument(
+        "--max-det", type=arguments.positive_int, default=4, help="detections kept per image"
+    )
+    return p
 
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    args = build_parser().parse_args(argv)
+    from loadcheck.evaluation.timing import step_medians
     from loadcheck.export.tiny import export_tiny_models
-    from loadcheck.serving.pipeline import InProcessSegmentator
-    from loadcheck.serving.prompts import DetectorSettings, SamFrame
+    from loadcheck.pipeline.prompts import DetectorSettings, SamFrame
+    from loadcheck.pipeline.runner import PipelineRunner
     from loadcheck.serving.repository import RepositorySettings, build_repository
     from loadcheck.synth import render_scene
 
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    images = [render_scene(5, i, size_wh=(w, h)).encode_jpeg() for i in range(args.synthetic)]
-    variants = [("whole", 1024), ("crop", 512)]
+    images = [render_scene(5, i, args.size).encode_jpeg() for i in range(args.synthetic)]
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for frame, side in variants:
+        for frame, side in VARIANTS:
             models = Path(tmp) / f"models_{side}"
             export_tiny_models(models, sam_img_size=side)
             repo = Path(tmp) / f"repo_{frame}_{side}"
@@ -45,31 +57,12 @@ def main() -> None:
                 sam_frame=SamFrame(frame), detector=DetectorSettings(0.3, 0.45, args.max_det)
             )
             build_repository(models, repo, settings)
-            seg = InProcessSegmentator(repo)
-            seg.segment(images[0])  # warm-up
-            stages: dict[str, list[float]] = {}
-            totals = []
-            for _ in range(args.rounds):
-                for data in images:
-                    result = seg.segment(data)
-                    for name, ms in result.timings_ms.items():
-                        stages.setdefault(name, []).append(ms)
-                    totals.append(sum(result.timings_ms.values()))
-            print(
-                json.dumps(
-                    {
-                        "variant": f"{frame}@{side}",
-                        "images": len(totals),
-                        "image_wh": [w, h],
-                        "median_total_ms": round(statistics.median(totals), 1),
-                        "median_stage_ms": {
-                            k: round(statistics.median(v), 1) for k, v in stages.items()
-                        },
-                    }
-                ),
-                flush=True,
-            )
+            timings = step_medians(PipelineRunner.from_repository(repo), images, args.rounds)
+            result = {"variant": f"{frame}@{side}", "image_wh": list(args.size), **timings}
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    return results
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,7 +1,8 @@
-"""Quality metrics of the detector and the segmenter against known truth (pure numpy functions).
+"""Quality metrics of the detector and the segmenter against known truth, and their accumulators.
 
-Used by ``benchmarks/eval_demo_models.py``. Boxes are float ``[N, 4]`` ``x1, y1, x2, y2`` in
-pixels (pixel edges, so ``x2 - x1`` is the width); masks are bool or 0/1 ``[H, W]``.
+Used by :mod:`loadcheck.evaluation.model_quality` (``benchmarks/eval_demo_models.py``). Boxes are
+float ``[N, 4]`` ``x1, y1, x2, y2`` in pixels (pixel edges, so ``x2 - x1`` is the width); masks
+are bool or 0/1 ``[H, W]``.
 
 Average precision (AP) is the VOC 2010+ / COCO definition at one IoU threshold:
 
@@ -15,10 +16,17 @@ Average precision (AP) is the VOC 2010+ / COCO definition at one IoU threshold:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from loadcheck.payloads import Detections, TruckMasks
+
+if TYPE_CHECKING:
+    from loadcheck.evaluation.scenes import TruthScene
 
 
 def _boxes(xyxy: np.ndarray | Sequence[Sequence[float]], what: str) -> np.ndarray:
@@ -200,4 +208,96 @@ class ClassAccumulator:
             "n_detections": self.n_detections,
             "precision_at_conf": _round(precision),
             "recall_at_conf": _round(recall),
+        }
+
+
+class BoxPrecision:
+    """Per class: how close the served boxes matched to a true box are to it (box IoU, and the
+    error of each edge in true box widths / heights)."""
+
+    EDGES = ("left", "top", "right", "bottom")
+
+    def __init__(self, iou_match: float) -> None:
+        self.iou_match = iou_match
+        self.ious: dict[int, list[float]] = defaultdict(list)
+        self.errors: dict[int, list[np.ndarray]] = defaultdict(list)
+
+    def add(self, class_id: int, found: Detections, truth: np.ndarray) -> None:
+        """One image's served boxes of ``class_id`` against its true boxes ``[M, 4]``."""
+        match = match_detections(found.xyxy, found.confidence, truth, self.iou_match)
+        hit = np.flatnonzero(match >= 0)
+        if not len(hit):
+            return
+        pred = found.xyxy[hit].astype(np.float64)
+        true = np.asarray(truth, np.float64)[match[hit]]
+        w = np.maximum(true[:, 2] - true[:, 0], 1.0)
+        h = np.maximum(true[:, 3] - true[:, 1], 1.0)
+        self.errors[class_id].extend(np.abs(pred - true) / np.stack([w, h, w, h], axis=1))
+        self.ious[class_id].extend(np.diag(box_iou(pred, true)).tolist())
+
+    def summary(self, class_id: int) -> dict[str, Any]:
+        """``n``, ``mean_iou``, ``iou_75`` (share >= 0.75) and the mean error of each edge."""
+        ious = np.asarray(self.ious[class_id])
+        if not len(ious):
+            return {"n": 0, "mean_iou": None, "iou_75": None, **dict.fromkeys(self.EDGES)}
+        errors = np.mean(self.errors[class_id], axis=0)
+        return {
+            "n": len(ious),
+            "mean_iou": round(float(ious.mean()), 4),
+            "iou_75": round(float(np.mean(ious >= 0.75)), 4),
+            **{edge: round(float(e), 4) for edge, e in zip(self.EDGES, errors, strict=True)},
+        }
+
+
+class FillAccumulator:
+    """Served vs true ``fullness`` of the most prominent truck, and empty trucks kept empty."""
+
+    PARTIAL = 0.95
+
+    def __init__(self) -> None:
+        self.errors: list[float] = []
+        self.partial: list[float] = []
+        self.empty_clean: list[bool] = []
+
+    def add(self, scene: TruthScene, served: TruckMasks | None) -> None:
+        """The scene's most prominent true truck against the most prominent served one
+        (``None``: no bed was served)."""
+        from loadcheck.features.extract import extract_features
+
+        beds = np.flatnonzero(scene.trucks[0] == 0)
+        if not len(beds):
+            return
+        loads = np.flatnonzero(scene.trucks[1] == 0)
+        if not len(loads):
+            self.empty_clean.append(served is None or not served.load_mask.any())
+            return
+        bed_xyxy = scene.boxes[0][beds[0]]
+        load_xyxy = scene.boxes[1][loads[0]]
+        truth = TruckMasks(
+            scene.masks[0][beds[0]],
+            scene.masks[1][loads[0]],
+            (float(bed_xyxy[0]), float(bed_xyxy[1]), float(bed_xyxy[2]), float(bed_xyxy[3])),
+            (float(load_xyxy[0]), float(load_xyxy[1]), float(load_xyxy[2]), float(load_xyxy[3])),
+        )
+        want = extract_features(truth).as_dict()["fullness"]
+        got = extract_features(served).as_dict()["fullness"] if served is not None else 0.0
+        self.errors.append(abs(got - want))
+        if want < self.PARTIAL:
+            self.partial.append(abs(got - want))
+
+    def summary(self) -> dict[str, Any]:
+        """Mean absolute fullness errors (all loaded, partly filled) and the empty trucks' share
+        left without load pixels, with their counts."""
+
+        def mean(values: Sequence[float]) -> float | None:
+            return round(float(np.mean(values)), 4) if values else None
+
+        return {
+            "fullness_mae": mean(self.errors),
+            "fullness_mae_partial": mean(self.partial),
+            "n_loaded": len(self.errors),
+            "n_partial": len(self.partial),
+            "partial_below": self.PARTIAL,
+            "empty_kept_empty": mean([float(v) for v in self.empty_clean]),
+            "n_empty": len(self.empty_clean),
         }

@@ -1,18 +1,22 @@
-"""The detection and mask metrics of loadcheck.metrics (used by benchmarks/eval_demo_models.py)."""
+"""loadcheck.evaluation.metrics: box and mask IoU, matching, AP and the accumulators."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from loadcheck.metrics import (
+from loadcheck.evaluation.metrics import (
+    BoxPrecision,
     ClassAccumulator,
+    FillAccumulator,
     average_precision,
     box_iou,
     iou_summary,
     mask_iou,
     match_detections,
 )
+from loadcheck.evaluation.scenes import TruthScene
+from loadcheck.payloads import Detections, TruckMasks
 
 BOX = [0.0, 0.0, 10.0, 10.0]
 
@@ -166,3 +170,68 @@ def test_class_summary_reports_ap_counts_and_precision_recall_at_the_threshold()
 def test_iou_summary_gives_count_mean_and_median_and_none_when_empty() -> None:
     assert iou_summary([0.5, 1.0, 0.9]) == {"n": 3, "mean": 0.8, "median": 0.9}
     assert iou_summary([]) == {"n": 0, "mean": None, "median": None}
+
+
+def test_box_precision_reports_each_edge_in_true_box_units() -> None:
+    boxes = BoxPrecision(0.5)
+    truth = np.array([[100.0, 50.0, 300.0, 150.0]])  # 200 wide, 100 high
+    found = Detections(
+        np.array([[100.0, 70.0, 300.0, 150.0], [0.0, 0.0, 10.0, 10.0]], np.float32),
+        np.array([0.9, 0.8], np.float32),
+        np.zeros(2, np.int32),
+    )
+    boxes.add(0, found, truth)  # the top edge 20 px (0.2 heights) low; the stray box unmatched
+    bed = boxes.summary(0)
+    assert bed["n"] == 1
+    assert bed["top"] == pytest.approx(0.2) and bed["left"] == bed["right"] == bed["bottom"] == 0
+    assert bed["mean_iou"] == pytest.approx(0.8) and bed["iou_75"] == 1.0
+    assert boxes.summary(1) == {
+        "n": 0,
+        "mean_iou": None,
+        "iou_75": None,
+        **dict.fromkeys(BoxPrecision.EDGES),
+    }
+
+
+def _rect(x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
+    mask = np.zeros((60, 80), bool)
+    mask[y1:y2, x1:x2] = True
+    return mask
+
+
+def _one_truck(load: np.ndarray | None) -> TruthScene:
+    bed = _rect(10, 20, 70, 50)
+    loads = (load[None] if load is not None else np.zeros((0, 60, 80), bool),)
+    return TruthScene(
+        "s",
+        b"",
+        "Qualified",
+        (bed[None], loads[0]),
+        (
+            np.array([[10.0, 20.0, 70.0, 50.0]]),
+            np.array([[10.0, 30.0, 70.0, 50.0]])[: len(loads[0])],
+        ),
+        (np.array([0]), np.zeros(len(loads[0]), np.int64)),
+    )
+
+
+def test_fill_error_is_zero_when_the_served_truck_is_the_true_one() -> None:
+    scene = _one_truck(_rect(10, 30, 70, 50))
+    served = TruckMasks(scene.masks[0][0], scene.masks[1][0], (10, 20, 70, 50), (10, 30, 70, 50))
+    fill = FillAccumulator()
+    fill.add(scene, served)
+    fill.add(scene, None)  # nothing served: the served fullness counts as 0
+    summary = fill.summary()
+    assert summary["n_loaded"] == 2 and summary["n_empty"] == 0
+    assert fill.errors[0] == 0.0 and fill.errors[1] > 0.5
+    assert summary["fullness_mae_partial"] == summary["fullness_mae"]  # a partly filled bed
+
+
+def test_an_empty_true_truck_counts_whether_the_served_one_stayed_empty() -> None:
+    scene = _one_truck(None)
+    bed = scene.masks[0][0]
+    fill = FillAccumulator()
+    fill.add(scene, TruckMasks(bed, np.zeros_like(bed), (10, 20, 70, 50)))
+    fill.add(scene, TruckMasks(bed, _rect(10, 45, 70, 50), (10, 20, 70, 50), (10, 45, 70, 50)))
+    assert fill.summary()["empty_kept_empty"] == 0.5
+    assert fill.summary()["fullness_mae"] is None
