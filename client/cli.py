@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from loadcheck.cli_options import api_key_option, triton_url_option
 from loadcheck.client.formats import OutputFormat
+from loadcheck.deploy_constants import TRITON_GRPC_PORT, TRITON_HTTP_PORT
 
 if TYPE_CHECKING:
     from loadcheck.client.async_client import AsyncInspectionClient
     from loadcheck.client.transport import Protocol_
 
-DEFAULT_HTTP_URL = "localhost:8000"
-DEFAULT_GRPC_URL = "localhost:8001"
+DEFAULT_HTTP_URL = f"localhost:{TRITON_HTTP_PORT}"
+DEFAULT_GRPC_URL = f"localhost:{TRITON_GRPC_PORT}"
 
 
 def make_client(
@@ -48,10 +50,9 @@ def inspect_command(
     integrator: str = typer.Option(
         ..., "--integrator", "-i", help="Name of the deployed integrator (model integrator_NAME)."
     ),
-    url: str | None = typer.Option(
-        None,
+    url: str | None = triton_url_option(
         "--url",
-        help="Triton host:port (default: localhost:8000, or localhost:8001 with --grpc).",
+        f"Triton host:port (default: {DEFAULT_HTTP_URL}, or {DEFAULT_GRPC_URL} with --grpc).",
     ),
     grpc: bool = typer.Option(False, "--grpc", help="Use gRPC instead of HTTP."),
     fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", "-f", help="Output format."),
@@ -66,9 +67,7 @@ def inspect_command(
     ),
     concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, help="Requests in flight."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per request."),
-    api_key: str | None = typer.Option(
-        None, "--api-key", envvar="LOADCHECK_API_KEY", help="Key for Triton's restricted APIs."
-    ),
+    api_key: str | None = api_key_option(),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Inspect truck photos: a verdict per image, the failures, and a summary line.

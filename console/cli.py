@@ -1,8 +1,9 @@
 """``loadcheck console``: run the Streamlit admin console; ``create-admin NAME`` adds an account.
 
-The workspace is ``--home`` or ``$LOADCHECK_HOME`` (default ``./workspace``); the console reads
-``$LOADCHECK_REPOSITORY``, ``$LOADCHECK_TRITON_URL`` and ``$LOADCHECK_API_KEY`` (see
-``docs/console.md``).
+The workspace is ``--home`` (``$LOADCHECK_HOME``), the model repository ``--repository``
+(``$LOADCHECK_REPOSITORY``), Triton ``--triton`` (``$LOADCHECK_TRITON_URL``); the options are
+handed to the Streamlit process as those variables, which :class:`ConsoleConfig` reads with
+``$LOADCHECK_API_KEY`` and the console's own (see ``docs/console.md``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import typer
 
-from loadcheck.deploy_constants import CONSOLE_PORT, HOME_ENV
+from loadcheck.cli_options import home_option, repository_option, triton_url_option
+from loadcheck.deploy_constants import CONSOLE_PORT
+from loadcheck.environment import HOME, REPOSITORY, TRITON_URL
 
 console_app = typer.Typer(
     help="The Streamlit admin console (run without a sub-command to start it).",
@@ -22,7 +25,6 @@ console_app = typer.Typer(
 )
 #: Largest upload (MB): fitting-data zips of a few hundred full-size photos.
 MAX_UPLOAD_MB = 2048
-_HOME_HELP = "Workspace folder (default: $LOADCHECK_HOME, else ./workspace)."
 
 
 @console_app.callback(invoke_without_command=True)
@@ -30,7 +32,11 @@ def console_command(
     ctx: typer.Context,
     port: int = typer.Option(CONSOLE_PORT, "--port", min=1, max=65535, help="Port to listen on."),
     address: str = typer.Option("0.0.0.0", "--address", help="Address to listen on."),
-    home: Path | None = typer.Option(None, "--home", help=_HOME_HELP),
+    home: Path = home_option(),
+    repository: Path = repository_option("Model repository Triton serves."),
+    triton: str = triton_url_option(
+        "--triton", "Triton's HTTP host:port.", TRITON_URL.get_default()
+    ),
 ) -> None:
     """Start the admin console (Streamlit) until interrupted."""
     if ctx.invoked_subcommand is not None:
@@ -38,8 +44,10 @@ def console_command(
     from loadcheck.console.auth import AdminStore
     from loadcheck.workspace import Workspace
 
-    if home is not None:
-        os.environ[HOME_ENV] = str(home)
+    # the Streamlit process reads its configuration from the environment (ConsoleConfig)
+    os.environ[HOME.name] = str(home)
+    os.environ[REPOSITORY.name] = str(repository)
+    os.environ[TRITON_URL.name] = triton
     if not AdminStore(Workspace(home)).names():
         typer.echo(
             "error: no admin account yet; create one with: loadcheck console create-admin NAME",
@@ -89,7 +97,7 @@ def create_admin_command(
         False, "--password-stdin", help="Read the password from the first line of stdin."
     ),
     replace: bool = typer.Option(False, "--replace", help="Reset an existing admin's password."),
-    home: Path | None = typer.Option(None, "--home", help=_HOME_HELP),
+    home: Path = home_option(),
 ) -> None:
     """Create a console admin (asks for the password twice, hidden)."""
     from loadcheck.console.auth import AdminStore, AuthError

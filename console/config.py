@@ -1,26 +1,22 @@
-"""Where the console finds the workspace, the model repository and Triton (from the environment)."""
+"""Where the console finds the workspace, the model repository and Triton (from the environment,
+variables declared in :mod:`loadcheck.environment`)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadcheck.deploy_constants import (
-    API_KEY_ENV,
-    GATEWAY_PORT,
-    TRITON_HTTP_PORT,
-    TRITON_URL_ENV,
+from loadcheck.environment import (
+    API_KEY,
+    CONSOLE_MAX_IMAGES,
+    GATEWAY_URL,
+    PUBLIC_TRITON_URL,
+    TRITON_URL,
 )
 from loadcheck.workspace.paths import default_home, default_repository
 
 #: Most images one "Segment images" upload may hold (``$LOADCHECK_CONSOLE_MAX_IMAGES``).
-MAX_IMAGES_ENV = "LOADCHECK_CONSOLE_MAX_IMAGES"
-DEFAULT_MAX_IMAGES = 50
-#: The gateway's public base URL shown in the copy-paste examples (``$LOADCHECK_GATEWAY_URL``).
-GATEWAY_URL_ENV = "LOADCHECK_GATEWAY_URL"
-#: Triton's public HTTP URL shown in the examples (``$LOADCHECK_PUBLIC_TRITON_URL``).
-PUBLIC_TRITON_URL_ENV = "LOADCHECK_PUBLIC_TRITON_URL"
+DEFAULT_MAX_IMAGES = int(CONSOLE_MAX_IMAGES.get_default())
 
 
 @dataclass(frozen=True)
@@ -42,24 +38,25 @@ class ConsoleConfig:
     triton_url: str
     api_key: str | None
     max_images: int = DEFAULT_MAX_IMAGES
-    gateway_url: str = f"http://localhost:{GATEWAY_PORT}"
-    public_triton_url: str = f"http://localhost:{TRITON_HTTP_PORT}"
+    gateway_url: str = GATEWAY_URL.get_default()
+    public_triton_url: str = f"http://{TRITON_URL.get_default()}"
 
     @classmethod
     def from_env(cls) -> ConsoleConfig:
+        text = CONSOLE_MAX_IMAGES.get_text()
         try:
-            max_images = int(os.environ.get(MAX_IMAGES_ENV) or DEFAULT_MAX_IMAGES)
+            max_images = int(text)
         except ValueError:
             raise ValueError(
-                f"${MAX_IMAGES_ENV}: expected a whole number, got {os.environ[MAX_IMAGES_ENV]!r}"
+                f"${CONSOLE_MAX_IMAGES.name}: expected a whole number, got {text!r}"
             ) from None
-        triton = os.environ.get(TRITON_URL_ENV) or f"localhost:{TRITON_HTTP_PORT}"
+        triton = TRITON_URL.get_text()
         return cls(
             home=default_home(),
             repository=default_repository(),
             triton_url=triton,
-            api_key=os.environ.get(API_KEY_ENV) or None,
+            api_key=API_KEY.get(),
             max_images=max_images,
-            gateway_url=os.environ.get(GATEWAY_URL_ENV) or f"http://localhost:{GATEWAY_PORT}",
-            public_triton_url=os.environ.get(PUBLIC_TRITON_URL_ENV) or f"http://{triton}",
+            gateway_url=GATEWAY_URL.get_text(),
+            public_triton_url=PUBLIC_TRITON_URL.get() or f"http://{triton}",
         )

@@ -1,7 +1,9 @@
 """``loadcheck export sam|yolov6|tensorrt|tiny``: thin Typer commands over the exporters.
 
-Heavy libraries (torch, onnx, onnxruntime) are imported inside the commands. Any export failure
-prints ``error: ...`` to stderr and exits with status 1; usage errors exit with status 2.
+Defaults come from the settings classes (:class:`NmsSettings`, :class:`ProfileSettings`); the
+choices are enums from the registries. Heavy libraries (torch, onnx, onnxruntime) are imported
+inside the commands. Any export failure prints ``error: ...`` to stderr and exits with status 1;
+usage errors exit with status 2.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from pathlib import Path
 
 import typer
 
+from loadcheck.cli_options import SamModelType, choices
 from loadcheck.export.onnx_utils import DEFAULT_OPSET, ExportError
+from loadcheck.export.trt_plan import ProfileSettings
+from loadcheck.export.yolov6_onnx import NMS_MODES, NmsSettings
 
 export_app = typer.Typer(
     name="export",
@@ -21,8 +26,9 @@ export_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-_SAM_TYPES = ("vit_b", "vit_l", "vit_h", "vit_tiny")  # keys of sam_models.SAM_CONFIGS
-_NMS = ("none", "onnx", "tensorrt")
+NmsMode = choices("NmsMode", NMS_MODES)
+_NMS = NmsSettings()
+_PROFILE = ProfileSettings()
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -42,21 +48,14 @@ def _working(text: str) -> Iterator[None]:
         yield
 
 
-def _choice(value: str | None, choices: tuple[str, ...], flag: str) -> None:
-    if value is not None and value not in choices:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}", param_hint=flag)
-
-
 @export_app.command("sam")
 def sam_command(
     checkpoint: Path = typer.Option(
         ..., "--checkpoint", exists=True, dir_okay=False, help="SAM .pth (plain state dict)."
     ),
     out: Path = typer.Option(..., "--out", file_okay=False, help="Output folder."),
-    model_type: str | None = typer.Option(
-        None,
-        "--model-type",
-        help=f"One of {', '.join(_SAM_TYPES)}; checked against the checkpoint (default: detect).",
+    model_type: SamModelType | None = typer.Option(  # type: ignore[valid-type]
+        None, "--model-type", help="Checked against the checkpoint (default: detect)."
     ),
     img_size: int | None = typer.Option(
         None,
@@ -68,12 +67,12 @@ def sam_command(
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset."),
 ) -> None:
     """Write OUT/sam_encoder.onnx and OUT/sam_decoder.onnx, each with <file>.card.json."""
-    _choice(model_type, _SAM_TYPES, "--model-type")
     from loadcheck.export.sam_onnx import export_sam
 
+    kind = None if model_type is None else str(model_type)
     try:
         with _working(f"exporting SAM from {checkpoint.name}"):
-            result = export_sam(checkpoint, out, model_type, img_size, fp16=fp16, opset=opset)
+            result = export_sam(checkpoint, out, kind, img_size, fp16=fp16, opset=opset)
     except ExportError as exc:
         raise _fail(exc) from exc
     typer.echo(f"{result.model_type} at {result.img_size} px:")
@@ -101,8 +100,8 @@ def yolov6_command(
         "'images', 'outputs' [B, N, 5+C], no --end2end). Needs no PyTorch.",
     ),
     img_size: int = typer.Option(640, "--img-size", help="Square input side (multiple of 32)."),
-    nms: str = typer.Option(
-        "none", "--nms", help="none: raw [B, N, 5+C]; onnx: NonMaxSuppression; tensorrt: plugin."
+    nms: NmsMode = typer.Option(  # type: ignore[valid-type]
+        _NMS.mode, "--nms", help="none: raw [B, N, 5+C]; onnx: NonMaxSuppression; tensorrt: plugin."
     ),
     classes: str | None = typer.Option(
         None,
@@ -110,20 +109,25 @@ def yolov6_command(
         help="Detector class names in class-id order, mapped to bed/load with '=', e.g. "
         "'truck=bed,mine=load' (default 'bed,load' for a 2-class detector).",
     ),
-    max_detections: int = typer.Option(100, "--max-detections", help="M kept per image (NMS)."),
-    iou_threshold: float = typer.Option(0.45, "--iou-threshold", help="NMS IoU threshold."),
-    score_threshold: float = typer.Option(0.25, "--score-threshold", help="NMS score threshold."),
+    max_detections: int = typer.Option(
+        _NMS.max_detections, "--max-detections", help="M kept per image (NMS)."
+    ),
+    iou_threshold: float = typer.Option(
+        _NMS.iou_threshold, "--iou-threshold", help="NMS IoU threshold."
+    ),
+    score_threshold: float = typer.Option(
+        _NMS.score_threshold, "--score-threshold", help="NMS score threshold."
+    ),
     fp16: bool = typer.Option(False, "--fp16", help="fp16 weights and compute (I/O unchanged)."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset."),
 ) -> None:
     """Write OUT/detector.onnx and OUT/detector.onnx.card.json."""
-    _choice(nms, _NMS, "--nms")
     if (checkpoint is None) == (from_onnx is None):
         raise typer.BadParameter("give exactly one of --checkpoint and --from-onnx")
-    from loadcheck.export.yolov6_onnx import NmsSettings, export_yolov6, import_yolov6_onnx
+    from loadcheck.export.yolov6_onnx import export_yolov6, import_yolov6_onnx
 
     try:
-        settings = NmsSettings(nms, max_detections, iou_threshold, score_threshold)
+        settings = NmsSettings(str(nms), max_detections, iou_threshold, score_threshold)
         with _working("exporting the YOLOv6 detector"):
             if checkpoint is not None:
                 result = export_yolov6(
@@ -145,16 +149,24 @@ def tensorrt_command(
     ),
     out: Path = typer.Option(..., "--out", dir_okay=False, help="Plan file to write (.plan)."),
     fp16: bool = typer.Option(False, "--fp16", help="Allow fp16 kernels."),
-    min_batch: int = typer.Option(1, "--min-batch", help="Smallest batch of the profile."),
-    opt_batch: int = typer.Option(1, "--opt-batch", help="Batch TensorRT tunes for."),
-    max_batch: int = typer.Option(8, "--max-batch", help="Largest batch of the profile."),
-    max_boxes: int = typer.Option(16, "--max-boxes", help="Most box prompts (SAM decoder K)."),
+    min_batch: int = typer.Option(
+        _PROFILE.min_batch, "--min-batch", help="Smallest batch of the profile."
+    ),
+    opt_batch: int = typer.Option(
+        _PROFILE.opt_batch, "--opt-batch", help="Batch TensorRT tunes for."
+    ),
+    max_batch: int = typer.Option(
+        _PROFILE.max_batch, "--max-batch", help="Largest batch of the profile."
+    ),
+    max_boxes: int = typer.Option(
+        _PROFILE.max_boxes, "--max-boxes", help="Most box prompts (SAM decoder K)."
+    ),
 ) -> None:
     """Build a TensorRT plan (and <plan>.card.json) with profiles from the ONNX model card.
 
     Without the tensorrt Python package, prints the equivalent trtexec command and exits 1.
     """
-    from loadcheck.export.trt_plan import ProfileSettings, build_plan
+    from loadcheck.export.trt_plan import build_plan
 
     try:
         settings = ProfileSettings(min_batch, opt_batch, max_batch, max_boxes)
@@ -169,15 +181,16 @@ def tensorrt_command(
 def tiny_command(
     out: Path = typer.Option(..., "--out", file_okay=False, help="Output folder."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the weights."),
-    nms: str = typer.Option("none", "--nms", help="Detector NMS: none, onnx or tensorrt."),
+    nms: NmsMode = typer.Option(  # type: ignore[valid-type]
+        _NMS.mode, "--nms", help="Detector NMS."
+    ),
 ) -> None:
     """Export tiny random SAM (vit_tiny, 256 px) and YOLOv6 (320 px, bed/load) for demos/tests."""
-    _choice(nms, _NMS, "--nms")
     from loadcheck.export.tiny import export_tiny_models
 
     try:
         with _working("exporting tiny models"):
-            cards = export_tiny_models(out, seed=seed, detector_nms=nms)
+            cards = export_tiny_models(out, seed=seed, detector_nms=str(nms))
     except ExportError as exc:
         raise _fail(exc) from exc
     for name, card in cards.items():

@@ -1,4 +1,5 @@
-"""Ports, environment variables, paths and metric names shared by the code and ``docker/``.
+"""Ports, paths and metric names shared by the code and ``docker/`` (variables:
+:mod:`loadcheck.environment`).
 
 The Dockerfiles, ``docker/compose.yaml``, the Kubernetes manifests in ``docker/k8s/`` and
 ``docs/deploying.md`` repeat these values (they are not Python); ``tests/unit/docker`` checks that
@@ -37,37 +38,8 @@ GRPC_API_KEY_HEADER: Final = f"triton-grpc-protocol-{API_KEY_HEADER}"
 RESTRICTED_API_CATEGORIES: Final = ("model-repository", "model-config")
 
 # --- Environment variables ------------------------------------------------------------------------
-# Workspace folder (users, fitting data, feature cache, audit log). Default ./workspace.
-HOME_ENV: Final = "LOADCHECK_HOME"
-# Model repository Triton serves: a folder, or ``s3://...`` in the cluster setup.
-# Default ./model_repository.
-REPOSITORY_ENV: Final = "LOADCHECK_REPOSITORY"
-# The API key for the restricted APIs.
-API_KEY_ENV: Final = "LOADCHECK_API_KEY"
-# Container convention: a file that holds the API key (a Docker/Kubernetes secret). The images'
-# entrypoint reads it into ``LOADCHECK_API_KEY`` so the key is never written in compose files.
-API_KEY_FILE_ENV: Final = "LOADCHECK_API_KEY_FILE"
-# Where the console and the gateway find Triton's HTTP endpoint (``host:port``, no scheme).
-TRITON_URL_ENV: Final = "LOADCHECK_TRITON_URL"
-
-# Cluster setup: seconds between two polls of the repository by each Triton replica; when set, the
-# Triton image runs tritonserver in poll mode instead of ``loadcheck serve`` (docker/serve.sh).
-POLL_SECS_ENV: Final = "LOADCHECK_POLL_SECS"
-
-ENV_VARS: Final = (
-    HOME_ENV,
-    REPOSITORY_ENV,
-    API_KEY_ENV,
-    API_KEY_FILE_ENV,
-    TRITON_URL_ENV,
-    POLL_SECS_ENV,
-)
-# Variables read by docker/compose.yaml on the host (interpolation), not inside a container:
-# the host folder with the exported networks, mounted at CONTAINER_EXPORT_DIR.
-COMPOSE_VARS: Final = ("LOADCHECK_EXPORT_DIR",)
-# Build arguments of docker/triton.Dockerfile: the package extras to install (``serve``; add
-# ``export`` for the python-torch runtime) and the non-root UID (CONTAINER_UID).
-BUILD_ARGS: Final = ("LOADCHECK_EXTRAS", "LOADCHECK_UID")
+# Declared once, with their meaning and default, in loadcheck.environment; tests/unit/docker
+# checks that docker/ uses no other name.
 
 # --- Paths inside the images ----------------------------------------------------------------------
 CONTAINER_REPOSITORY_DIR: Final = "/models"

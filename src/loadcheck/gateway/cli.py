@@ -1,5 +1,6 @@
 """``loadcheck gateway``: serve the legacy endpoint; ``tokens``, ``rotate`` and ``revoke`` manage
-its URL tokens in the workspace (``--home`` or ``$LOADCHECK_HOME``, default ``./workspace``)."""
+its URL tokens in the workspace (``--home``, ``$LOADCHECK_HOME``). Triton is ``--triton``
+(``$LOADCHECK_TRITON_URL``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from loadcheck.cli_options import api_key_option, home_option, triton_url_option
+from loadcheck.deploy_constants import GATEWAY_PORT
+from loadcheck.environment import TRITON_URL
 
 if TYPE_CHECKING:
     from loadcheck.gateway.tokens import TokenStore
@@ -17,10 +22,8 @@ gateway_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-_HOME_HELP = "Workspace folder (default: $LOADCHECK_HOME, else ./workspace)."
 
-
-def _store(home: Path | None) -> TokenStore:
+def _store(home: Path) -> TokenStore:
     from loadcheck.gateway.tokens import TokenStore
     from loadcheck.workspace import Workspace
 
@@ -30,19 +33,19 @@ def _store(home: Path | None) -> TokenStore:
 @gateway_app.callback(invoke_without_command=True)
 def gateway_command(
     ctx: typer.Context,
-    triton: str = typer.Option("localhost:8000", "--triton", help="Triton host:port."),
-    grpc: bool = typer.Option(False, "--grpc", help="Talk to Triton over gRPC (port 8001)."),
+    triton: str = triton_url_option(
+        "--triton", "Triton host:port (its gRPC port with --grpc).", TRITON_URL.get_default()
+    ),
+    grpc: bool = typer.Option(False, "--grpc", help="Talk to Triton over gRPC."),
     host: str = typer.Option("0.0.0.0", "--host", help="Address to listen on."),
-    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
+    port: int = typer.Option(GATEWAY_PORT, "--port", min=1, max=65535, help="Port to listen on."),
     max_body_mb: float = typer.Option(
         20.0, "--max-body-mb", min=0.001, help="Largest request body in MiB (413 above)."
     ),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per inference."),
     retry_after: int = typer.Option(5, "--retry-after", min=1, help="Retry-After of 503s, s."),
-    api_key: str | None = typer.Option(
-        None, "--api-key", envvar="LOADCHECK_API_KEY", help="Key for Triton's restricted APIs."
-    ),
-    home: Path | None = typer.Option(None, "--home", help=_HOME_HELP),
+    api_key: str | None = api_key_option(),
+    home: Path = home_option(),
 ) -> None:
     """Serve the legacy endpoint in front of Triton (run without a sub-command)."""
     if ctx.invoked_subcommand is not None:
@@ -78,7 +81,7 @@ def gateway_command(
 
 
 @gateway_app.command("tokens")
-def tokens_command(home: Path | None = typer.Option(None, "--home", help=_HOME_HELP)) -> None:
+def tokens_command(home: Path = home_option()) -> None:
     """List the URL token of every integrator (issuing tokens for deployed ones without)."""
     store = _store(home)
     new = {t.integrator for t in store.issue_for_deployed()}
@@ -94,7 +97,7 @@ def tokens_command(home: Path | None = typer.Option(None, "--home", help=_HOME_H
 @gateway_app.command("rotate")
 def rotate_command(
     name: str = typer.Argument(..., help="Integrator whose token to replace."),
-    home: Path | None = typer.Option(None, "--home", help=_HOME_HELP),
+    home: Path = home_option(),
 ) -> None:
     """Replace an integrator's token (the old URL stops working at once) and print the new URL."""
     store = _store(home)
@@ -112,7 +115,7 @@ def rotate_command(
 @gateway_app.command("revoke")
 def revoke_command(
     name: str = typer.Argument(..., help="Integrator whose token to delete."),
-    home: Path | None = typer.Option(None, "--home", help=_HOME_HELP),
+    home: Path = home_option(),
 ) -> None:
     """Delete an integrator's token: its URL answers 404 until a new token is issued."""
     if not _store(home).revoke(name):

@@ -12,9 +12,13 @@ from typing import Any
 
 import typer
 
+from loadcheck.cli_options import choices, home_option, repository_option, triton_url_option
 from loadcheck.integrators.errors import IntegratorError, NotFoundError
-from loadcheck.scoring.model_types import MODEL_TYPES, HyperParameterError
+from loadcheck.scoring.model_types import DEFAULT_MODEL_TYPE, MODEL_TYPES, HyperParameterError
 from loadcheck.scoring.settings import FeatureSetting, SettingsError
+
+#: The score model types (keys of :data:`loadcheck.scoring.model_types.MODEL_TYPES`).
+ScoreModelType = choices("ScoreModelType", MODEL_TYPES)
 
 integrator_app = typer.Typer(
     name="integrator",
@@ -27,14 +31,8 @@ _STATE: dict[str, Path | None] = {"home": None, "repository": None}
 
 @integrator_app.callback()
 def _options(
-    home: Path | None = typer.Option(
-        None, "--home", help="Workspace folder (default: $LOADCHECK_HOME or ./workspace)."
-    ),
-    repository: Path | None = typer.Option(
-        None,
-        "--repository",
-        help="Model repository (default: $LOADCHECK_REPOSITORY or ./model_repository).",
-    ),
+    home: Path = home_option(),
+    repository: Path = repository_option("Model repository the integrators are fitted into."),
 ) -> None:
     _STATE["home"], _STATE["repository"] = home, repository
 
@@ -77,12 +75,6 @@ def _check_name(name: str) -> str:
         raise typer.BadParameter(str(exc), param_hint="NAME") from None
 
 
-def _model_type(value: str | None) -> str | None:
-    if value is not None and value not in MODEL_TYPES:
-        raise typer.BadParameter(f"{value!r}; expected one of {', '.join(MODEL_TYPES)}")
-    return value
-
-
 def _confirm(yes: bool, what: str) -> None:
     if not yes:
         typer.echo(f"error: {what} cannot be undone; pass --yes to confirm", err=True)
@@ -93,17 +85,14 @@ def _confirm(yes: bool, what: str) -> None:
 def create_command(
     name: str = typer.Argument(..., help="Integrator name: lowercase letters, digits, _ or -."),
     description: str = typer.Option("", "--description", help="Free text."),
-    model_type: str = typer.Option(
-        "xgboost",
-        "--model-type",
-        callback=_model_type,
-        help=f"One of: {', '.join(MODEL_TYPES)}.",
+    model_type: ScoreModelType = typer.Option(  # type: ignore[valid-type]
+        DEFAULT_MODEL_TYPE, "--model-type", help="Score model type."
     ),
 ) -> None:
     """Create an integrator with default settings."""
     _check_name(name)
     with _errors():
-        _echo_json(_store().create(name, description, model_type).to_dict())
+        _echo_json(_store().create(name, description, str(model_type)).to_dict())
 
 
 @integrator_app.command("list")
@@ -146,8 +135,8 @@ def set_command(
     threshold: float | None = typer.Option(
         None, "--threshold", help="Decision threshold in [0, 1]."
     ),
-    model_type: str | None = typer.Option(
-        None, "--model-type", callback=_model_type, help=f"One of: {', '.join(MODEL_TYPES)}."
+    model_type: ScoreModelType | None = typer.Option(  # type: ignore[valid-type]
+        None, "--model-type", help="Score model type."
     ),
     description: str | None = typer.Option(None, "--description", help="Free text."),
 ) -> None:
@@ -166,7 +155,7 @@ def set_command(
         cfg = store.update(
             name,
             description=description,
-            model_type=model_type,
+            model_type=None if model_type is None else str(model_type),
             params=parse_param_assignments(param),
             features=features,
             threshold=threshold,
@@ -252,7 +241,7 @@ def fit_command(
         None, "--masks", help="Folder with <stem>_bed.png and <stem>_load.png per image."
     ),
     cv: int = typer.Option(5, "--cv", min=0, help="Folds for cross-validation (0 = none)."),
-    triton: str | None = typer.Option(None, "--triton", envvar="LOADCHECK_TRITON", help=_TRITON),
+    triton: str | None = triton_url_option("--triton", _TRITON),
     grpc: bool = typer.Option(False, "--grpc", help="Reach --triton over gRPC, not HTTP."),
 ) -> None:
     """Fit a new version; prints a JSON summary with version and cv_accuracy."""
@@ -301,7 +290,7 @@ def predict_command(
     masks: Path | None = typer.Option(
         None, "--masks", help="Folder with <stem>_bed.png and <stem>_load.png per image."
     ),
-    triton: str | None = typer.Option(None, "--triton", envvar="LOADCHECK_TRITON", help=_TRITON),
+    triton: str | None = triton_url_option("--triton", _TRITON),
     grpc: bool = typer.Option(False, "--grpc", help="Reach --triton over gRPC, not HTTP."),
 ) -> None:
     """Score images with the served version (JSON verdicts)."""

@@ -1,6 +1,9 @@
 """CLI: ``loadcheck repository build``, ``serve``, ``deploy`` and ``undeploy``.
 
-Heavy imports (protobuf, tritonclient, onnxruntime) happen inside the commands.
+Every option of ``repository build`` defaults to :class:`RepositorySettings`' value; the choices
+are the :class:`Runtime`, :class:`Device` and :class:`SamFrame` enums. ``--repository`` is
+``$LOADCHECK_REPOSITORY`` everywhere, ``--api-key`` ``$LOADCHECK_API_KEY``. Heavy imports
+(protobuf, tritonclient, onnxruntime) happen inside the commands.
 """
 
 from __future__ import annotations
@@ -13,8 +16,16 @@ from types import FrameType
 
 import typer
 
+from loadcheck.cli_options import api_key_option, repository_option
+from loadcheck.deploy_constants import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT
+from loadcheck.pipeline.prompts import SamFrame
+from loadcheck.serving.config import Device
+from loadcheck.serving.repository import NETWORKS, RepositorySettings
+from loadcheck.serving.runtimes import Runtime
+
 LOGGER = logging.getLogger(__name__)
-RUNTIME_CHOICES = ("python-onnxruntime", "onnxruntime", "tensorrt", "python-torch")
+#: What ``repository build`` does without options.
+DEFAULTS = RepositorySettings()
 
 repository_app = typer.Typer(
     help="Build the Triton model repository from exported models.",
@@ -29,13 +40,12 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _overrides(items: list[str], flag: str, allowed: tuple[str, ...]) -> dict[str, str]:
-    networks = ("detector", "sam_encoder", "sam_decoder")
     out: dict[str, str] = {}
     for item in items:
         name, _, value = item.partition("=")
-        if name not in networks or value not in allowed:
+        if name not in NETWORKS or value not in allowed:
             raise typer.BadParameter(
-                f"{item!r}: expected NETWORK=VALUE with NETWORK in {networks} and VALUE in "
+                f"{item!r}: expected NETWORK=VALUE with NETWORK in {NETWORKS} and VALUE in "
                 f"{allowed}",
                 param_hint=flag,
             )
@@ -46,43 +56,65 @@ def _overrides(items: list[str], flag: str, allowed: tuple[str, ...]) -> dict[st
 @repository_app.command("build")
 def build_command(
     models: Path = typer.Option(..., "--models", help="Folder of exported models + model cards."),
-    repository: Path = typer.Option(
-        Path("model_repository"), "--repository", help="Model repository folder to write."
-    ),
-    runtime: str = typer.Option(
-        "python-onnxruntime",
+    repository: Path = repository_option("Model repository folder to write."),
+    runtime: Runtime = typer.Option(
+        DEFAULTS.runtime[NETWORKS[0]],  # the same for every network
         "--runtime",
-        help=f"Runtime of detector, sam_encoder and sam_decoder: {', '.join(RUNTIME_CHOICES)}.",
+        help="Runtime of detector, sam_encoder and sam_decoder.",
     ),
     sam_img_size: int | None = typer.Option(
-        None, "--sam-img-size", help="SAM encoder side S in px (must match the export)."
+        DEFAULTS.sam_img_size,
+        "--sam-img-size",
+        help="SAM encoder side S in px (must match the export; default: the model card's).",
     ),
-    sam_frame: str = typer.Option(
-        "crop", "--sam-frame", help="'crop': SAM on the detected trucks' region; 'whole': frame."
+    sam_frame: SamFrame = typer.Option(
+        DEFAULTS.sam_frame,
+        "--sam-frame",
+        help="What SAM encodes: the detected trucks' region (crop) or the whole frame.",
     ),
-    conf_thres: float = typer.Option(0.25, "--conf-thres", help="Detector confidence threshold."),
-    iou_thres: float = typer.Option(0.45, "--iou-thres", help="NMS IoU threshold."),
-    max_det: int = typer.Option(1000, "--max-det", help="Max detections per image."),
-    device: str = typer.Option("cpu", "--device", help="cpu or gpu for the networks."),
-    instances: int = typer.Option(1, "--instances", help="Instances per model."),
-    max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Refuse larger images."),
-    queue_delay_us: int = typer.Option(2000, "--queue-delay-us", help="Batcher queue delay."),
+    conf_thres: float = typer.Option(
+        DEFAULTS.detector.conf_thres, "--conf-thres", help="Detector confidence threshold."
+    ),
+    iou_thres: float = typer.Option(
+        DEFAULTS.detector.iou_thres, "--iou-thres", help="NMS IoU threshold."
+    ),
+    max_det: int = typer.Option(
+        DEFAULTS.detector.max_det, "--max-det", help="Max detections per image."
+    ),
+    device: Device = typer.Option(
+        DEFAULTS.device[NETWORKS[0]],  # the same for every network
+        "--device",
+        help="Where the networks run (the Python steps always run on the CPU).",
+    ),
+    instances: int = typer.Option(DEFAULTS.instances, "--instances", help="Instances per model."),
+    max_pixels: int = typer.Option(
+        DEFAULTS.max_pixels, "--max-pixels", help="Refuse larger images."
+    ),
+    queue_delay_us: int = typer.Option(
+        DEFAULTS.queue_delay_us, "--queue-delay-us", help="Batcher queue delay."
+    ),
     detector_max_batch: int = typer.Option(
-        8, "--detector-max-batch", help="Dynamic batching limit of the detector (0: off)."
+        DEFAULTS.detector_max_batch,
+        "--detector-max-batch",
+        help="Dynamic batching limit of the detector (0: off).",
     ),
     encoder_max_batch: int = typer.Option(
-        4, "--encoder-max-batch", help="Dynamic batching limit of sam_encoder (0: off)."
+        DEFAULTS.encoder_max_batch,
+        "--encoder-max-batch",
+        help="Dynamic batching limit of sam_encoder (0: off).",
     ),
     intra_op_threads: int = typer.Option(
-        0, "--intra-op-threads", help="ONNX Runtime threads per instance (0: its default)."
+        DEFAULTS.intra_op_threads,
+        "--intra-op-threads",
+        help="ONNX Runtime threads per instance (0: its default).",
     ),
     mask_refine_radius: float = typer.Option(
-        3.0,  # MaskRefinement's defaults (a test keeps them equal)
+        DEFAULTS.mask_refine.radius,
         "--mask-refine-radius",
         help="Guided-filter radius refining SAM's masks, in SAM low-res mask px (0: off).",
     ),
     mask_refine_eps: float = typer.Option(
-        0.1,
+        DEFAULTS.mask_refine.eps,
         "--mask-refine-eps",
         help="Guided-filter regulariser (grey levels 0..1 squared): photo edges it keeps.",
     ),
@@ -95,29 +127,17 @@ def build_command(
 ) -> None:
     """Write a complete Triton model repository (segmentator and its models)."""
     from loadcheck.pipeline.masks import MaskRefinement
-    from loadcheck.pipeline.prompts import DetectorSettings, SamFrame
-    from loadcheck.serving.config import Device
-    from loadcheck.serving.repository import (
-        NETWORKS,
-        RepositoryError,
-        RepositorySettings,
-        build_repository,
-    )
+    from loadcheck.pipeline.prompts import DetectorSettings
+    from loadcheck.serving.repository import RepositoryError, build_repository
 
-    if runtime not in RUNTIME_CHOICES:
-        raise typer.BadParameter(f"expected one of {RUNTIME_CHOICES}", param_hint="--runtime")
-    if device not in ("cpu", "gpu"):
-        raise typer.BadParameter("expected cpu or gpu", param_hint="--device")
-    if sam_frame not in ("crop", "whole"):
-        raise typer.BadParameter("expected crop or whole", param_hint="--sam-frame")
-    runtimes = _overrides(network_runtime, "--network-runtime", RUNTIME_CHOICES)
-    devices = _overrides(network_device, "--network-device", ("cpu", "gpu"))
+    runtimes = _overrides(network_runtime, "--network-runtime", tuple(Runtime))
+    devices = _overrides(network_device, "--network-device", tuple(Device))
     try:
         settings = RepositorySettings(
             runtime={n: runtimes.get(n, runtime) for n in NETWORKS},
             device={n: Device(devices.get(n, device)) for n in NETWORKS},
             sam_img_size=sam_img_size,
-            sam_frame=SamFrame(sam_frame),
+            sam_frame=sam_frame,
             detector=DetectorSettings(conf_thres, iou_thres, max_det),
             instances=instances,
             max_pixels=max_pixels,
@@ -136,17 +156,14 @@ def build_command(
 
 
 def serve_command(
-    repository: Path = typer.Option(
-        Path("model_repository"), "--repository", help="Model repository to serve."
+    repository: Path = repository_option("Model repository to serve."),
+    http_port: int = typer.Option(TRITON_HTTP_PORT, "--http-port", help="HTTP port."),
+    grpc_port: int = typer.Option(TRITON_GRPC_PORT, "--grpc-port", help="gRPC port."),
+    metrics_port: int = typer.Option(
+        TRITON_METRICS_PORT, "--metrics-port", help="Prometheus metrics port."
     ),
-    http_port: int = typer.Option(8000, "--http-port", help="HTTP port."),
-    grpc_port: int = typer.Option(8001, "--grpc-port", help="gRPC port."),
-    metrics_port: int = typer.Option(8002, "--metrics-port", help="Prometheus metrics port."),
-    api_key: str | None = typer.Option(
-        None,
-        "--api-key",
-        envvar="LOADCHECK_API_KEY",
-        help="Key for the model-repository and model-config APIs (header loadcheck-api-key).",
+    api_key: str | None = api_key_option(
+        "Key for the model-repository and model-config APIs (header loadcheck-api-key)."
     ),
     host: str = typer.Option("0.0.0.0", "--host", help="Address the server listens on."),
 ) -> None:
@@ -186,9 +203,7 @@ def serve_command(
 
 def deploy_command(
     name: str = typer.Argument(..., help="Integrator name."),
-    repository: Path = typer.Option(
-        Path("model_repository"), "--repository", help="Model repository folder."
-    ),
+    repository: Path = repository_option(),
     version: int | None = typer.Option(
         None,
         "--version",
@@ -197,9 +212,7 @@ def deploy_command(
     url: str | None = typer.Option(
         None, "--url", help="Running server's HTTP host:port; load the integrator there."
     ),
-    api_key: str | None = typer.Option(
-        None, "--api-key", envvar="LOADCHECK_API_KEY", help="Key of the model-repository API."
-    ),
+    api_key: str | None = api_key_option("Key of the model-repository API."),
 ) -> None:
     """Write integrator NAME's scorer and ensemble into the repository and load it."""
     from loadcheck.serving.deploy import DeployError, ModelControl, deploy
@@ -216,13 +229,9 @@ def deploy_command(
 
 def undeploy_command(
     name: str = typer.Argument(..., help="Integrator name, or 'segmentator'."),
-    repository: Path = typer.Option(
-        Path("model_repository"), "--repository", help="Model repository folder."
-    ),
+    repository: Path = repository_option(),
     url: str | None = typer.Option(None, "--url", help="Running server's HTTP host:port."),
-    api_key: str | None = typer.Option(
-        None, "--api-key", envvar="LOADCHECK_API_KEY", help="Key of the model-repository API."
-    ),
+    api_key: str | None = api_key_option("Key of the model-repository API."),
     force: bool = typer.Option(
         False, "--force", help="Unload the segmentator even while integrators use it."
     ),

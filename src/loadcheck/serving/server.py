@@ -35,10 +35,11 @@ from loadcheck.deploy_constants import (
     API_KEY_HEADER,
     RESTRICTED_API_CATEGORIES,
 )
+from loadcheck.environment import CACHE
 from loadcheck.serving.state import models_to_load
 
 LOGGER = logging.getLogger(__name__)
-CACHE_DIR = Path(os.environ.get("LOADCHECK_CACHE", Path.home() / ".cache" / "loadcheck"))
+CACHE_DIR = Path(CACHE.get_text()).expanduser()
 
 
 def _die_with_parent() -> None:

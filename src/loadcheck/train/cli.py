@@ -1,14 +1,24 @@
 """``loadcheck train detector|sam``: thin Typer commands over the trainers.
 
-Heavy libraries (torch, yolov6, segment-anything) are imported inside the commands. A bad input
-prints ``error: ...`` to stderr and exits with status 2.
+Every option defaults to the settings class's value (:class:`DetectorTrainSettings`,
+:class:`SamTrainSettings`); fixed choices are enums from the registries. Heavy libraries (torch,
+yolov6, segment-anything) are imported inside the commands. A bad input prints ``error: ...`` to
+stderr and exits with status 2.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import typer
+
+from loadcheck.cli_options import SamModelType, choices
+from loadcheck.export.yolov6_models import YOLOV6_CONFIGS
+from loadcheck.train.detector import OPTIMIZERS, DetectorTrainSettings
+from loadcheck.train.sam import LOSSES, SamTrainSettings
+from loadcheck.train.sam_data import FRAMES
 
 train_app = typer.Typer(
     name="train",
@@ -17,13 +27,23 @@ train_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-_YOLOV6_CONFIGS = ("yolov6n", "yolov6s", "yolov6m", "yolov6l")  # = yolov6_models.YOLOV6_CONFIGS
-_SAM_TYPES = ("vit_b", "vit_l", "vit_h", "vit_tiny")  # = sam_models.SAM_MODEL_TYPES
+YoloConfig = choices("YoloConfig", YOLOV6_CONFIGS)
+Optimizer = choices("Optimizer", OPTIMIZERS)
+SamTrainFrame = choices("SamTrainFrame", (*FRAMES, "both"))
+SamLoss = choices("SamLoss", LOSSES)
 
 
-def _choice(value: str | None, choices: tuple[str, ...], flag: str) -> None:
-    if value is not None and value not in choices:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}", param_hint=flag)
+def _defaults(settings: type) -> dict[str, Any]:
+    """Field name -> default of a settings dataclass (fields without one are left out)."""
+    return {
+        f.name: f.default
+        for f in dataclasses.fields(settings)
+        if f.default is not dataclasses.MISSING
+    }
+
+
+_DET = _defaults(DetectorTrainSettings)
+_SAM = _defaults(SamTrainSettings)
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -40,8 +60,8 @@ def detector_command(
         "output) or the data.yaml file.",
     ),
     out: Path = typer.Option(..., "--out", file_okay=False, help="Output folder."),
-    config: str = typer.Option(
-        "yolov6n", "--config", help=f"YOLOv6 config: {', '.join(_YOLOV6_CONFIGS)}."
+    config: YoloConfig = typer.Option(  # type: ignore[valid-type]
+        _DET["config"], "--config", help="YOLOv6 config."
     ),
     width: float | None = typer.Option(
         None, "--width", help="Width multiplier (default: the config's; demo: 0.125)."
@@ -49,10 +69,16 @@ def detector_command(
     depth: float | None = typer.Option(
         None, "--depth", help="Depth multiplier (default: the config's; demo: 0.33)."
     ),
-    img_size: int = typer.Option(320, "--img-size", help="Square input side, multiple of 32."),
-    epochs: int = typer.Option(30, "--epochs", help="Total epochs (a resumed run goes on to it)."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Images per step."),
-    optimizer: str = typer.Option("adamw", "--optimizer", help="adamw or sgd."),
+    img_size: int = typer.Option(
+        _DET["img_size"], "--img-size", help="Square input side, multiple of 32."
+    ),
+    epochs: int = typer.Option(
+        _DET["epochs"], "--epochs", help="Total epochs (a resumed run goes on to it)."
+    ),
+    batch_size: int = typer.Option(_DET["batch_size"], "--batch-size", help="Images per step."),
+    optimizer: Optimizer = typer.Option(  # type: ignore[valid-type]
+        _DET["optimizer"], "--optimizer", help="AdamW, or SGD with momentum 0.937."
+    ),
     lr: float | None = typer.Option(
         None, "--lr", help="Peak learning rate (default 0.002 AdamW, 0.02 SGD)."
     ),
@@ -69,33 +95,37 @@ def detector_command(
         dir_okay=False,
         help="Continue an interrupted run from its OUT/last_ckpt.pt.",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of weights, batch order, augmentation."),
-    device: str | None = typer.Option(
-        None, "--device", help="cpu or cuda (default: cuda when available)."
+    seed: int = typer.Option(
+        _DET["seed"], "--seed", help="Seed of weights, batch order, augmentation."
     ),
-    augment: bool = typer.Option(True, "--augment/--no-augment", help="HSV jitter and flips."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    device: str | None = typer.Option(
+        _DET["device"], "--device", help="cpu, cuda or cuda:N (default: cuda when available)."
+    ),
+    augment: bool = typer.Option(
+        _DET["augment"], "--augment/--no-augment", help="HSV jitter and flips."
+    ),
+    progress: bool = typer.Option(
+        _DET["progress"], "--progress/--no-progress", help="Show a progress bar."
+    ),
 ) -> None:
     """Train or fine-tune YOLOv6 with its own model and loss.
 
     Writes OUT/detector.pt (for 'loadcheck export yolov6'), OUT/last_ckpt.pt (for --resume) and
     OUT/training_log.json after every epoch.
     """
-    _choice(config, _YOLOV6_CONFIGS, "--config")
-    _choice(optimizer, ("adamw", "sgd"), "--optimizer")
     from loadcheck.train.common import TrainError
-    from loadcheck.train.detector import CHECKPOINT_NAME, DetectorTrainSettings, train_detector
+    from loadcheck.train.detector import CHECKPOINT_NAME, train_detector
 
     settings = DetectorTrainSettings(
         data=data,
         out=out,
-        config=config,
+        config=str(config),
         width=width,
         depth=depth,
         img_size=img_size,
         epochs=epochs,
         batch_size=batch_size,
-        optimizer=optimizer,
+        optimizer=str(optimizer),
         lr=lr,
         seed=seed,
         weights=weights,
@@ -138,41 +168,45 @@ def sam_command(
         help="Start from this SAM checkpoint and train every part (e.g. a model trained at a "
         "smaller --img-size).",
     ),
-    model_type: str | None = typer.Option(
-        None,
+    model_type: SamModelType | None = typer.Option(  # type: ignore[valid-type]
+        _SAM["model_type"],
         "--model-type",
-        help=f"SAM type: {', '.join(_SAM_TYPES)} (default vit_tiny; with --from-sam: detect).",
+        help="SAM model type (default vit_tiny; with --from-sam: the checkpoint's).",
     ),
     img_size: int | None = typer.Option(
-        None,
+        _SAM["img_size"],
         "--img-size",
         help="SAM input side, multiple of 16 (default 256; with --from-sam the checkpoint's).",
     ),
-    steps: int = typer.Option(1500, "--steps", help="Optimiser steps."),
-    batch_size: int = typer.Option(4, "--batch-size", help="Photos per step."),
-    max_boxes: int = typer.Option(8, "--max-boxes", help="Box prompts per photo and step, max."),
-    frame: str = typer.Option(
-        "both", "--frame", help="What SAM sees: crop (trucks' region), whole, or both."
+    steps: int = typer.Option(_SAM["steps"], "--steps", help="Optimiser steps."),
+    batch_size: int = typer.Option(_SAM["batch_size"], "--batch-size", help="Photos per step."),
+    max_boxes: int = typer.Option(
+        _SAM["max_boxes"], "--max-boxes", help="Box prompts per photo and step, max."
+    ),
+    frame: SamTrainFrame = typer.Option(  # type: ignore[valid-type]
+        _SAM["frame"], "--frame", help="What SAM sees: the trucks' region (crop), whole, or both."
     ),
     grow_loads: float = typer.Option(
-        0.4,
+        _SAM["grow_loads"],
         "--grow-loads",
         help="Share of load prompts whose box is grown towards its bed's box (0..1).",
     ),
     load_top_noise: float = typer.Option(
-        0.0,
+        _SAM["load_top_noise"],
         "--load-top-noise",
         help="Share of load prompts whose box top gets extra heavy-tailed noise, as the "
         "detector's does (0..1; demo: 0.25).",
     ),
     load_top_noise_std: float = typer.Option(
-        0.18,
+        _SAM["load_top_noise_std"],
         "--load-top-noise-std",
         help="Standard deviation of that noise, in load-box heights (clipped to 0.4).",
     ),
-    loss: str = typer.Option("bce", "--loss", help="bce (BCE + dice) or focal (focal + dice)."),
+    loss: SamLoss = typer.Option(  # type: ignore[valid-type]
+        _SAM["loss"], "--loss", help="bce (BCE + dice) or focal (SAM's focal + dice)."
+    ),
     edge_weight: float = typer.Option(
-        0.0,
+        _SAM["edge_weight"],
         "--edge-weight",
         help="Extra weight of the mask loss within 2 low-res pixels of a true mask edge "
         "(0: plain; e.g. 4: edges count 5x).",
@@ -180,14 +214,22 @@ def sam_command(
     lr: float | None = typer.Option(
         None, "--lr", help="Peak AdamW learning rate (default 5e-4; 1e-4 with --from-sam)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of weights, batches, jitter, augmentation."),
-    device: str | None = typer.Option(
-        None, "--device", help="cpu or cuda (default: cuda when available)."
+    seed: int = typer.Option(
+        _SAM["seed"], "--seed", help="Seed of weights, batches, jitter, augmentation."
     ),
-    save_every: int = typer.Option(250, "--save-every", help="Checkpoint every N steps."),
-    log_every: int = typer.Option(25, "--log-every", help="Log mean losses every N steps."),
+    device: str | None = typer.Option(
+        _SAM["device"], "--device", help="cpu, cuda or cuda:N (default: cuda when available)."
+    ),
+    save_every: int = typer.Option(
+        _SAM["save_every"], "--save-every", help="Checkpoint every N steps."
+    ),
+    log_every: int = typer.Option(
+        _SAM["log_every"], "--log-every", help="Log mean losses every N steps."
+    ),
     fp16_checkpoint: bool = typer.Option(
-        False, "--fp16-checkpoint", help="Store the state dict in fp16 (half the size)."
+        _SAM["fp16_checkpoint"],
+        "--fp16-checkpoint",
+        help="Store the state dict in fp16 (half the size).",
     ),
     resume: Path | None = typer.Option(
         None,
@@ -196,34 +238,33 @@ def sam_command(
         help="Continue an interrupted run from its OUT/last_ckpt.pt, with the same settings "
         "(--steps may grow): the result is the uninterrupted run's.",
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = typer.Option(
+        _SAM["progress"], "--progress/--no-progress", help="Show a progress bar."
+    ),
 ) -> None:
     """Train a small SAM on box + point prompts, or fine-tune a real SAM's mask decoder.
 
     Writes OUT/sam.pth (a plain state dict for 'loadcheck export sam'), OUT/last_ckpt.pt (for
     --resume) and OUT/training_log.json every --save-every steps and at the end.
     """
-    _choice(model_type, _SAM_TYPES, "--model-type")
-    _choice(frame, ("crop", "whole", "both"), "--frame")
-    _choice(loss, ("bce", "focal"), "--loss")
     from loadcheck.train.common import TrainError
-    from loadcheck.train.sam import CHECKPOINT_NAME, SamTrainSettings, train_sam
+    from loadcheck.train.sam import CHECKPOINT_NAME, train_sam
 
     settings = SamTrainSettings(
         data=data,
         out=out,
-        model_type=model_type,
+        model_type=None if model_type is None else str(model_type),
         from_sam=from_sam,
         init=init,
         img_size=img_size,
         steps=steps,
         batch_size=batch_size,
         max_boxes=max_boxes,
-        frame=frame,
+        frame=str(frame),
         grow_loads=grow_loads,
         load_top_noise=load_top_noise,
         load_top_noise_std=load_top_noise_std,
-        loss=loss,
+        loss=str(loss),
         edge_weight=edge_weight,
         lr=lr,
         seed=seed,

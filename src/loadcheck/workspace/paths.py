@@ -1,19 +1,18 @@
-"""Default locations: the workspace (``LOADCHECK_HOME``) and the model repository."""
+"""Default locations: the workspace (``$LOADCHECK_HOME``) and the model repository
+(``$LOADCHECK_REPOSITORY``), both declared in :mod:`loadcheck.environment`."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-HOME_ENV = "LOADCHECK_HOME"
-REPOSITORY_ENV = "LOADCHECK_REPOSITORY"
+from loadcheck.environment import HOME, REPOSITORY
 
 
 def default_home() -> Path:
     """``$LOADCHECK_HOME`` or ``./workspace``."""
-    return Path(os.environ.get(HOME_ENV) or "workspace")
+    return Path(HOME.get_text())
 
 
 def default_repository() -> Path:
     """``$LOADCHECK_REPOSITORY`` or ``./model_repository``."""
-    return Path(os.environ.get(REPOSITORY_ENV) or "model_repository")
+    return Path(REPOSITORY.get_text())

@@ -28,6 +28,7 @@ from deploy_files import (
 )
 
 from loadcheck import deploy_constants as dc
+from loadcheck import environment as env
 from loadcheck import tensor_names as tn
 
 TRITON_PORTS = {dc.TRITON_HTTP_PORT, dc.TRITON_GRPC_PORT, dc.TRITON_METRICS_PORT}
@@ -138,24 +139,32 @@ def test_console_and_gateway_wait_for_a_healthy_triton() -> None:
         assert services[name]["depends_on"]["triton"]["condition"] == "service_healthy", name
 
 
-def test_every_loadcheck_variable_in_deploy_files_is_a_known_name() -> None:
-    known = set(dc.ENV_VARS) | set(dc.COMPOSE_VARS) | set(dc.BUILD_ARGS)
-    unknown = {
-        f"{path.name}: {name}"
+def deploy_variables() -> set[str]:
+    """Every LOADCHECK_* name written in docker/."""
+    return {
+        name
         for path in deploy_text_files()
         for name in re.findall(r"\bLOADCHECK_[A-Z0-9_]*[A-Z0-9]\b", path.read_text())
-        if name not in known
     }
-    assert not unknown, f"not in loadcheck.deploy_constants: {sorted(unknown)}"
+
+
+def test_every_loadcheck_variable_in_deploy_files_is_a_known_name() -> None:
+    unknown = deploy_variables() - set(env.BY_NAME)
+    assert not unknown, f"not in loadcheck.environment: {sorted(unknown)}"
+
+
+def test_deploy_files_use_variables_of_processes_containers_compose_and_builds_only() -> None:
+    wrong = {n for n in deploy_variables() if env.BY_NAME[n].scope is env.Scope.TESTS}
+    assert not wrong, sorted(wrong)
 
 
 def test_containers_point_the_variables_at_the_mounted_paths() -> None:
     services = compose()["services"]
     for name in ("triton", "console"):
-        env = services[name]["environment"]
-        assert env[dc.REPOSITORY_ENV] == dc.CONTAINER_REPOSITORY_DIR
-        assert env[dc.HOME_ENV] == dc.CONTAINER_WORKSPACE_DIR
-        assert env[dc.API_KEY_FILE_ENV] == dc.CONTAINER_API_KEY_FILE
+        variables = services[name]["environment"]
+        assert variables[env.REPOSITORY.name] == dc.CONTAINER_REPOSITORY_DIR
+        assert variables[env.HOME.name] == dc.CONTAINER_WORKSPACE_DIR
+        assert variables[env.API_KEY_FILE.name] == dc.CONTAINER_API_KEY_FILE
         # "${VAR:-default}:/target:ro": drop the interpolation before splitting on ":".
         targets = {
             re.sub(r"\$\{[^}]*\}", "HOST", volume).split(":")[1]
@@ -164,25 +173,39 @@ def test_containers_point_the_variables_at_the_mounted_paths() -> None:
         assert {dc.CONTAINER_REPOSITORY_DIR, dc.CONTAINER_WORKSPACE_DIR} <= targets
         assert dc.CONTAINER_EXPORT_DIR in targets
     triton_url = f"triton:{dc.TRITON_HTTP_PORT}"
-    assert services["console"]["environment"][dc.TRITON_URL_ENV] == triton_url
+    assert services["console"]["environment"][env.TRITON_URL.name] == triton_url
     assert services["gateway"]["command"][3] == triton_url
     for dockerfile in (TRITON_DOCKERFILE, CONSOLE_DOCKERFILE):
         text = dockerfile.read_text()
-        assert f"{dc.REPOSITORY_ENV}={dc.CONTAINER_REPOSITORY_DIR}" in text
-        assert f"{dc.HOME_ENV}={dc.CONTAINER_WORKSPACE_DIR}" in text
+        assert f"{env.REPOSITORY.name}={dc.CONTAINER_REPOSITORY_DIR}" in text
+        assert f"{env.HOME.name}={dc.CONTAINER_WORKSPACE_DIR}" in text
+
+
+def test_console_and_gateway_find_triton_through_the_one_triton_url_variable() -> None:
+    services = compose()["services"]
+    for name in ("console", "gateway"):
+        assert services[name]["environment"][env.TRITON_URL.name] == f"triton:{dc.TRITON_HTTP_PORT}"
+    for container in ("console", "gateway"):
+        variables = {
+            e["name"]: e.get("value") for e in k8s_container("loadcheck-console", container)["env"]
+        }
+        assert variables[env.TRITON_URL.name] == f"loadcheck-triton:{dc.TRITON_HTTP_PORT}"
+    # the gateway's --triton repeats the variable (both name the same address)
+    gateway = k8s_container("loadcheck-console", "gateway")["args"]
+    assert gateway[gateway.index("--triton") + 1] == f"loadcheck-triton:{dc.TRITON_HTTP_PORT}"
 
 
 def test_api_key_is_never_written_in_compose_or_the_manifests() -> None:
     data = compose()
     for name, service in data["services"].items():
-        assert dc.API_KEY_ENV not in service.get("environment", {}), name
+        assert env.API_KEY.name not in service.get("environment", {}), name
     assert set(data["secrets"]["loadcheck_api_key"]) == {"file"}
     for resource in k8s_resources():
         if resource["kind"] != "Deployment":
             continue
         for container in resource["spec"]["template"]["spec"]["containers"]:
             names = {e["name"] for e in container.get("env", [])}
-            assert dc.API_KEY_ENV not in names, container["name"]
+            assert env.API_KEY.name not in names, container["name"]
     for path in (COMPOSE, *K8S.glob("*.yaml")):
         assert "kind: Secret\n" not in path.read_text(), f"{path.name} defines a Secret"
 
@@ -191,7 +214,7 @@ def test_api_key_header_is_the_same_in_serve_script_and_docs() -> None:
     serve = (DOCKER / "serve.sh").read_text()
     assert f"API_KEY_HEADER={dc.API_KEY_HEADER}\n" in serve
     restricted = ",".join(dc.RESTRICTED_API_CATEGORIES)
-    assert f"{restricted}:${{API_KEY_HEADER}}=${{{dc.API_KEY_ENV}}}" in serve
+    assert f"{restricted}:${{API_KEY_HEADER}}=${{{env.API_KEY.name}}}" in serve
     assert f"`{dc.API_KEY_HEADER}`" in DOCS.read_text()
 
 
@@ -267,5 +290,5 @@ def test_docs_state_every_port_and_variable() -> None:
     docs = DOCS.read_text()
     for port in (*TRITON_PORTS, dc.CONSOLE_PORT, dc.GATEWAY_PORT):
         assert f"| {port} |" in docs, port
-    for name in (*dc.ENV_VARS, *dc.COMPOSE_VARS):
+    for name in sorted(deploy_variables() - set(env.names(env.Scope.BUILD))):
         assert f"| `{name}` |" in docs, name

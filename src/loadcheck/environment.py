@@ -1,0 +1,193 @@
+"""Every ``LOADCHECK_*`` environment variable, declared once: its name, meaning and default.
+
+Commands take a variable through typer's ``envvar=`` (:mod:`loadcheck.cli_options`), so
+``--help`` names it next to the option it fills; library code reads it with :meth:`EnvVar.get`.
+An empty value counts as unset. ``tests/unit/core/test_environment.py`` checks that every
+``LOADCHECK_*`` name in the package, ``docker/``, the scripts, the docs and the tests is declared
+here.
+
+The shared ones:
+
+* :data:`REPOSITORY` — the model repository: ``repository build``, ``serve``, ``deploy``,
+  ``undeploy``, ``integrator ...``, ``console``;
+* :data:`TRITON_URL` — Triton's address: ``inspect --url``, ``gateway --triton``,
+  ``integrator fit|predict --triton``, ``console``, and the compose / Kubernetes files;
+* :data:`HOME` — the workspace: ``integrator ...``, ``gateway ...``, ``console ...``, ``deploy``;
+* :data:`API_KEY` — the key of Triton's restricted APIs: ``serve``, ``deploy``, ``undeploy``,
+  ``inspect``, ``gateway``, ``console``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from loadcheck.deploy_constants import GATEWAY_PORT, TRITON_HTTP_PORT
+
+
+class Scope(StrEnum):
+    """Who reads a variable."""
+
+    #: loadcheck's commands and library, in any process.
+    PROCESS = "process"
+    #: the container images only (their entrypoint and serve script).
+    CONTAINER = "container"
+    #: ``docker compose`` on the host (interpolation in ``docker/compose.yaml``).
+    COMPOSE = "compose"
+    #: a build argument of ``docker/triton.Dockerfile``.
+    BUILD = "build"
+    #: the test suite.
+    TESTS = "tests"
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable.
+
+    Attributes:
+        name: ``LOADCHECK_...``.
+        meaning: what it sets, for people (shown by ``--help`` through the option's help).
+        default: what applies when it is unset or empty (``None``: nothing).
+        scope: who reads it.
+    """
+
+    name: str
+    meaning: str
+    default: str | None = None
+    scope: Scope = Scope.PROCESS
+
+    def get(self) -> str | None:
+        """The variable's value, else :attr:`default` (an empty value counts as unset)."""
+        return os.environ.get(self.name) or self.default
+
+    def get_text(self) -> str:
+        """:meth:`get` of a variable that has a default (:class:`LookupError` for one without)."""
+        return os.environ.get(self.name) or self.get_default()
+
+    def get_default(self) -> str:
+        """:attr:`default` of a variable that has one (:class:`LookupError` for one without)."""
+        if self.default is None:
+            raise LookupError(f"${self.name} has no default")
+        return self.default
+
+    def is_set(self) -> bool:
+        return bool(os.environ.get(self.name))
+
+
+HOME: Final = EnvVar(
+    "LOADCHECK_HOME",
+    "Workspace folder: integrators, fitting images, feature cache, versions, audit log, admin "
+    "accounts, gateway tokens.",
+    "workspace",
+)
+REPOSITORY: Final = EnvVar(
+    "LOADCHECK_REPOSITORY",
+    "Model repository Triton serves (a folder; s3://... in the cluster setup), where "
+    "`repository build` writes and integrators are fitted and deployed.",
+    "model_repository",
+)
+TRITON_URL: Final = EnvVar(
+    "LOADCHECK_TRITON_URL",
+    "Triton's host:port (no scheme) for inspect, the gateway, integrator fit/predict --triton and "
+    "the console: the HTTP port; a command run with --grpc needs the gRPC port instead.",
+    f"localhost:{TRITON_HTTP_PORT}",
+)
+API_KEY: Final = EnvVar(
+    "LOADCHECK_API_KEY",
+    "Key of Triton's restricted model-repository and model-config APIs (header "
+    "loadcheck-api-key): set by serve, sent by deploy, undeploy, inspect, the gateway and the "
+    "console.",
+)
+API_KEY_FILE: Final = EnvVar(
+    "LOADCHECK_API_KEY_FILE",
+    "A file holding the API key (a Docker/Kubernetes secret); the images' entrypoint reads it "
+    "into LOADCHECK_API_KEY, so the key is never written in compose files.",
+    scope=Scope.CONTAINER,
+)
+POLL_SECS: Final = EnvVar(
+    "LOADCHECK_POLL_SECS",
+    "Cluster setup: seconds between two polls of the repository by each Triton replica; when "
+    "set, the Triton image runs tritonserver in poll mode instead of `loadcheck serve`.",
+    scope=Scope.CONTAINER,
+)
+CACHE: Final = EnvVar(
+    "LOADCHECK_CACHE",
+    "Cache folder (the Python backend assembled for the bundled tritonserver).",
+    "~/.cache/loadcheck",
+)
+USER: Final = EnvVar(
+    "LOADCHECK_USER",
+    "Actor recorded in the workspace's audit log when no console admin acts.",
+    "the OS user",
+)
+FIT_THREADS: Final = EnvVar(
+    "LOADCHECK_FIT_THREADS",
+    "XGBoost threads when fitting an integrator.",
+    "1",
+)
+CONSOLE_MAX_IMAGES: Final = EnvVar(
+    "LOADCHECK_CONSOLE_MAX_IMAGES",
+    "Most images one upload of the console's Segment images page may hold.",
+    "50",
+)
+GATEWAY_URL: Final = EnvVar(
+    "LOADCHECK_GATEWAY_URL",
+    "The gateway's public base URL, shown in the console's copy-paste examples.",
+    f"http://localhost:{GATEWAY_PORT}",
+)
+PUBLIC_TRITON_URL: Final = EnvVar(
+    "LOADCHECK_PUBLIC_TRITON_URL",
+    "Triton's public HTTP URL, shown in the console's copy-paste examples (unset: http:// and "
+    "LOADCHECK_TRITON_URL).",
+)
+EXPORT_DIR: Final = EnvVar(
+    "LOADCHECK_EXPORT_DIR",
+    "Host folder with the exported networks, mounted read-only into the containers.",
+    "./exports",
+    Scope.COMPOSE,
+)
+EXTRAS: Final = EnvVar(
+    "LOADCHECK_EXTRAS",
+    "Package extras installed in the Triton image (add `export` for the python-torch runtime).",
+    "serve",
+    Scope.BUILD,
+)
+UID: Final = EnvVar(
+    "LOADCHECK_UID",
+    "Numeric UID/GID of the images' non-root user (shared volumes are written by it).",
+    "10001",
+    Scope.BUILD,
+)
+UPDATE_GOLDEN: Final = EnvVar(
+    "LOADCHECK_UPDATE_GOLDEN",
+    "Set to 1 to rewrite the golden config.pbtxt files instead of comparing with them.",
+    scope=Scope.TESTS,
+)
+
+#: Every variable, in the order above.
+ALL: Final[tuple[EnvVar, ...]] = (
+    HOME,
+    REPOSITORY,
+    TRITON_URL,
+    API_KEY,
+    API_KEY_FILE,
+    POLL_SECS,
+    CACHE,
+    USER,
+    FIT_THREADS,
+    CONSOLE_MAX_IMAGES,
+    GATEWAY_URL,
+    PUBLIC_TRITON_URL,
+    EXPORT_DIR,
+    EXTRAS,
+    UID,
+    UPDATE_GOLDEN,
+)
+BY_NAME: Final = {v.name: v for v in ALL}
+
+
+def names(*scopes: Scope) -> tuple[str, ...]:
+    """The names of the variables of ``scopes`` (every variable without arguments)."""
+    return tuple(v.name for v in ALL if not scopes or v.scope in scopes)
