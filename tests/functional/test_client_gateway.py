@@ -25,7 +25,8 @@ from loadcheck.gateway.tokens import TokenStore, legacy_path
 from loadcheck.payloads import VERDICTS
 from loadcheck.workspace import Workspace
 
-pytestmark = [pytest.mark.triton, pytest.mark.slow]
+# torch: the tiny test models (the triton fixture's) are exported with PyTorch.
+pytestmark = [pytest.mark.triton, pytest.mark.torch]
 
 CORRUPT_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF truncated"
 

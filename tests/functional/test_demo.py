@@ -20,6 +20,9 @@ from loadcheck.demo.data import trained_models_available
 from loadcheck.demo.report import PLACEHOLDER_WARNING, VERDICTS
 from loadcheck.demo.runner import QUICK_FIT_COUNT, QUICK_TEST_COUNT
 
+# The demo exports its models with PyTorch, serves them with tritonserver and takes minutes.
+pytestmark = [pytest.mark.triton, pytest.mark.torch, pytest.mark.slow]
+
 DEMO = [sys.executable, "-c", "from loadcheck.cli import main; main()", "demo"]
 REPO = Path(__file__).resolve().parents[2]
 HAS_DEMO_MODELS = trained_models_available()

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from serving_helpers import Worker, build_repository_for_test, fit_version, join_workers
 
 from loadcheck import tensor_names as tn
 from loadcheck.payloads import VERDICTS
 
-pytestmark = [pytest.mark.triton]
+# torch: the tiny test models (the triton fixture's) are exported with PyTorch.
+pytestmark = [pytest.mark.triton, pytest.mark.torch]
 
 SEGMENTATOR_OUTPUTS = (tn.BOXES_XYXY, tn.CLASS_IDS, tn.SCORES, tn.MASKS, tn.MASK_IOU)
+WORKERS = 4
+REQUESTS_PER_WORKER = 12
 
 
 def _http_infer(
@@ -210,9 +213,9 @@ def test_bad_requests_interleaved_with_good_ones_from_threads_leave_the_server_h
     errors: list[str] = []
 
     def worker(seed: int) -> None:
-        client = httpclient.InferenceServerClient(triton.http_url)
+        client = httpclient.InferenceServerClient(triton.http_url, network_timeout=60.0)
         rng = np.random.default_rng(seed)
-        for _ in range(12):
+        for _ in range(REQUESTS_PER_WORKER):
             kind = rng.choice(["good", *bad_bytes, "wrong dtype", "unknown integrator"])
             model = tn.SEGMENTATOR_ENSEMBLE
             inp = httpclient.InferInput(tn.IMAGE_BYTES, [1], "BYTES")
@@ -237,11 +240,10 @@ def test_bad_requests_interleaved_with_good_ones_from_threads_leave_the_server_h
                     errors.append(f"{kind}: message does not name the input: {exc}")
         client.close()
 
-    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    workers = [Worker(worker, seed, name=f"worker {seed}") for seed in range(WORKERS)]
+    for each in workers:
+        each.start()
+    join_workers(workers, timeout_s=120)  # re-raises a worker's exception, fails on a hang
     assert not errors, errors
 
     client = httpclient.InferenceServerClient(triton.http_url, network_timeout=60.0)
@@ -255,23 +257,70 @@ def test_bad_requests_interleaved_with_good_ones_from_threads_leave_the_server_h
     np.testing.assert_allclose(after[tn.BOXES_XYXY], expected[tn.BOXES_XYXY])
 
 
-def test_a_restarted_server_keeps_the_deployed_integrators(triton, scene_jpegs, tmp_path: Path):
+def _served_verdict(client, model: str, data: bytes) -> tuple[str, float, float]:  # type: ignore[no-untyped-def]
+    import tritonclient.http as httpclient
+
+    image = httpclient.InferInput(tn.IMAGE_BYTES, [1], "BYTES")
+    image.set_data_from_numpy(np.array([data], np.object_))
+    result = client.infer(model, [image])
+    return (
+        result.as_numpy(tn.SCORE_RESULT)[0].decode(),
+        float(result.as_numpy(tn.PROBABILITY)[0]),
+        float(result.as_numpy(tn.THRESHOLD)[0]),
+    )
+
+
+def test_a_restarted_server_serves_the_deployed_integrator_at_its_deployed_version(
+    tiny_models, scene_jpegs, fit_integrator, tmp_path: Path
+):
+    import tritonclient.http as httpclient
+
+    from loadcheck.pipeline.runner import PipelineRunner
+    from loadcheck.serving.deploy import deploy
     from loadcheck.serving.server import TritonServer
 
-    second = TritonServer(
-        triton.repository,
+    name, repository = "restart_site", tmp_path / "model_repository"
+    build_repository_for_test(tiny_models, repository)
+    fit_version(fit_integrator, repository, name, 1, threshold=0.35)
+    fit_version(fit_integrator, repository, name, 2, threshold=0.65)  # fitted, not deployed
+    assert deploy(repository, name, version=1, home=tmp_path / "no-workspace") == 1
+    integrator, scorer = tn.integrator_model_name(name), tn.scorer_model_name(name)
+    local = PipelineRunner.from_repository(repository, integrator).inspect(scene_jpegs[0])
+    expected = (local.score_result.value, local.probability, local.threshold)
+    assert local.threshold == pytest.approx(0.35), "the runner reads the deployed version"
+
+    server = TritonServer(
+        repository,
         http_port=0,
         grpc_port=0,
         metrics_port=0,
-        api_key=triton.api_key,
-        log_path=tmp_path / "restart.log",
+        log_path=tmp_path / "tritonserver.log",
         startup_timeout_s=240,
     )
-    with second:
-        out = _http_infer(
-            second.http_url, f"integrator_{triton.integrator}", scene_jpegs[0], (tn.SCORE_RESULT,)
-        )
-        assert out[tn.SCORE_RESULT][0].decode() in VERDICTS
+
+    def ask() -> tuple[str, float, float]:
+        client = httpclient.InferenceServerClient(server.http_url)
+        try:
+            assert client.is_model_ready(integrator)
+            assert client.is_model_ready(scorer, "1")
+            assert not client.is_model_ready(scorer, "2")
+            return _served_verdict(client, integrator, scene_jpegs[0])
+        finally:
+            client.close()
+
+    with server:
+        served = [ask()]
+        first = server.process
+        assert first is not None
+        server.stop()
+        assert first.poll() is not None, "the first tritonserver has exited"
+        server.start()
+        assert server.process is not None and server.process.pid != first.pid
+        served.append(ask())
+    for verdict, probability, threshold in served:
+        assert verdict == expected[0]
+        assert probability == pytest.approx(expected[1], abs=1e-5)
+        assert threshold == pytest.approx(expected[2]), "version 1's threshold, not version 2's"
 
 
 def _tree_rss_mb(pid: int) -> float:

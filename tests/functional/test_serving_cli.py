@@ -14,7 +14,6 @@ import pytest
 
 from loadcheck.serving.server import free_port
 
-pytestmark = [pytest.mark.triton]
 LOADCHECK = [str(Path(sys.executable).parent / "loadcheck")]
 
 
@@ -36,12 +35,14 @@ def test_repository_build_refuses_a_folder_without_model_cards(tmp_path: Path):
     assert "no model card" in result.stderr
 
 
+@pytest.mark.torch  # the tiny test models are exported with PyTorch
 def test_repository_build_refuses_a_sam_size_other_than_the_export(tiny_models, tmp_path):
     result = _build(tiny_models, tmp_path / "r", "--sam-img-size", "512")
     assert result.returncode == 2
     assert "--sam-img-size 512" in result.stderr
 
 
+@pytest.mark.torch
 def test_repository_rebuild_brings_deployed_integrators_up_to_the_generated_configs(
     tiny_models, tmp_path, fit_integrator
 ):
@@ -74,7 +75,73 @@ def test_repository_rebuild_brings_deployed_integrators_up_to_the_generated_conf
     assert 'string_value: "2.5"' in masks
 
 
-def test_serve_starts_answers_and_stops_cleanly_on_sigterm(tiny_models, tmp_path):
+def _process_table() -> dict[int, tuple[int, str, str]]:
+    """Live processes: pid -> (parent pid, start time in clock ticks, command line)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # exited meanwhile
+            continue
+        if fields[0] != "Z":  # a zombie has exited; only its exit status is left
+            table[int(entry.name)] = (int(fields[1]), fields[19], cmdline)
+    return table
+
+
+def _descendants(pid: int) -> dict[tuple[int, str], str]:
+    """Every live descendant of ``pid``: (pid, start time) -> command line. The start time
+    tells a process from a later one that reuses its pid."""
+    table = _process_table()
+    found, todo = {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, started, cmdline) in table.items():
+            if ppid == parent:
+                found[(child, started)] = cmdline
+                todo.append(child)
+    return found
+
+
+def _still_running(processes: dict[tuple[int, str], str], grace_s: float = 0.0) -> list[str]:
+    """Command lines of ``processes`` still running after up to ``grace_s`` seconds."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        table = _process_table()
+        running = [
+            cmdline
+            for (pid, started), cmdline in processes.items()
+            if pid in table and table[pid][1] == started
+        ]
+        if not running or time.monotonic() >= deadline:
+            return running
+        time.sleep(0.1)
+
+
+def _infer_segmentator(port: int, data: bytes) -> dict[str, object]:
+    import numpy as np
+    import tritonclient.http as httpclient
+
+    from loadcheck import tensor_names as tn
+
+    client = httpclient.InferenceServerClient(f"127.0.0.1:{port}", network_timeout=120.0)
+    try:
+        image = httpclient.InferInput(tn.IMAGE_BYTES, [1], "BYTES")
+        image.set_data_from_numpy(np.array([data], np.object_))
+        result = client.infer(tn.SEGMENTATOR_ENSEMBLE, [image])
+        return {name: result.as_numpy(name) for name in (tn.BOXES_XYXY, tn.MASKS)}
+    finally:
+        client.close()
+
+
+@pytest.mark.triton
+@pytest.mark.torch
+def test_serve_answers_a_photo_and_leaves_no_tritonserver_after_sigterm(tiny_models, tmp_path):
+    from loadcheck import tensor_names as tn
+    from loadcheck.synth import render_scene
+
     repository = tmp_path / "model_repository"
     built = _build(
         tiny_models,
@@ -105,6 +172,7 @@ def test_serve_starts_answers_and_stops_cleanly_on_sigterm(tiny_models, tmp_path
         stderr=subprocess.STDOUT,
         env={**os.environ},
     )
+    started: dict[tuple[int, str], str] = {}
     try:
         deadline = time.monotonic() + 240
         ready = False
@@ -116,12 +184,28 @@ def test_serve_starts_answers_and_stops_cleanly_on_sigterm(tiny_models, tmp_path
             except OSError:
                 time.sleep(0.5)
         assert ready, "loadcheck serve did not become ready"
+        started = _descendants(process.pid)
+        assert any("tritonserver" in cmdline for cmdline in started.values()), started
+        assert any("triton_python_backend_stub" in cmdline for cmdline in started.values())
+
+        photo = render_scene(7, 0, size_wh=(480, 270)).encode_jpeg()
+        answer = _infer_segmentator(port, photo)
+        boxes, masks = answer[tn.BOXES_XYXY], answer[tn.MASKS]
+        assert 1 <= len(boxes) <= 4, "the tiny detector finds trucks; --max-det 4 caps them"
+        assert boxes.shape[1:] == (4,)
+        assert masks.shape == (len(boxes), 270, 480), "one full-resolution mask per box"
+
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+        left = _still_running(started, grace_s=5.0)  # the stubs exit with tritonserver
+        for pid, began in started:  # clean up after a failure: only what this test started
+            if _still_running({(pid, began): ""}):
+                os.kill(pid, signal.SIGKILL)
     text = output.decode(errors="replace")
     assert process.returncode == 0, text[-2000:]
     assert f"HTTP port {port}" in text
+    assert not left, f"still running after loadcheck serve exited: {left}"

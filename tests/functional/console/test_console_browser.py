@@ -22,7 +22,8 @@ import pytest
 from loadcheck.console.auth import AdminStore
 from loadcheck.workspace import Workspace
 
-pytestmark = [pytest.mark.browser, pytest.mark.triton]
+# torch: the tiny test models (the triton fixture's) are exported with PyTorch.
+pytestmark = [pytest.mark.browser, pytest.mark.triton, pytest.mark.torch]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -222,6 +222,7 @@ def test_segmentator_page_shows_status_and_refuses_soft_undeploy_in_use(
     assert _model_ready(env, "segmentator")
 
 
+@pytest.mark.slow  # rebuilds and reloads the segmentator: 30-40 s on 2 cores
 def test_segmentator_settings_apply_rebuilds_and_reloads(app: AppTest, env: Env) -> None:
     from loadcheck.console.segmentator_admin import read_settings
 

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 from loadcheck.cli import app
 from loadcheck.export.card import ModelCard
 
+pytestmark = pytest.mark.torch  # exports the tiny PyTorch models
+
 runner = CliRunner(env={"COLUMNS": "300", "NO_COLOR": "1", "TERM": "dumb"})
 
 

@@ -17,6 +17,7 @@ from loadcheck.export.tiny import build_tiny_sam_checkpoint
 from loadcheck.export.yolov6_models import parse_class_map
 from loadcheck.export.yolov6_onnx import NmsSettings, export_yolov6, import_yolov6_onnx
 
+pytestmark = pytest.mark.torch  # exports PyTorch models
 TOL = 1e-3
 
 
