@@ -41,7 +41,6 @@ def trained(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     return out, [e["loss"] for e in log.epochs]
 
 
-@pytest.mark.slow  # the module's `trained` fixture trains for 45-60 s on 2 cores
 def test_detector_loss_decreases_when_overfitting_one_batch(
     trained: tuple[Path, list[float]],
 ) -> None:
@@ -51,7 +50,6 @@ def test_detector_loss_decreases_when_overfitting_one_batch(
     assert last < 0.9 * first, losses
 
 
-@pytest.mark.slow  # `trained`
 def test_detector_checkpoint_exports_through_export_yolov6(
     trained: tuple[Path, list[float]], tmp_path: Path
 ) -> None:
@@ -74,7 +72,6 @@ def test_resume_continues_the_run_to_the_total_epoch_count(synth_dir: Path, tmp_
     assert resumed.epochs[0] == first.epochs[0]
 
 
-@pytest.mark.slow  # `trained`
 def test_fine_tuning_from_weights_copies_the_checkpoint_tensors(
     trained: tuple[Path, list[float]], synth_dir: Path, tmp_path: Path
 ) -> None:
@@ -86,7 +83,6 @@ def test_fine_tuning_from_weights_copies_the_checkpoint_tensors(
     assert log.epochs[0]["loss"] < trained[1][0]
 
 
-@pytest.mark.slow  # `trained`
 def test_fine_tuning_from_a_checkpoint_of_another_width_is_refused(
     trained: tuple[Path, list[float]], synth_dir: Path, tmp_path: Path
 ) -> None:
