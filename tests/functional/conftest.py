@@ -23,7 +23,7 @@ Stable interface for other components' functional tests (client, console, gatewa
     an XGBoost score model on synthetic scenes into ``<repository>/scorer_<name>/<version>/``.
 
 The detector of the tiny models has random weights, so the repository is built with a low
-confidence threshold (``TEST_CONF_THRES``) and few detections (``TEST_MAX_DET``) to exercise
+confidence threshold and few detections (``serving_helpers.build_repository_for_test``) to exercise
 masks and the scorer on every image.
 """
 
@@ -33,13 +33,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
+from serving_helpers import build_repository_for_test, fit_test_integrator
 
 TEST_INTEGRATOR = "site_a"
 TEST_API_KEY = "test-key-123"
-TEST_CONF_THRES = 0.3
-TEST_MAX_DET = 8
 
 
 @dataclass(frozen=True)
@@ -55,27 +53,6 @@ class TritonHandle:
     repository: Path
     integrator: str
     server: object
-
-
-def fit_test_integrator(repository: Path, name: str, version: int = 1, seed: int = 0) -> Path:
-    """Fit XGBoost on synthetic scenes' true masks into ``<repository>/scorer_<name>/<version>``."""
-    from loadcheck.features.extract import extract_features
-    from loadcheck.payloads import Verdict
-    from loadcheck.scoring.fit import fit_score_model
-    from loadcheck.synth import render_scene
-
-    xs, ys = [], []
-    for index in range(40):
-        scene = render_scene(seed, index, size_wh=(320, 180))
-        for truck in scene.trucks:
-            if truck.has_load:
-                xs.append(extract_features(truck.to_truck_masks()).values)
-                ys.append(1 if truck.label == Verdict.QUALIFIED else 0)
-    result = fit_score_model(np.stack(xs), np.array(ys), cv_folds=0, integrator=name)
-    out = repository / f"scorer_{name}" / str(version)
-    out.mkdir(parents=True, exist_ok=True)
-    result.model.save(out)
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -100,16 +77,6 @@ def scene_jpegs() -> list[bytes]:
     return [render_scene(7, i, size_wh=(480, 270)).encode_jpeg() for i in range(4)]
 
 
-def build_test_repository(models: Path, repository: Path) -> None:
-    from loadcheck.serving.prompts import DetectorSettings
-    from loadcheck.serving.repository import RepositorySettings, build_repository
-
-    settings = RepositorySettings(
-        detector=DetectorSettings(TEST_CONF_THRES, 0.45, TEST_MAX_DET), queue_delay_us=500
-    )
-    build_repository(models, repository, settings)
-
-
 @pytest.fixture(scope="session")
 def triton(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonHandle]:
     from loadcheck.deploy_constants import API_KEY_HEADER, GRPC_API_KEY_HEADER
@@ -118,7 +85,7 @@ def triton(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
     root = tmp_path_factory.mktemp("triton")
     repository = root / "model_repository"
-    build_test_repository(tiny_models, repository)
+    build_repository_for_test(tiny_models, repository)
     fit_test_integrator(repository, TEST_INTEGRATOR)
     deploy(repository, TEST_INTEGRATOR, home=root / "no-workspace")
     server = TritonServer(

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 
@@ -79,3 +80,24 @@ def fit_version(
     model.threshold = threshold
     model.save(folder)
     return folder
+
+
+def fit_test_integrator(repository: Path, name: str, version: int = 1, seed: int = 0) -> Path:
+    """Fit XGBoost on synthetic scenes' true masks into ``<repository>/scorer_<name>/<version>``."""
+    from loadcheck.features.extract import extract_features
+    from loadcheck.payloads import Verdict
+    from loadcheck.scoring.fit import fit_score_model
+    from loadcheck.synth import render_scene
+
+    xs, ys = [], []
+    for index in range(40):
+        scene = render_scene(seed, index, size_wh=(320, 180))
+        for truck in scene.trucks:
+            if truck.has_load:
+                xs.append(extract_features(truck.to_truck_masks()).values)
+                ys.append(1 if truck.label == Verdict.QUALIFIED else 0)
+    result = fit_score_model(np.stack(xs), np.array(ys), cv_folds=0, integrator=name)
+    out = repository / f"scorer_{name}" / str(version)
+    out.mkdir(parents=True, exist_ok=True)
+    result.model.save(out)
+    return out

@@ -68,13 +68,13 @@ def float_detector_models(tiny_models: Path, tmp_path_factory: pytest.TempPathFa
 
 
 def _serve(models: Path, root: Path) -> Iterator[tuple[str, Path]]:
-    from conftest import build_test_repository, fit_test_integrator
+    from serving_helpers import build_repository_for_test, fit_test_integrator
 
     from loadcheck.serving.deploy import deploy
     from loadcheck.serving.server import TritonServer
 
     repository = root / "model_repository"
-    build_test_repository(models, repository)
+    build_repository_for_test(models, repository)
     fit_test_integrator(repository, INTEGRATOR)
     deploy(repository, INTEGRATOR, home=root / "no-workspace")
     server = TritonServer(

@@ -26,7 +26,7 @@ The benchmarks (one module each, the script named beside it):
 * :mod:`~loadcheck.evaluation.verdict_accuracy` — verdict accuracy per mask version, fitting
   curve, paired comparisons (``verdict_oracles.py``);
 * :mod:`~loadcheck.evaluation.checkpoint_verdicts` — a SAM training checkpoint prompted with the
-  true boxes (``segmenter_verdicts.py``);
+  true boxes (``sam_verdicts.py``);
 * :mod:`~loadcheck.evaluation.baseline` — the replaced single-process system
   (``baseline_inprocess.py``).
 """

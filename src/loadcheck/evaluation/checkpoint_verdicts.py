@@ -1,7 +1,7 @@
-"""``benchmarks/segmenter_verdicts.py``: a SAM training checkpoint's verdicts, prompted with
+"""``benchmarks/sam_verdicts.py``: a SAM training checkpoint's verdicts, prompted with
 the true boxes.
 
-For comparing segmenter training recipes without the detector and without an ONNX export: the
+For comparing SAM training recipes without the detector and without an ONNX export: the
 checkpoint runs in PyTorch as the ``python-torch`` runtime serves it (the exporter's encoder and
 decoder modules, :class:`~loadcheck.pipeline.torch_networks.TorchNetworkStep`: float32 on the
 CPU, bfloat16 autocast on a GPU) between the served ``preprocess``, ``prompts`` and ``masks``

@@ -1,4 +1,4 @@
-"""Quality metrics of the detector and the segmenter against known truth, and their accumulators.
+"""Quality metrics of the detector and SAM against known truth, and their accumulators.
 
 Used by :mod:`loadcheck.evaluation.model_quality` (``benchmarks/eval_demo_models.py``). Boxes are
 float ``[N, 4]`` ``x1, y1, x2, y2`` in pixels (pixel edges, so ``x2 - x1`` is the width); masks

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import yaml
 
-from loadcheck.imageio import is_image_name
+from loadcheck.imageio import ImageDecodeError, decode_image, is_image_name
 from loadcheck.pipeline.preprocess import LETTERBOX_PAD_VALUE, letterbox
 from loadcheck.train.common import TrainError
 
@@ -176,11 +176,14 @@ def load_example(
 
 def read_rgb(path: Path, rng: np.random.Generator | None) -> np.ndarray:
     """uint8 ``[H, W, 3]`` RGB of a training photo; with ``rng``, YOLOv6's HSV jitter applied."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise TrainError(f"{path}: not a readable image")
-    if rng is not None:
-        augment_hsv(bgr, rng)
+    try:
+        rgb = decode_image(Path(path).read_bytes())
+    except (OSError, ImageDecodeError) as exc:
+        raise TrainError(f"{path}: not a readable image ({exc})") from None
+    if rng is None:
+        return rgb
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    augment_hsv(bgr, rng)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -28,7 +28,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from loadcheck.imageio import is_image_name
+from loadcheck import imageio
+from loadcheck.imageio import ImageDecodeError, is_image_name
 from loadcheck.payloads import BED_CLASS_ID, CLASS_NAMES, LOAD_CLASS_ID, Detections
 from loadcheck.pipeline.prompts import SamFrame, SamRegion, boxes_to_sam, sam_input, sam_region
 from loadcheck.train.common import TrainError
@@ -143,11 +144,11 @@ def _boxes_from_labels(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]] |
 
 
 def read_mask(path: Path) -> np.ndarray:
-    """bool ``[H, W]`` (pixel > 127) from a 0/255 PNG."""
-    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise TrainError(f"{path}: not a readable mask image (expected a 0/255 PNG)")
-    return mask > 127
+    """bool ``[H, W]`` of a mask image (:func:`loadcheck.imageio.read_mask`: non-zero = inside)."""
+    try:
+        return imageio.read_mask(path)
+    except ImageDecodeError as exc:
+        raise TrainError(f"{exc} (expected a 0/255 PNG)") from None
 
 
 def _boxes_from_masks(bed: Path, load: Path) -> tuple[np.ndarray, np.ndarray]:

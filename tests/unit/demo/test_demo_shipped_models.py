@@ -56,11 +56,11 @@ def test_shipped_checkpoints_stay_under_the_size_budget() -> None:
 def test_shipped_detector_agrees_with_its_onnx_file_and_finds_the_bed(exported: Path) -> None:
     import torch
 
-    from loadcheck.export.card import ModelCard
+    from loadcheck.evaluation.metrics import box_iou
     from loadcheck.export.yolov6_models import load_yolov6_checkpoint
-    from loadcheck.metrics import box_iou
-    from loadcheck.serving.images import letterbox
-    from loadcheck.serving.prompts import DetectorSettings, decode_yolo
+    from loadcheck.pipeline.cards import ModelCard
+    from loadcheck.pipeline.preprocess import letterbox
+    from loadcheck.pipeline.prompts import DetectorSettings, decode_yolo
 
     card = ModelCard.load(exported / "detector.onnx.card.json")
     rgb, bed_xyxy = _scene_rgb()
@@ -81,8 +81,8 @@ def test_shipped_detector_agrees_with_its_onnx_file_and_finds_the_bed(exported: 
 def test_shipped_sam_encoder_agrees_with_its_onnx_file(exported: Path) -> None:
     import torch
 
-    from loadcheck.export.card import ModelCard
     from loadcheck.export.sam_models import load_sam
+    from loadcheck.pipeline.cards import ModelCard
 
     card = ModelCard.load(exported / "sam_encoder.onnx.card.json")
     side = int(card.image_size)

@@ -11,8 +11,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import BENCHMARKS
 
+BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
 SCRIPTS = sorted(p.stem for p in BENCHMARKS.glob("*.py"))
 SIZE = ("--size", "320x180")
 
@@ -57,9 +57,9 @@ def test_no_benchmark_script_edits_the_import_path_or_imports_another() -> None:
         ("verdict_oracles", ["--fit-curve", "200,x"], "--fit-curve"),
         ("verdict_oracles", ["--models", "/nonexistent/models"], "--models"),
         ("verdict_oracles", ["--compare", "/nonexistent/run.json"], "--compare"),
-        ("segmenter_verdicts", ["/nonexistent/segmenter.pth"], "checkpoint"),
-        ("segmenter_verdicts", ["{file}", "--test-seed", "1"], "--test-seed"),
-        ("segmenter_verdicts", ["{file}", "--fit-count", "0"], "--fit-count"),
+        ("sam_verdicts", ["/nonexistent/sam.pth"], "checkpoint"),
+        ("sam_verdicts", ["{file}", "--test-seed", "1"], "--test-seed"),
+        ("sam_verdicts", ["{file}", "--fit-count", "0"], "--fit-count"),
     ],
 )
 def test_bad_arguments_exit_with_status_two_naming_the_option(
@@ -70,9 +70,9 @@ def test_bad_arguments_exit_with_status_two_naming_the_option(
     message: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    file = tmp_path / "segmenter.pth"
+    file = tmp_path / "sam.pth"
     file.write_bytes(b"")
-    progress = ["--no-progress"] if name != "segmenter_verdicts" else []
+    progress = ["--no-progress"] if name != "sam_verdicts" else []
     with pytest.raises(SystemExit) as exit_info:
         benchmark(name).main([*(a.format(file=file) for a in argv), *progress])
     assert exit_info.value.code == 2
@@ -118,14 +118,14 @@ def test_verdict_oracles_runs_on_the_tiny_models_and_compares_with_an_earlier_ru
 
 
 @pytest.mark.torch
-def test_segmenter_verdicts_scores_a_checkpoint_and_writes_its_json(
+def test_sam_verdicts_scores_a_checkpoint_and_writes_its_json(
     benchmark: Callable[[str], ModuleType], tmp_path: Path
 ) -> None:
     from loadcheck.export.tiny import build_tiny_sam_checkpoint
 
     checkpoint = build_tiny_sam_checkpoint(tmp_path / "sam.pth", img_size=64)
     out = tmp_path / "scores.json"
-    benchmark("segmenter_verdicts").main(
+    benchmark("sam_verdicts").main(
         [
             *(str(checkpoint), "--img-size", "64", "--fit-count", "16", "--test-count", "6"),
             *("--cache", str(tmp_path / "cache"), "--json", str(out)),

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loadcheck.cli import app
-from loadcheck.export.card import ModelCard
+from loadcheck.pipeline.cards import ModelCard
 
 pytestmark = pytest.mark.torch  # exports the tiny PyTorch models
 

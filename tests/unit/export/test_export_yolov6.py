@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from loadcheck import tensor_names as tn
-from loadcheck.export.card import ModelCard
 from loadcheck.export.nms import TRT_DOMAIN
 from loadcheck.export.onnx_utils import ExportError
 from loadcheck.export.tiny import build_tiny_sam_checkpoint
 from loadcheck.export.yolov6_models import parse_class_map
 from loadcheck.export.yolov6_onnx import NmsSettings, export_yolov6, import_yolov6_onnx
+from loadcheck.pipeline.cards import ModelCard
 
 pytestmark = pytest.mark.torch  # exports PyTorch models
 TOL = 1e-3

@@ -7,7 +7,7 @@ from scoring_data import FAST, table
 
 from loadcheck.payloads import TruckMasks, Verdict
 from loadcheck.scoring import fit_score_model
-from loadcheck.scoring.inspect import score_trucks
+from loadcheck.scoring.verdict import score_trucks
 
 
 def _truck(x1: int, load: bool) -> TruckMasks:

@@ -1,14 +1,14 @@
 """Verdict accuracy and rim error of a SAM training checkpoint, prompted with the true boxes.
 
-    python benchmarks/segmenter_verdicts.py CHECKPOINT [--model-type vit_tiny] [--img-size 512]
+    python benchmarks/sam_verdicts.py CHECKPOINT [--model-type vit_tiny] [--img-size 512]
         [--fit-seed 1 --fit-count 200] [--test-seed 2 --test-count 300] [--json OUT]
 
-For comparing segmenter training recipes without the detector and without an ONNX export: the
+For comparing SAM training recipes without the detector and without an ONNX export: the
 checkpoint's PyTorch modules (CUDA when present, as the ``python-torch`` runtime serves them) run
 between the served ``prompts`` and ``masks`` steps, prompted with each scene's **true** boxes, so
 a difference between two checkpoints is SAM's alone (``loadcheck.evaluation.checkpoint_verdicts``):
 verdict accuracy with its 95 % Wilson interval, the rim error of the scored trucks in bed heights,
-and their bed and load mask IoU. ``benchmarks/segmenter_sweep.sh`` trains recipe variants and runs
+and their bed and load mask IoU. ``benchmarks/sam_sweep.sh`` trains recipe variants and runs
 this on each.
 """
 
@@ -27,7 +27,7 @@ from loadcheck.evaluation.report import conclude
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("checkpoint", type=Path, help="segmenter.pth of `loadcheck train segmenter`")
+    p.add_argument("checkpoint", type=Path, help="sam.pth of `loadcheck train sam`")
     p.add_argument("--model-type", default="vit_tiny", help="SAM type of the checkpoint")
     p.add_argument("--img-size", type=arguments.positive_int, default=512, help="SAM input side S")
     p.add_argument("--fit-seed", type=int, default=1, help="fitting scenes' seed")

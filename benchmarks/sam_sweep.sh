@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Segmenter recipe sweep: variants of the demo SAM's 512 px stage, trained in parallel from the
-# same 256 px checkpoint, each scored by benchmarks/segmenter_verdicts.py (true-box prompts).
+# SAM recipe sweep: variants of the demo SAM's 512 px stage, trained in parallel from the
+# same 256 px checkpoint, each scored by benchmarks/sam_verdicts.py (true-box prompts).
 #
-#   INIT=models/demo/sam_256/sam.pth bash benchmarks/segmenter_sweep.sh
-#   VARIANTS="base edge10" STEPS=1200 OUT=runs/sweep bash benchmarks/segmenter_sweep.sh
+#   INIT=models/demo/sam_256/sam.pth bash benchmarks/sam_sweep.sh
+#   VARIANTS="base edge10" STEPS=1200 OUT=runs/sweep bash benchmarks/sam_sweep.sh
 #
 # Meant for a GPU host (a CUDA device is used automatically): on the 2-core development VM one
 # variant takes ~18 min, and parallel PyTorch jobs there starve each other. Eight variants side by
 # side on one H200 (16 cores) took 6.5 min for 1,200 steps each (data loading bound). INIT is the
-# 256 px stage of scripts/train_demo_models.sh (its segmenter_256 output); DATA its scenes.
+# 256 px stage of scripts/train_demo_models.sh (its sam_256 output); DATA its scenes.
 # Results: one JSON line per variant in $OUT/results.jsonl (docs/quality.md has a run's table).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 PATH="$PWD/.venv/bin:$PATH"
 DATA="${DATA:-build/demo_train}"
 INIT="${INIT:-models/demo/sam_256/sam.pth}"
-OUT="${OUT:-runs/segmenter_sweep}"
+OUT="${OUT:-runs/sam_sweep}"
 STEPS="${STEPS:-1200}"
 VARIANTS="${VARIANTS:-base seed1 edge4 edge10 focal lr5e-4}"
 if [ ! -f "$INIT" ]; then
@@ -50,7 +50,7 @@ run_variant() {
     --model-type vit_tiny --img-size 512 --steps "$STEPS" --batch-size 4 --max-boxes 8 \
     --frame crop --loss bce --lr 2e-4 --fp16-checkpoint --no-progress --log-every 300 \
     --save-every 100000 $extra > "$OUT/$name.log" 2>&1 || { echo "$name: training failed" >&2; return 1; }
-  OMP_NUM_THREADS=2 python benchmarks/segmenter_verdicts.py "$OUT/$name/sam.pth" \
+  OMP_NUM_THREADS=2 python benchmarks/sam_verdicts.py "$OUT/$name/sam.pth" \
     --json "$OUT/$name.json" >> "$OUT/$name.log" 2>&1 || { echo "$name: scoring failed" >&2; return 1; }
   python - "$OUT" "$name" >> "$OUT/results.jsonl" <<'PY'
 import json, sys
