@@ -46,3 +46,9 @@ def test_readme_states_the_three_verdict_strings_exactly() -> None:
 def test_readme_links_only_to_docs_that_exist() -> None:
     for target in re.findall(r"\]\(((?:docs|benchmarks|scripts)/[^)#]+)\)", README):
         assert (REPO / target).exists(), f"README links to missing {target}"
+
+
+def test_readme_is_a_front_door_not_a_results_page() -> None:
+    lines = README.splitlines()
+    assert len(lines) <= 180, f"README has {len(lines)} lines; results and history go to docs/"
+    assert "passed" not in README, "test-run figures belong to CI's log, not the README"
