@@ -1,5 +1,5 @@
 """``loadcheck integrator ...``: create, list, show, set, add-data, clear-data, fit, versions,
-rollback, predict, delete. Errors print one message to stderr and exit non-zero
+doctor, rollback, predict, delete. Errors print one message to stderr and exit non-zero
 (2 for invalid arguments, 1 for operations that failed)."""
 
 from __future__ import annotations
@@ -267,6 +267,26 @@ def versions_command(name: str = typer.Argument(..., help="Integrator name.")) -
     _check_name(name)
     with _errors():
         _echo_json(list_versions(_store(), name))
+
+
+@integrator_app.command("doctor")
+def doctor_command(
+    name: str = typer.Argument(..., help="Integrator name."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only report what would be removed or adopted."
+    ),
+) -> None:
+    """Put right what an interrupted fit left: remove its temp folders, adopt its complete
+    version (recorded, not served); report versions whose folder is gone (JSON)."""
+    from loadcheck.atomic import file_lock
+    from loadcheck.integrators.recovery import recover_versions
+
+    _check_name(name)
+    with _errors():
+        store = _store()
+        with file_lock(store.ws.lock_path(name)):
+            report = recover_versions(store, name, dry_run=dry_run)
+        _echo_json(report.to_dict())
 
 
 @integrator_app.command("rollback")

@@ -2,7 +2,8 @@
 
 Artifacts go to ``<repository>/scorer_<name>/<version>/`` (``model.ubj`` + ``scorer.json``),
 written into a temp folder in the same parent, fsynced and renamed. The served version is
-recorded in the workspace database; a failed fit leaves it untouched.
+recorded in the workspace database; a failed fit leaves it untouched. A fit killed half-way is
+put right by the next one (:mod:`loadcheck.integrators.recovery`, under the same lock).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from loadcheck.imageio import sha256_bytes
 from loadcheck.integrators.errors import IntegratorError, NotFoundError
 from loadcheck.integrators.ingest import check_image
 from loadcheck.integrators.mask_sources import NO_MASK_SOURCE_MESSAGE, MaskFolder, MaskSource
+from loadcheck.integrators.recovery import recover_versions
 from loadcheck.integrators.store import IntegratorStore
 from loadcheck.scoring.fit import MIN_PER_CLASS, FitError, fit_score_model
 from loadcheck.scoring.model import ScoreModel
@@ -156,6 +158,8 @@ def fit(
     )
     with file_lock(store.ws.lock_path(name)):
         store.get(name)  # still there?
+        # an earlier fit killed half-way: its leftovers go, its complete version gets its row
+        recovered = recover_versions(store, name)
         version = _next_version(store, name)
         target = store.model_dir(name) / str(version)
         result.model.metadata.update(
@@ -192,6 +196,7 @@ def fit(
         "features_computed": len(y) - hits,
         "fit_seconds": round(result.fit_seconds, 4),
         "artifact": str(target),
+        "recovered": recovered.to_dict() if recovered.changed else None,
     }
 
 
