@@ -64,6 +64,12 @@ def sam_command(
         "official files). Another size resizes the position embeddings once at load time.",
     ),
     fp16: bool = typer.Option(False, "--fp16", help="fp16 weights and compute (I/O unchanged)."),
+    int8_encoder: bool = typer.Option(
+        False,
+        "--int8-encoder",
+        help="int8 MatMul weights in the encoder (ONNX Runtime dynamic quantisation): about "
+        "twice as fast on a CPU with VNNI; judge the verdicts before serving it.",
+    ),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset."),
 ) -> None:
     """Write OUT/sam_encoder.onnx and OUT/sam_decoder.onnx, each with <file>.card.json."""
@@ -72,7 +78,9 @@ def sam_command(
     kind = None if model_type is None else str(model_type)
     try:
         with _working(f"exporting SAM from {checkpoint.name}"):
-            result = export_sam(checkpoint, out, kind, img_size, fp16=fp16, opset=opset)
+            result = export_sam(
+                checkpoint, out, kind, img_size, fp16=fp16, int8_encoder=int8_encoder, opset=opset
+            )
     except ExportError as exc:
         raise _fail(exc) from exc
     typer.echo(f"{result.model_type} at {result.img_size} px:")

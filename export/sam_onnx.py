@@ -162,6 +162,7 @@ def export_sam(
     img_size: int | None = None,
     *,
     fp16: bool = False,
+    int8_encoder: bool = False,
     opset: int = DEFAULT_OPSET,
 ) -> SamExport:
     """Export a SAM checkpoint to ``out_dir/sam_encoder.onnx`` and ``out_dir/sam_decoder.onnx``
@@ -176,6 +177,9 @@ def export_sam(
         img_size: encoder input side S (multiple of 16); None keeps the checkpoint's size.
             Another size resizes the position tables once at load time.
         fp16: fp16 weights and compute (inputs/outputs keep their dtypes).
+        int8_encoder: quantise the encoder's MatMul weights to int8
+            (:func:`loadcheck.export.quantize.quantize_int8`); its card records ``int8`` and how
+            close its embeddings stay to fp32's on the smoke image.
         opset: ONNX opset.
 
     Raises:
@@ -183,6 +187,8 @@ def export_sam(
     """
     import torch
 
+    if fp16 and int8_encoder:
+        raise ExportError("--fp16 and --int8-encoder exclude each other: choose one precision")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sam, detected = load_sam(checkpoint, model_type, img_size)
@@ -247,6 +253,17 @@ def export_sam(
             f"encoder smoke run: expected embeddings [2, {dim}, {grid}, {grid}], "
             f"got {list(enc_out[tn.SAM_EMBEDDINGS].shape)}"
         )
+    enc_extra: dict[str, Any] = {"embedding_hw": [grid, grid], "patch_size": PATCH_SIZE}
+    if int8_encoder:
+        from loadcheck.export.quantize import cosine, quantize_in_place
+
+        quantization = quantize_in_place(encoder_path, external_data=enc_meta.external)
+        int8_out = verify_onnx(
+            encoder_path, {tn.SAM_ENCODER_INPUT: image.numpy()}, [tn.SAM_EMBEDDINGS]
+        )
+        agreement = cosine(int8_out[tn.SAM_EMBEDDINGS], enc_out[tn.SAM_EMBEDDINGS])
+        logger.info("int8 encoder: embeddings' cosine similarity to fp32 %.4f", agreement)
+        enc_extra["quantization"] = {**quantization, "smoke_cosine_vs_fp32": round(agreement, 5)}
     dec_out = verify_onnx(
         decoder_path,
         {
@@ -284,8 +301,8 @@ def export_sam(
         opset=enc_meta.opset,
         inputs=enc_meta.inputs,
         outputs=enc_meta.outputs,
-        extra={"embedding_hw": [grid, grid], "patch_size": PATCH_SIZE},
-        **common,  # type: ignore[arg-type]
+        extra=enc_extra,
+        **{**common, "dtype": "int8" if int8_encoder else common["dtype"]},  # type: ignore[arg-type]
     )
     dec_card = ModelCard(
         kind=ModelKind.SAM_DECODER.value,

@@ -27,6 +27,8 @@ from loadcheck.pipeline.tensors import TensorSpec
 
 CARD_FORMAT_VERSION = 1
 CARD_SUFFIX = ".card.json"
+#: Compute precisions a card may record (``int8``: MatMul weights quantised, dynamic activations).
+CARD_DTYPES = ("fp32", "fp16", "int8")
 PLAN_SUFFIX = ".plan"  # key of a TensorRT plan's card in :func:`load_cards`
 
 
@@ -71,8 +73,9 @@ class ModelCard:
         image_size: S, the square network input side in pixels (SAM: longest side resized to S
             and padded bottom/right; detector: letterboxed to S x S).
         opset: ONNX opset of the graph (for a plan: of the ONNX file it was built from).
-        dtype: compute precision of the weights: ``"fp32"`` or ``"fp16"``. Input and output
-            tensors keep the dtypes listed in ``inputs``/``outputs`` in both cases.
+        dtype: compute precision of the weights: ``"fp32"``, ``"fp16"`` or ``"int8"`` (the
+            MatMul weights quantised to int8, activations quantised per call; ``extra`` then
+            says how). Input and output tensors keep the dtypes listed in ``inputs``/``outputs``.
         inputs: input tensors, in graph order.
         outputs: output tensors, in graph order.
         input_contract: what the first input expects (:class:`InputContract` value).
@@ -129,8 +132,8 @@ class ModelCard:
             raise CardError(
                 f"kind: expected one of {[k.value for k in ModelKind]}, got {self.kind!r}"
             )
-        if self.dtype not in ("fp32", "fp16"):
-            raise CardError(f"dtype: expected 'fp32' or 'fp16', got {self.dtype!r}")
+        if self.dtype not in CARD_DTYPES:
+            raise CardError(f"dtype: expected one of {CARD_DTYPES}, got {self.dtype!r}")
         if self.nms not in ("none", "onnx", "tensorrt"):
             raise CardError(f"nms: expected 'none', 'onnx' or 'tensorrt', got {self.nms!r}")
         if self.image_size <= 0:

@@ -74,18 +74,22 @@ class SamRegion:
         return cls(int(flat[0]), int(flat[1]), int(flat[2]), int(flat[3]))
 
 
-def nms(xyxy: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndarray:
+def nms(
+    xyxy: np.ndarray, scores: np.ndarray, iou_thres: float, max_keep: int | None = None
+) -> np.ndarray:
     """Greedy non-maximum suppression; int64 indices of kept boxes, best score first.
 
     Args:
         xyxy: float32 ``[N, 4]`` boxes.
         scores: float32 ``[N]``.
         iou_thres: a box is dropped when its IoU with a kept box is above this.
+        max_keep: stop once this many boxes are kept (the same first boxes as without it;
+            each kept box costs one pass over the rest, so this bounds the work).
     """
     order = np.argsort(-scores, kind="stable")
     areas = np.clip(xyxy[:, 2] - xyxy[:, 0], 0, None) * np.clip(xyxy[:, 3] - xyxy[:, 1], 0, None)
     keep: list[int] = []
-    while order.size:
+    while order.size and (max_keep is None or len(keep) < max_keep):
         i = int(order[0])
         keep.append(i)
         rest = order[1:]
@@ -130,7 +134,7 @@ def decode_yolo(
     cxcy, wh = pred[:, :2], pred[:, 2:4]
     xyxy = np.concatenate([cxcy - wh / 2, cxcy + wh / 2], axis=1)
     offset = class_id[:, None].astype(np.float32) * 4096.0  # class-wise NMS in one pass
-    kept = nms(xyxy + offset, conf, settings.iou_thres)[: settings.max_det]
+    kept = nms(xyxy + offset, conf, settings.iou_thres, settings.max_det)
     xyxy, conf, class_id = xyxy[kept], conf[kept], class_id[kept]
     xyxy[:, [0, 2]] = (xyxy[:, [0, 2]] - letterbox.pad_x) / letterbox.scale
     xyxy[:, [1, 3]] = (xyxy[:, [1, 3]] - letterbox.pad_y) / letterbox.scale

@@ -213,3 +213,24 @@ def test_large_models_are_saved_with_external_data(tiny, tmp_path, monkeypatch) 
     (got,) = _session(result.encoder).run(None, {tn.SAM_ENCODER_INPUT: images})
     (want,) = _session(tiny.root / "sam_encoder.onnx").run(None, {tn.SAM_ENCODER_INPUT: images})
     assert np.abs(got - want).max() <= TOL
+
+
+def test_int8_encoder_is_recorded_on_its_card_and_stays_close_to_fp32(tiny, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = export_sam(tiny.sam_checkpoint, tmp_path, int8_encoder=True)
+    card = ModelCard.load(result.encoder_card)
+    assert card.dtype == "int8"
+    assert card.extra["quantization"]["op_types"] == ["MatMul", "Gemm"]
+    assert card.extra["quantization"]["smoke_cosine_vs_fp32"] > 0.99
+    assert ModelCard.load(result.decoder_card).dtype == "fp32"
+    ops = {node.op_type for node in __import__("onnx").load(str(result.encoder)).graph.node}
+    assert "DynamicQuantizeMatMul" in ops or "MatMulInteger" in ops
+    image = np.random.default_rng(0).integers(0, 256, (1, 256, 256, 3), np.uint8)
+    fp32 = _session(tiny.root / "sam_encoder.onnx").run(None, {tn.SAM_ENCODER_INPUT: image})[0]
+    int8 = _session(result.encoder).run(None, {tn.SAM_ENCODER_INPUT: image})[0]
+    cos = float((fp32 * int8).sum() / np.linalg.norm(fp32) / np.linalg.norm(int8))
+    assert cos > 0.99
+
+
+def test_fp16_and_int8_together_are_refused(tiny, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ExportError, match="exclude each other"):
+        export_sam(tiny.sam_checkpoint, tmp_path, fp16=True, int8_encoder=True)

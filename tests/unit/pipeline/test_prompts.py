@@ -169,3 +169,13 @@ def test_decoder_prompts_keep_k_at_least_one_and_disagreeing_lengths_fail():
     np.testing.assert_allclose(feeds[tn.SAM_DECODER_POINT_COORDS][0, 0], [128, 0.8 * 128])
     with pytest.raises(ValueError, match="2 boxes but 1 class ids"):
         prompt_points(np.zeros((2, 4)), np.zeros(1))
+
+
+def test_nms_stopped_at_max_keep_keeps_the_same_first_boxes() -> None:
+    rng = np.random.default_rng(3)
+    corner = rng.uniform(0, 500, (400, 2)).astype(np.float32)
+    xyxy = np.concatenate([corner, corner + rng.uniform(5, 80, (400, 2))], axis=1)
+    scores = rng.uniform(0, 1, 400).astype(np.float32)
+    full = nms(xyxy, scores, 0.45)
+    assert len(full) > 20
+    np.testing.assert_array_equal(nms(xyxy, scores, 0.45, max_keep=20), full[:20])
