@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=arguments.size_wh, default=(960, 540), help="WIDTHxHEIGHT")
     p.add_argument("--rounds", type=arguments.positive_int, default=2, help="passes over them")
     p.add_argument("--threads", type=arguments.positive_int, default=2, help="PyTorch threads")
+    p.add_argument(
+        "--sam-img-size",
+        type=arguments.positive_int,
+        default=None,
+        help="side SAM encodes the whole photo at (the old system: 1024; default: the export's)",
+    )
     return p
 
 
@@ -56,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             args.integrator,
             sam_checkpoint=args.sam_checkpoint,
             detector_checkpoint=args.detector_checkpoint,
+            sam_img_size=args.sam_img_size,
         )
     except BaselineError as exc:
         parser.error(str(exc))

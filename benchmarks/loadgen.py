@@ -14,97 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import threading
-import time
 from pathlib import Path
 
-import numpy as np
+from loadcheck.evaluation.triton_load import compute_per_request, model_stats, run_level
+from loadcheck.imageio import is_image_name
 
 
 def _images(folder: Path | None, synthetic: int, size_wh: tuple[int, int]) -> list[bytes]:
     if folder is not None:
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+        files = sorted(p for p in folder.iterdir() if is_image_name(p.name))
         if not files:
-            raise SystemExit(f"--images: no JPEG/PNG files in {folder}")
+            raise SystemExit(f"--images: no image files in {folder}")
         return [p.read_bytes() for p in files]
     from loadcheck.synth import render_scene
 
     return [render_scene(11, i, size_wh=size_wh).encode_jpeg() for i in range(synthetic)]
-
-
-def _model_stats(url: str, model: str) -> dict[str, dict[str, float]]:
-    """Cumulative ``{model: {count, compute_ms_total, queue_ms_total}}`` for ``model``'s steps."""
-    import tritonclient.http as httpclient
-
-    client = httpclient.InferenceServerClient(url)
-    stats = client.get_inference_statistics()["model_stats"]
-    client.close()
-    out = {}
-    for entry in stats:
-        inf = entry["inference_stats"]
-        count = float(entry.get("inference_count", 0))
-        out[entry["name"]] = {
-            "count": count,
-            "execution_count": float(entry.get("execution_count", 0)),
-            "compute_ms": sum(
-                float(inf[k]["ns"]) for k in ("compute_input", "compute_infer", "compute_output")
-            )
-            / 1e6,
-            "queue_ms": float(inf["queue"]["ns"]) / 1e6,
-        }
-    return out
-
-
-def run_level(
-    url: str, model: str, images: list[bytes], concurrency: int, requests: int
-) -> dict[str, object]:
-    import tritonclient.http as httpclient
-
-    latencies: list[float] = []
-    failures = 0
-    lock = threading.Lock()
-    counter = iter(range(requests))
-
-    def worker() -> None:
-        nonlocal failures
-        client = httpclient.InferenceServerClient(url, network_timeout=600.0)
-        for i in counter:
-            inp = httpclient.InferInput("IMAGE", [1], "BYTES")
-            inp.set_data_from_numpy(np.array([images[i % len(images)]], np.object_))
-            start = time.perf_counter()
-            try:
-                client.infer(model, [inp])
-                ok = True
-            except Exception:  # counted and reported
-                ok = False
-            elapsed = time.perf_counter() - start
-            with lock:
-                if ok:
-                    latencies.append(elapsed)
-                else:
-                    failures += 1
-        client.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - start
-    q = np.percentile(latencies, [50, 90, 99]) if latencies else [float("nan")] * 3
-    return {
-        "model": model,
-        "concurrency": concurrency,
-        "requests": requests,
-        "failures": failures,
-        "throughput_img_s": round(len(latencies) / wall, 3),
-        "p50_s": round(float(q[0]), 4),
-        "p90_s": round(float(q[1]), 4),
-        "p99_s": round(float(q[2]), 4),
-        "mean_s": round(statistics.fmean(latencies), 4) if latencies else None,
-    }
 
 
 def main() -> None:
@@ -140,22 +64,9 @@ def main() -> None:
     try:
         run_level(url, args.model, images, 1, args.warmup)
         for level in args.concurrency or [1, 2, 4]:
-            before = _model_stats(url, args.model)
+            before = model_stats(url)
             result = run_level(url, args.model, images, level, args.requests)
-            after = _model_stats(url, args.model)
-            compute = {}
-            for name, stats in after.items():
-                done = stats["count"] - before.get(name, {}).get("count", 0.0)
-                if done > 0 and name != args.model:
-                    ms = stats["compute_ms"] - before.get(name, {}).get("compute_ms", 0.0)
-                    runs = stats["execution_count"] - before.get(name, {}).get(
-                        "execution_count", 0.0
-                    )
-                    compute[name] = {
-                        "compute_ms_per_request": round(ms / done, 2),
-                        "requests_per_execution": round(done / max(runs, 1.0), 2),
-                    }
-            result["per_model"] = compute
+            result["per_model"] = compute_per_request(before, model_stats(url), args.model)
             print(json.dumps(result), flush=True)
     finally:
         if server is not None:

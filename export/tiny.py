@@ -33,14 +33,18 @@ TINY_YOLOV6_DEPTH = 0.33
 
 
 def build_tiny_sam_checkpoint(
-    path: str | os.PathLike[str], img_size: int = 256, seed: int = 0
+    path: str | os.PathLike[str],
+    img_size: int = 256,
+    seed: int = 0,
+    model_type: str = TINY_SAM_TYPE,
 ) -> Path:
-    """Write a random ``vit_tiny`` SAM state dict for encoder input ``img_size`` to ``path``."""
+    """Write a random SAM state dict (``vit_tiny`` unless ``model_type`` says another size, e.g.
+    ``vit_b`` for timing) for encoder input ``img_size`` to ``path``."""
     import torch
 
     check_img_size(img_size)
     torch.manual_seed(seed)
-    sam = build_sam(TINY_SAM_TYPE, img_size)
+    sam = build_sam(model_type, img_size)
     with torch.no_grad():
         encoder = sam.image_encoder
         if encoder.pos_embed is not None:
@@ -55,9 +59,14 @@ def build_tiny_sam_checkpoint(
 
 
 def build_tiny_yolov6_checkpoint(
-    path: str | os.PathLike[str], img_size: int = 320, num_classes: int = 2, seed: int = 0
+    path: str | os.PathLike[str],
+    img_size: int = 320,
+    num_classes: int = 2,
+    seed: int = 0,
+    width_multiple: float = TINY_YOLOV6_WIDTH,
 ) -> Path:
-    """Write a random YOLOv6-n (width 0.125, depth 0.33) checkpoint with ``num_classes`` classes.
+    """Write a random YOLOv6-n (width ``width_multiple``, 0.125 by default; 0.25 is the real
+    YOLOv6-n; depth 0.33) checkpoint with ``num_classes`` classes.
 
     YOLOv6 checkpoints do not depend on the input size; ``img_size`` (a multiple of 32) is
     checked and recorded under the checkpoint's ``"img_size"`` key for information only.
@@ -70,7 +79,7 @@ def build_tiny_yolov6_checkpoint(
     model = build_yolov6(
         TINY_YOLOV6_CONFIG,
         num_classes,
-        width_multiple=TINY_YOLOV6_WIDTH,
+        width_multiple=width_multiple,
         depth_multiple=TINY_YOLOV6_DEPTH,
     )
     with torch.no_grad():

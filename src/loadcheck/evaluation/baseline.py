@@ -55,9 +55,12 @@ class SingleProcessBaseline:
         *,
         sam_checkpoint: Path | None = None,
         detector_checkpoint: Path | None = None,
+        sam_img_size: int | None = None,
     ) -> SingleProcessBaseline:
         """The baseline of the checkpoints ``export_dir``'s networks were exported from (or
         those given), with ``repository``'s settings and ``integrator``'s served score model.
+        ``sam_img_size``: the side SAM encodes the whole photo at (the old system: 1024; None:
+        the exported encoder's).
 
         Raises:
             BaselineError: no such repository, integrator or checkpoint.
@@ -97,7 +100,7 @@ class SingleProcessBaseline:
                 detector_input=InputContract.FLOAT32_NCHW_RGB_UNIT,
             )
         )
-        sam, _ = load_sam(sam_path, None, networks.sam_encoder.image_size)
+        sam, _ = load_sam(sam_path, None, sam_img_size or networks.sam_encoder.image_size)
         return cls(
             preprocess=preprocess,
             prompts=segmentator.prompts,
