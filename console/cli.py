@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from loadcheck.cli_options import home_option, repository_option, triton_url_option
+from loadcheck.cli_options import home_option, host_option, repository_option, triton_url_option
 from loadcheck.deploy_constants import CONSOLE_PORT
 from loadcheck.environment import HOME, REPOSITORY, TRITON_URL
 
@@ -31,7 +31,7 @@ MAX_UPLOAD_MB = 2048
 def console_command(
     ctx: typer.Context,
     port: int = typer.Option(CONSOLE_PORT, "--port", min=1, max=65535, help="Port to listen on."),
-    address: str = typer.Option("0.0.0.0", "--address", help="Address to listen on."),
+    host: str = host_option("--address"),
     home: Path = home_option(),
     repository: Path = repository_option("Model repository Triton serves."),
     triton: str = triton_url_option(
@@ -62,7 +62,7 @@ def console_command(
         "run",
         str(app),
         f"--server.port={port}",
-        f"--server.address={address}",
+        f"--server.address={host}",
         "--server.headless=true",
         f"--server.maxUploadSize={MAX_UPLOAD_MB}",
         "--browser.gatherUsageStats=false",

@@ -52,6 +52,6 @@ USER 10001:10001
 WORKDIR /home/loadcheck
 EXPOSE 8501 8080
 ENTRYPOINT ["/usr/local/bin/loadcheck-entrypoint"]
-CMD ["loadcheck", "console", "--port", "8501"]
+CMD ["loadcheck", "console", "--host", "0.0.0.0", "--port", "8501"]
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["/usr/local/bin/loadcheck-healthcheck", "http://127.0.0.1:8501/_stcore/health"]

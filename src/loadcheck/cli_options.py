@@ -8,6 +8,7 @@ their values in ``--help``); :func:`choices` turns a registry's keys into one.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -41,11 +42,47 @@ def triton_url_option(flag: str, help: str, default: str | None = None) -> Any:
     return typer.Option(default, flag, envvar=TRITON_URL.name, help=help)
 
 
+def _warn_if_key_on_command_line(value: str | None) -> str | None:
+    if value and any(a == "--api-key" or a.startswith("--api-key=") for a in sys.argv):
+        typer.echo(
+            f"warning: --api-key on the command line is visible to every local user (ps); "
+            f"set ${API_KEY.name} instead",
+            err=True,
+        )
+    return value
+
+
 def api_key_option(
-    help: str = "Key of Triton's restricted APIs (model repository and config).",
+    help: str = "Key of Triton's restricted APIs (model repository and config, statistics, ...).",
 ) -> Any:
-    """``--api-key KEY``: ``$LOADCHECK_API_KEY``; never shown in ``--help``."""
-    return typer.Option(None, "--api-key", envvar=API_KEY.name, help=help, show_default=False)
+    """``--api-key KEY``: ``$LOADCHECK_API_KEY``; never shown in ``--help``. Given as a flag, it
+    warns that ``ps`` shows it to every local user (the variable does not)."""
+    return typer.Option(
+        None,
+        "--api-key",
+        envvar=API_KEY.name,
+        help=help,
+        show_default=False,
+        callback=_warn_if_key_on_command_line,
+    )
+
+
+#: Where ``serve``, ``gateway`` and ``console`` listen unless told otherwise: this machine only.
+DEFAULT_HOST = "127.0.0.1"
+
+
+def host_option(*aliases: str) -> Any:
+    """``--host ADDRESS``: the address to listen on, default 127.0.0.1 (this machine only).
+
+    ``0.0.0.0`` listens on every interface; the container entrypoints, compose and Kubernetes
+    files pass it explicitly.
+    """
+    return typer.Option(
+        DEFAULT_HOST,
+        "--host",
+        *aliases,
+        help="Address to listen on (0.0.0.0: every interface; the containers pass it).",
+    )
 
 
 def choices(name: str, keys: Iterable[str]) -> type[StrEnum]:

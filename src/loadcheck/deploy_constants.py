@@ -30,12 +30,27 @@ GATEWAY_HEALTH_PATH: Final = "/healthz"
 GATEWAY_READY_PATH: Final = "/readyz"
 
 # --- Restricted APIs ------------------------------------------------------------------------------
-# HTTP header (gRPC metadata key) that carries the API key for Triton's model-repository and
-# model-config APIs: ``--http-restricted-api=model-repository,model-config:<header>=<key>``.
+# HTTP header (gRPC metadata key) that carries the API key for Triton's restricted APIs:
+# ``--http-restricted-api=<categories>:<header>=<key>`` (the same for --grpc-restricted-protocol).
 API_KEY_HEADER: Final = "loadcheck-api-key"
 # The gRPC metadata key for it: Triton (2.51) prefixes restricted gRPC protocols' keys.
 GRPC_API_KEY_HEADER: Final = f"triton-grpc-protocol-{API_KEY_HEADER}"
-RESTRICTED_API_CATEGORIES: Final = ("model-repository", "model-config")
+# Every Triton 2.51 API category that changes or reveals server state needs the key: loading and
+# listing models, their configs (file paths, parameters), per-model statistics (they name every
+# loaded integrator), log and trace settings (silence errors, turn on verbose logs or traces) and
+# shared-memory registration (maps client memory into the server). docs/serving.md has the table.
+RESTRICTED_API_CATEGORIES: Final = (
+    "model-repository",
+    "model-config",
+    "statistics",
+    "logging",
+    "trace",
+    "shared-memory",
+)
+# Open: inference and health (plants and probes), and metadata (the client reads an
+# integrator's input shape from it; it tells nothing that inference and model readiness on the
+# same name do not). With RESTRICTED_API_CATEGORIES: every category `tritonserver --help` lists.
+OPEN_API_CATEGORIES: Final = ("inference", "health", "metadata")
 
 # --- Environment variables ------------------------------------------------------------------------
 # Declared once, with their meaning and default, in loadcheck.environment; tests/unit/docker

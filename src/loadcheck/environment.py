@@ -96,9 +96,9 @@ TRITON_URL: Final = EnvVar(
 )
 API_KEY: Final = EnvVar(
     "LOADCHECK_API_KEY",
-    "Key of Triton's restricted model-repository and model-config APIs (header "
-    "loadcheck-api-key): set by serve, sent by deploy, undeploy, inspect, the gateway and the "
-    "console.",
+    "Key of Triton's restricted APIs (model repository and config, statistics, logging, trace, "
+    "shared memory; header loadcheck-api-key): set by serve, sent by deploy, undeploy, inspect, "
+    "the gateway and the console. Prefer it to --api-key, which every local user sees (ps).",
 )
 API_KEY_FILE: Final = EnvVar(
     "LOADCHECK_API_KEY_FILE",
@@ -108,9 +108,9 @@ API_KEY_FILE: Final = EnvVar(
 )
 POLL_SECS: Final = EnvVar(
     "LOADCHECK_POLL_SECS",
-    "Cluster setup: seconds between two polls of the repository by each Triton replica; when "
-    "set, the Triton image runs tritonserver in poll mode instead of `loadcheck serve`.",
-    scope=Scope.CONTAINER,
+    "Cluster setup: seconds between two polls of the repository by each Triton replica "
+    "(`loadcheck serve --poll-secs`): Triton loads whatever the repository holds instead of "
+    "explicit model control.",
 )
 CACHE: Final = EnvVar(
     "LOADCHECK_CACHE",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from loadcheck.cli_options import api_key_option, home_option, triton_url_option
+from loadcheck.cli_options import api_key_option, home_option, host_option, triton_url_option
 from loadcheck.deploy_constants import GATEWAY_PORT
 from loadcheck.environment import TRITON_URL
 
@@ -37,7 +37,7 @@ def gateway_command(
         "--triton", "Triton host:port (its gRPC port with --grpc).", TRITON_URL.get_default()
     ),
     grpc: bool = typer.Option(False, "--grpc", help="Talk to Triton over gRPC."),
-    host: str = typer.Option("0.0.0.0", "--host", help="Address to listen on."),
+    host: str = host_option(),
     port: int = typer.Option(GATEWAY_PORT, "--port", min=1, max=65535, help="Port to listen on."),
     max_body_mb: float = typer.Option(
         20.0, "--max-body-mb", min=0.001, help="Largest request body in MiB (413 above)."

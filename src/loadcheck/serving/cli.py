@@ -16,8 +16,9 @@ from types import FrameType
 
 import typer
 
-from loadcheck.cli_options import api_key_option, repository_option
+from loadcheck.cli_options import api_key_option, host_option, repository_option
 from loadcheck.deploy_constants import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT
+from loadcheck.environment import POLL_SECS, REPOSITORY
 from loadcheck.pipeline.prompts import SamFrame
 from loadcheck.serving.config import Device
 from loadcheck.serving.repository import NETWORKS, RepositorySettings
@@ -156,16 +157,30 @@ def build_command(
 
 
 def serve_command(
-    repository: Path = repository_option("Model repository to serve."),
+    repository: str = typer.Option(
+        REPOSITORY.get_default(),
+        "--repository",
+        envvar=REPOSITORY.name,
+        help="Model repository to serve: a folder, or with --poll-secs also s3://...",
+    ),
     http_port: int = typer.Option(TRITON_HTTP_PORT, "--http-port", help="HTTP port."),
     grpc_port: int = typer.Option(TRITON_GRPC_PORT, "--grpc-port", help="gRPC port."),
     metrics_port: int = typer.Option(
         TRITON_METRICS_PORT, "--metrics-port", help="Prometheus metrics port."
     ),
     api_key: str | None = api_key_option(
-        "Key for the model-repository and model-config APIs (header loadcheck-api-key)."
+        "Key of the restricted APIs (model repository and config, statistics, logging, trace, "
+        "shared memory; header loadcheck-api-key)."
     ),
-    host: str = typer.Option("0.0.0.0", "--host", help="Address the server listens on."),
+    host: str = host_option(),
+    poll_secs: int | None = typer.Option(
+        None,
+        "--poll-secs",
+        min=1,
+        envvar=POLL_SECS.name,
+        help="Poll the repository every N s and load what it holds (cluster replicas), instead "
+        "of loading the deployed models and waiting for deploy/undeploy.",
+    ),
 ) -> None:
     """Run tritonserver on the repository until SIGINT/SIGTERM."""
     from loadcheck.serving.server import TritonServer, TritonStartError
@@ -178,6 +193,7 @@ def serve_command(
         api_key=api_key,
         startup_timeout_s=600.0,
         host=host,
+        poll_secs=poll_secs,
     )
 
     stopping = threading.Event()

@@ -5,10 +5,17 @@ CPU build inside the ``nvidia-pytriton`` wheel. The wheel's Python backend is co
 cache folder with the stub for the running Python version (site-packages stays read-only).
 
 The server runs in explicit model-control mode and loads the models listed in the repository's
-deploy state (the segmentator and every deployed integrator), so a restart keeps deployments.
-The model-repository and model-config APIs need the header ``loadcheck-api-key: KEY`` on HTTP
-and the metadata ``triton-grpc-protocol-loadcheck-api-key: KEY`` on gRPC (Triton adds the prefix)
-when an API key is set; inference stays open.
+deploy state (the segmentator and every deployed integrator), so a restart keeps deployments; or,
+with ``poll_secs`` (the cluster setup), polls a repository that may be an ``s3://`` URL.
+
+With an API key, every API that changes or reveals server state
+(:data:`~loadcheck.deploy_constants.RESTRICTED_API_CATEGORIES`: model repository, model config,
+statistics, logging, trace, shared memory) needs the header ``loadcheck-api-key: KEY`` on HTTP
+and the metadata ``triton-grpc-protocol-loadcheck-api-key: KEY`` on gRPC (Triton adds the
+prefix); inference, health and metadata stay open (``docs/serving.md`` says why). The key is
+overwritten in tritonserver's command line once Triton has parsed it
+(:mod:`loadcheck.serving.hidden_args`), is not passed in its environment, and the restriction is
+checked once the server is ready.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ from loadcheck.deploy_constants import (
     API_KEY_HEADER,
     RESTRICTED_API_CATEGORIES,
 )
-from loadcheck.environment import CACHE
+from loadcheck.environment import API_KEY, API_KEY_FILE, CACHE
+from loadcheck.serving.hidden_args import HideError, hide_in_arguments, wait_until_multithreaded
 from loadcheck.serving.state import models_to_load
 
 LOGGER = logging.getLogger(__name__)
@@ -154,20 +162,35 @@ def find_tritonserver() -> ServerBinary:
     return _bundled_binary()
 
 
+def is_url(repository: Path | str) -> bool:
+    """``repository`` names a remote location (``s3://...``, ``gs://...``), not a folder."""
+    return "://" in str(repository)
+
+
+#: The API the start-up check calls (GET: read-only) to see that the key is required and works.
+_RESTRICTION_PROBE_PATH = "/v2/logging"
+
+
 class TritonServer:
     """A tritonserver child process as a context manager.
 
     Args:
-        repository: the model repository (built by ``loadcheck repository build``).
+        repository: the model repository (built by ``loadcheck repository build``): a folder,
+            or with ``poll_secs`` also a URL Triton reads (``s3://...``).
         http_port / grpc_port / metrics_port: ports (0 picks a free one).
-        api_key: when set, the model-repository and model-config APIs need this key.
+        api_key: when set, the restricted APIs (:data:`RESTRICTED_API_CATEGORIES`) need this
+            key; it is hidden from tritonserver's command line once parsed.
         log_path: tritonserver's output goes here (default: inherited stderr).
         startup_timeout_s: how long to wait for readiness.
+        host: bind address of all three ports (``0.0.0.0``: every interface).
+        poll_secs: poll the repository every this many seconds instead of explicit model
+            control (loads whatever the repository holds; ``--strict-readiness=false`` so one
+            integrator failing to load does not make the server unready).
     """
 
     def __init__(
         self,
-        repository: Path,
+        repository: Path | str,
         *,
         http_port: int = 8000,
         grpc_port: int = 8001,
@@ -175,10 +198,16 @@ class TritonServer:
         api_key: str | None = None,
         log_path: Path | None = None,
         startup_timeout_s: float = 180.0,
-        host: str = "127.0.0.1",  # bind address; "0.0.0.0" listens on every interface
+        host: str = "127.0.0.1",
         exit_timeout_s: int = 5,
+        poll_secs: int | None = None,
     ) -> None:
-        self.repository = Path(repository).resolve()
+        if poll_secs is not None and poll_secs < 1:
+            raise ValueError(f"poll_secs: expected a whole number of seconds >= 1, got {poll_secs}")
+        self.repository: Path | str = (
+            str(repository) if is_url(repository) else Path(repository).resolve()
+        )
+        self.poll_secs = poll_secs
         self.http_port = http_port or free_port()
         self.grpc_port = grpc_port or free_port()
         self.metrics_port = metrics_port or free_port()
@@ -207,10 +236,18 @@ class TritonServer:
         return f"http://{self.connect_host}:{self.metrics_port}/metrics"
 
     def command(self, binary: ServerBinary) -> list[str]:
-        args = [
-            str(binary.executable),
-            f"--model-repository={self.repository}",
-            "--model-control-mode=explicit",
+        args = [str(binary.executable), f"--model-repository={self.repository}"]
+        if self.poll_secs is not None:
+            args += [
+                "--model-control-mode=poll",
+                f"--repository-poll-secs={self.poll_secs}",
+                "--strict-readiness=false",
+                "--exit-on-error=false",
+            ]
+        else:
+            args.append("--model-control-mode=explicit")
+            args += [f"--load-model={name}" for name in models_to_load(Path(self.repository))]
+        args += [
             f"--http-address={self.host}",
             f"--grpc-address={self.host}",
             f"--metrics-address={self.host}",
@@ -220,7 +257,6 @@ class TritonServer:
             f"--exit-timeout-secs={self.exit_timeout_s}",
             "--log-verbose=0",
         ]
-        args += [f"--load-model={name}" for name in models_to_load(self.repository)]
         if binary.backend_dir is not None:
             args.append(f"--backend-directory={binary.backend_dir}")
         if self.api_key:
@@ -229,10 +265,17 @@ class TritonServer:
         return args
 
     def start(self) -> TritonServer:
-        if not self.repository.is_dir():
+        if isinstance(self.repository, Path) and not self.repository.is_dir():
             raise TritonStartError(f"--repository: {self.repository} is not a folder")
+        if not isinstance(self.repository, Path) and self.poll_secs is None:
+            raise TritonStartError(
+                f"--repository: {self.repository} is a URL; serving one needs --poll-secs "
+                "(explicit model control reads the deployed models from a local folder)"
+            )
         binary = find_tritonserver()
         env = server_env(binary, os.environ)
+        for name in (API_KEY.name, API_KEY_FILE.name):  # Triton reads neither; keep it out
+            env.pop(name, None)
         log = self.log_path.open("ab") if self.log_path else None
         LOGGER.info("starting %s on %s", binary.executable, self.repository)
         self.process = subprocess.Popen(
@@ -246,7 +289,11 @@ class TritonServer:
         if log:
             log.close()
         try:
+            if self.api_key:
+                self._hide_api_key()
             self.wait_ready()
+            if self.api_key:
+                self.check_restricted()
         except BaseException:
             self.stop()
             raise
@@ -258,6 +305,48 @@ class TritonServer:
             self.metrics_url,
         )
         return self
+
+    def _hide_api_key(self) -> None:
+        """Overwrite the key in tritonserver's command line once Triton has parsed it."""
+        assert self.process is not None and self.api_key
+        pid = self.process.pid
+        if not wait_until_multithreaded(pid, timeout_s=self.startup_timeout_s):
+            return  # it exited (wait_ready reports that) or never started its threads
+        try:
+            hidden = hide_in_arguments(pid, self.api_key)
+        except HideError as exc:
+            LOGGER.warning(
+                "the API key stays visible on tritonserver's command line to every local user "
+                "(ps): %s; see docs/serving.md, 'The API key and ps'",
+                exc,
+            )
+            return
+        LOGGER.info("API key hidden from tritonserver's command line (%d places)", hidden)
+
+    def _get(self, path: str, headers: Mapping[str, str]) -> int:
+        request = urllib.request.Request(f"http://{self.http_url}{path}", headers=dict(headers))
+        try:
+            with urllib.request.urlopen(request, timeout=10.0) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    def check_restricted(self) -> None:
+        """Check that a restricted API refuses a request without the key and accepts the key.
+
+        Raises:
+            TritonStartError: it answered otherwise (the key Triton holds is not ours, or the
+                restriction is not applied).
+        """
+        assert self.api_key
+        without = self._get(_RESTRICTION_PROBE_PATH, {})
+        with_key = self._get(_RESTRICTION_PROBE_PATH, {API_KEY_HEADER: self.api_key})
+        if (without, with_key) != (403, 200):
+            raise TritonStartError(
+                f"tritonserver's restricted APIs answered GET {_RESTRICTION_PROBE_PATH} with "
+                f"{without} without the key and {with_key} with it (expected 403 and 200); "
+                "the key Triton holds is not the one given"
+            )
 
     def is_ready(self, timeout_s: float = 10.0) -> bool:
         """``GET /v2/health/ready`` answers 200 (every loaded model is ready)."""

@@ -210,12 +210,31 @@ def test_api_key_is_never_written_in_compose_or_the_manifests() -> None:
         assert "kind: Secret\n" not in path.read_text(), f"{path.name} defines a Secret"
 
 
-def test_api_key_header_is_the_same_in_serve_script_and_docs() -> None:
+def test_serve_script_puts_the_api_key_on_no_command_line() -> None:
     serve = (DOCKER / "serve.sh").read_text()
-    assert f"API_KEY_HEADER={dc.API_KEY_HEADER}\n" in serve
-    restricted = ",".join(dc.RESTRICTED_API_CATEGORIES)
-    assert f"{restricted}:${{API_KEY_HEADER}}=${{{env.API_KEY.name}}}" in serve
+    commands = "\n".join(line for line in serve.splitlines() if not line.lstrip().startswith("#"))
+    assert "--api-key" not in commands  # loadcheck serve reads $LOADCHECK_API_KEY itself
+    assert "restricted-api" not in commands  # no tritonserver started by the shell
+    assert "exec loadcheck serve" in commands
     assert f"`{dc.API_KEY_HEADER}`" in DOCS.read_text()
+
+
+def test_every_restricted_api_category_is_named_in_the_serving_docs() -> None:
+    serving = (DOCS.parent / "serving.md").read_text()
+    for category in (*dc.RESTRICTED_API_CATEGORIES, *dc.OPEN_API_CATEGORIES):
+        assert f"`{category}`" in serving, category
+
+
+def test_containers_listen_on_every_interface_explicitly() -> None:
+    services = compose()["services"]
+    for name in ("console", "gateway"):
+        command = services[name]["command"]
+        assert command[command.index("--host") + 1] == "0.0.0.0", name
+        args = k8s_container("loadcheck-console", name)["args"]
+        assert args[args.index("--host") + 1] == "0.0.0.0", name
+    assert "--host 0.0.0.0" in (DOCKER / "serve.sh").read_text()
+    cmd = [i.args for i in dockerfile_instructions(CONSOLE_DOCKERFILE) if i.keyword == "CMD"][-1]
+    assert '"--host", "0.0.0.0"' in cmd
 
 
 def test_both_images_run_as_the_same_non_root_uid_as_the_k8s_pods() -> None:

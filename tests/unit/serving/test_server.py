@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from network_cards import synthetic_networks
 
 from loadcheck import tensor_names as tn
-from loadcheck.deploy_constants import API_KEY_HEADER
+from loadcheck.deploy_constants import API_KEY_HEADER, RESTRICTED_API_CATEGORIES
 from loadcheck.pipeline.declaration import Segmentator
 from loadcheck.serving import layout
 from loadcheck.serving.repository import write_model
@@ -34,7 +36,7 @@ def test_command_is_explicit_mode_with_restricted_apis_and_the_deployed_models(t
         f"--load-model={tn.SEGMENTATOR_ENSEMBLE}",
         "--load-model=integrator_site_a",
     ]
-    rule = f"model-repository,model-config:{API_KEY_HEADER}=s3cret"
+    rule = f"{','.join(RESTRICTED_API_CATEGORIES)}:{API_KEY_HEADER}=s3cret"
     assert f"--http-restricted-api={rule}" in args
     assert f"--grpc-restricted-protocol={rule}" in args
     assert "--backend-directory=/b" in args
@@ -88,3 +90,63 @@ def test_tritonserver_runs_with_this_interpreter_first_on_path_and_its_libraries
     assert env["HOME"] == "/h"
     bare = server_env(ServerBinary(Path("/t")), {})
     assert bare["PATH"] == str(Path(sys.executable).parent) and "LD_LIBRARY_PATH" not in bare
+
+
+def test_poll_mode_loads_what_the_repository_holds_and_stays_ready_when_one_model_fails(
+    tmp_path: Path,
+):
+    server = TritonServer(tmp_path, poll_secs=30)
+    args = server.command(ServerBinary(Path("/bin/tritonserver")))
+    assert {
+        "--model-control-mode=poll",
+        "--repository-poll-secs=30",
+        "--strict-readiness=false",
+        "--exit-on-error=false",
+    } <= set(args)
+    assert not [a for a in args if a.startswith("--load-model")]
+
+
+def test_an_object_store_repository_is_kept_as_a_url_and_needs_poll_mode():
+    url = "s3://bucket/model_repository"
+    server = TritonServer(url, poll_secs=30)
+    assert f"--model-repository={url}" in server.command(ServerBinary(Path("/t")))
+    with pytest.raises(TritonStartError, match="needs --poll-secs"):
+        TritonServer(url).start()
+
+
+def test_tritonserver_gets_neither_the_api_key_nor_its_file_in_its_environment(
+    tmp_path: Path, monkeypatch
+):
+    dump = tmp_path / "environment"
+    fake = tmp_path / "tritonserver"
+    fake.write_text(f"#!/bin/sh\nenv > {dump}\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("TRITONSERVER", str(fake))
+    monkeypatch.setenv("LOADCHECK_API_KEY", "from-the-environment")
+    monkeypatch.setenv("LOADCHECK_API_KEY_FILE", "/run/secrets/key")
+    server = TritonServer(tmp_path, http_port=0, grpc_port=0, metrics_port=0, api_key="k3y")
+    with pytest.raises(TritonStartError, match="exited with code 3"):
+        server.start()
+    environment = dump.read_text()
+    assert "LOADCHECK_API_KEY" not in environment and "from-the-environment" not in environment
+
+
+class _AnswersEverything(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_start_up_check_fails_when_a_restricted_api_answers_without_the_key(tmp_path: Path):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersEverything)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        server = TritonServer(tmp_path, http_port=httpd.server_address[1], api_key="k3y")
+        with pytest.raises(TritonStartError, match="200 without the key and 200 with it"):
+            server.check_restricted()
+    finally:
+        httpd.shutdown()
