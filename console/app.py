@@ -1,6 +1,8 @@
 """The Streamlit entry point (``loadcheck console`` runs ``streamlit run`` on this file).
 
 Login gate, navigation and log out; each page is a module of :mod:`loadcheck.console.views`.
+Before login a session sees the login form and nothing else, and may not upload
+(:mod:`loadcheck.console.upload_gate`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ import logging
 
 import streamlit as st
 
+from loadcheck.console import upload_gate
 from loadcheck.console.auth import AdminStore
 from loadcheck.console.config import ConsoleConfig
-from loadcheck.console.widgets import Session
+from loadcheck.console.widgets import Session, client_address
 from loadcheck.workspace import Workspace
 
 LOG = logging.getLogger(__name__)
@@ -24,7 +27,8 @@ def _login(config: ConsoleConfig) -> None:
     name = st.text_input("Admin name", key="login_name")
     password = st.text_input("Password", type="password", key="login_password")
     if st.button("Log in", key="login_button", type="primary"):
-        result = AdminStore(Workspace(config.home)).login(name, password)
+        store = AdminStore(Workspace(config.home))
+        result = store.login(name, password, client=client_address())
         if result.ok:
             st.session_state["admin"] = name.strip()
             st.session_state.pop("login_password", None)
@@ -52,7 +56,9 @@ def main() -> None:
     except ValueError as exc:
         st.error(f"console configuration: {exc}")
         return
+    upload_gate.install()
     admin = st.session_state.get("admin")
+    upload_gate.mark(upload_gate.current_session_id(), bool(admin))
     if not admin:
         _login(config)
         return
@@ -61,6 +67,7 @@ def main() -> None:
         page = st.radio("Page", PAGES, key="page")
         if st.button("Log out", key="logout"):
             AdminStore(Workspace(config.home)).logout(admin)
+            upload_gate.mark(upload_gate.current_session_id(), False)
             st.session_state.clear()
             st.rerun()
     session = Session(config, admin)

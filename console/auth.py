@@ -3,12 +3,15 @@
 Tables (created here, in the workspace's SQLite database)::
 
     console_admins          name, password_hash (argon2id, salted, PHC string), created_at
-    console_login_failures  name, at_s (UNIX seconds) — one row per failed attempt
+    console_login_failures  name, client (address), at_s (UNIX seconds) — one row per failure
 
-A name with :data:`MAX_FAILURES` failed attempts within :data:`WINDOW_S` seconds is locked until
-the oldest of them leaves the window; a locked login is refused without checking the password.
-Every login, failed login, refused (locked) login, logout and account change is written to the
-workspace audit log (never the password).
+Failed logins delay the next attempt of the same name from the same client address, and of the
+same client address for any name, with growing delays (:mod:`loadcheck.console.login_limits`);
+a delayed attempt is refused without checking the password. Nothing is counted per name alone,
+so wrong passwords from elsewhere never delay an admin at their own address. Password hashes
+are computed a few at a time (:class:`~loadcheck.console.login_limits.PasswordChecks`). Every
+login, failed login, delayed login, logout and account change is written to the workspace audit
+log (never the password).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,12 +28,18 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from loadcheck.console.login_limits import (
+    PER_CLIENT,
+    PER_NAME_AND_CLIENT,
+    Backoff,
+    BusyError,
+    PasswordChecks,
+    shared_checks,
+)
 from loadcheck.workspace.db import Workspace, actor_scope, now_iso
 
 LOG = logging.getLogger(__name__)
 
-MAX_FAILURES = 5
-WINDOW_S = 300.0
 MIN_PASSWORD_LENGTH = 10
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 ACTOR_PREFIX = "console:"
@@ -38,9 +49,18 @@ SCHEMA = (
     " name TEXT PRIMARY KEY, password_hash TEXT NOT NULL,"
     " created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS console_login_failures ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, at_s REAL NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS console_login_failures_name ON console_login_failures (name, at_s)",
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, at_s REAL NOT NULL,"
+    " client TEXT NOT NULL DEFAULT '')",
 )
+#: After :data:`SCHEMA` (the ``client`` column is added to tables made before it existed).
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS console_login_failures_pair"
+    " ON console_login_failures (name, client, at_s)",
+    "CREATE INDEX IF NOT EXISTS console_login_failures_client"
+    " ON console_login_failures (client, at_s)",
+)
+#: The client address recorded when the console cannot tell (a local connection, tests).
+LOCAL_CLIENT = "local"
 
 
 class AuthError(ValueError):
@@ -52,9 +72,9 @@ class LoginResult:
     """The outcome of one login attempt.
 
     Attributes:
-        ok: the name and password are right and the name is not locked.
+        ok: the name and password are right and the attempt was not delayed.
         message: what to show the user (never says whether the name exists).
-        retry_after_s: seconds until a locked name may try again (0 when not locked).
+        retry_after_s: seconds until this name from this client may try again (0: now).
     """
 
     ok: bool
@@ -72,6 +92,21 @@ def check_password_policy(password: str) -> None:
         raise AuthError("password must not start or end with white space")
 
 
+_DUMMY_HASHES: dict[tuple[object, ...], str] = {}
+_DUMMY_LOCK = threading.Lock()
+
+
+def _hasher_key(hasher: PasswordHasher) -> tuple[object, ...]:
+    return (
+        hasher.time_cost,
+        hasher.memory_cost,
+        hasher.parallelism,
+        hasher.hash_len,
+        hasher.salt_len,
+        hasher.type,
+    )
+
+
 class AdminStore:
     """Admin accounts of the console in ``workspace``'s database.
 
@@ -79,7 +114,9 @@ class AdminStore:
         workspace: the workspace (its database holds the tables above).
         hasher: argon2 hasher (default: argon2-cffi's RFC 9106 low-memory profile,
             argon2id, t=3, m=64 MiB, p=4, 16-byte salt).
-        max_failures / window_s: the rate limit (failed attempts per name per window).
+        per_name_and_client / per_client: the growing delays after failed logins.
+        checks: the cap on password checks at once (default: the process's, shared by every
+            store; ``$LOADCHECK_CONSOLE_PASSWORD_CHECKS``).
     """
 
     def __init__(
@@ -87,17 +124,38 @@ class AdminStore:
         workspace: Workspace,
         *,
         hasher: PasswordHasher | None = None,
-        max_failures: int = MAX_FAILURES,
-        window_s: float = WINDOW_S,
+        per_name_and_client: Backoff = PER_NAME_AND_CLIENT,
+        per_client: Backoff = PER_CLIENT,
+        checks: PasswordChecks | None = None,
     ) -> None:
         self.ws = workspace
         self.hasher = hasher or PasswordHasher()
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._dummy_hash = self.hasher.hash("loadcheck-no-such-admin")
+        self.per_name_and_client = per_name_and_client
+        self.per_client = per_client
+        self.checks = checks or shared_checks()
+        self.window_s = max(per_name_and_client.window_s, per_client.window_s)
         with workspace.transaction() as conn:
             for statement in SCHEMA:
                 conn.execute(statement)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(console_login_failures)")}
+            if "client" not in columns:
+                conn.execute(
+                    "ALTER TABLE console_login_failures ADD COLUMN client TEXT NOT NULL DEFAULT ''"
+                )
+            for statement in INDEXES:
+                conn.execute(statement)
+
+    def _dummy_hash(self) -> str:
+        """A hash of this hasher's parameters that no password matches (made once a process)."""
+        key = _hasher_key(self.hasher)
+        with _DUMMY_LOCK:
+            digest = _DUMMY_HASHES.get(key)
+        if digest is None:
+            with self.checks.slot():
+                digest = self.hasher.hash("loadcheck-no-such-admin")
+            with _DUMMY_LOCK:
+                digest = _DUMMY_HASHES.setdefault(key, digest)
+        return digest
 
     # ---------------------------------------------------------------- accounts
     def names(self) -> list[str]:
@@ -117,7 +175,8 @@ class AdminStore:
                 "'-', starting with a letter or digit"
             )
         check_password_policy(password)
-        digest = self.hasher.hash(password)
+        with self.checks.slot():
+            digest = self.hasher.hash(password)
         stamp = now_iso()
         with self.ws.transaction() as conn:
             exists = conn.execute("SELECT 1 FROM console_admins WHERE name = ?", (name,)).fetchone()
@@ -140,13 +199,29 @@ class AdminStore:
             )
 
     # ---------------------------------------------------------------- logins
-    def _recent_failures(self, name: str, now: float) -> list[float]:
+    def _failures(
+        self, conn: sqlite3.Connection, name: str, client: str, now: float
+    ) -> tuple[list[float], list[float]]:
+        """UNIX times of the recent failures of (name, client) and of client (any name)."""
+        since = now - self.window_s
+        pair = conn.execute(
+            "SELECT at_s FROM console_login_failures WHERE name = ? AND client = ? AND at_s > ?",
+            (name, client, since),
+        ).fetchall()
+        any_name = conn.execute(
+            "SELECT at_s FROM console_login_failures WHERE client = ? AND at_s > ?",
+            (client, since),
+        ).fetchall()
+        return [float(r["at_s"]) for r in pair], [float(r["at_s"]) for r in any_name]
+
+    def wait_s(self, name: str, client: str = LOCAL_CLIENT, *, now: float | None = None) -> float:
+        """Seconds until ``name`` may try again from ``client`` (0: now)."""
+        now = time.time() if now is None else now
         with self.ws.reader() as conn:
-            rows = conn.execute(
-                "SELECT at_s FROM console_login_failures WHERE name = ? AND at_s > ? ORDER BY at_s",
-                (name, now - self.window_s),
-            ).fetchall()
-        return [float(r["at_s"]) for r in rows]
+            pair, any_name = self._failures(conn, name.strip(), client, now)
+        return max(
+            self.per_name_and_client.wait_s(pair, now), self.per_client.wait_s(any_name, now)
+        )
 
     def _stored_hash(self, name: str) -> str | None:
         with self.ws.reader() as conn:
@@ -156,73 +231,89 @@ class AdminStore:
         return None if row is None else str(row["password_hash"])
 
     def _check(self, digest: str | None, password: str) -> bool:
-        try:
-            # Unknown names still pay one hash verification, so timing does not tell them apart.
-            return bool(self.hasher.verify(digest or self._dummy_hash, password)) and bool(digest)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+        """Verify ``password``, a few checks at a time (:class:`BusyError` when none is free).
 
-    def login(self, name: str, password: str, *, now: float | None = None) -> LoginResult:
-        """Check one login attempt, apply the rate limit and write it to the audit log."""
+        Unknown names still pay one verification, so timing does not tell them apart."""
+        against = digest or self._dummy_hash()
+        with self.checks.slot():
+            try:
+                return bool(self.hasher.verify(against, password)) and bool(digest)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return False
+
+    def _record_failure(self, name: str, client: str, now: float, action: str) -> None:
+        with acting_as(name), self.ws.transaction() as conn:
+            conn.execute(
+                "INSERT INTO console_login_failures (name, client, at_s) VALUES (?, ?, ?)",
+                (name, client, now),
+            )
+            conn.execute(
+                "DELETE FROM console_login_failures WHERE at_s <= ?", (now - self.window_s,)
+            )
+            Workspace.audit(conn, action, None, admin=name, client=client)
+
+    def login(
+        self, name: str, password: str, *, client: str = LOCAL_CLIENT, now: float | None = None
+    ) -> LoginResult:
+        """Check one login attempt from ``client`` (its address), apply the delays and write it
+        to the audit log."""
         now = time.time() if now is None else now
         name = name.strip()
-        failures = self._recent_failures(name, now)
-        if len(failures) >= self.max_failures:
-            wait = failures[-self.max_failures] + self.window_s - now
+        wait = self.wait_s(name, client, now=now)
+        if wait > 0:
             with acting_as(name), self.ws.transaction() as conn:
-                Workspace.audit(conn, "login-locked", None, admin=name)
-            LOG.warning("console login refused for %r: too many failed attempts", name)
+                Workspace.audit(conn, "login-delayed", None, admin=name, client=client)
+            LOG.warning("console login of %r from %s delayed %.0f s", name, client, wait)
             return LoginResult(
                 False,
-                f"too many failed logins for this name; try again in {max(1, round(wait))} s",
-                max(wait, 0.0),
+                f"too many failed logins from this address; try again in {max(1, round(wait))} s",
+                wait,
             )
         digest = self._stored_hash(name)
-        ok = self._check(digest, password)
+        try:
+            ok = self._check(digest, password)
+        except BusyError:
+            LOG.warning("console login of %r from %s: every password check slot busy", name, client)
+            return LoginResult(False, "the console is busy checking other logins; try again", 5.0)
+        if not ok:
+            self._record_failure(name, client, now, "login-failed")
+            LOG.warning("console login failed for %r from %s", name, client)
+            after = self.wait_s(name, client, now=now)
+            hint = f"; the next attempt from this address waits {round(after)} s" if after else ""
+            return LoginResult(False, f"wrong name or password{hint}", after)
         with acting_as(name), self.ws.transaction() as conn:
-            if ok:
-                conn.execute("DELETE FROM console_login_failures WHERE name = ?", (name,))
-                Workspace.audit(conn, "login", None, admin=name)
-            else:
+            conn.execute(
+                "DELETE FROM console_login_failures WHERE name = ? AND client = ?", (name, client)
+            )
+            Workspace.audit(conn, "login", None, admin=name, client=client)
+        assert digest is not None
+        if self.hasher.check_needs_rehash(digest):
+            with self.checks.slot():
+                upgraded = self.hasher.hash(password)
+            with self.ws.transaction() as conn:
                 conn.execute(
-                    "INSERT INTO console_login_failures (name, at_s) VALUES (?, ?)", (name, now)
+                    "UPDATE console_admins SET password_hash = ? WHERE name = ?", (upgraded, name)
                 )
-                conn.execute(
-                    "DELETE FROM console_login_failures WHERE at_s <= ?", (now - self.window_s,)
-                )
-                Workspace.audit(conn, "login-failed", None, admin=name)
-        if ok:
-            assert digest is not None
-            if self.hasher.check_needs_rehash(digest):
-                with self.ws.transaction() as conn:
-                    conn.execute(
-                        "UPDATE console_admins SET password_hash = ? WHERE name = ?",
-                        (self.hasher.hash(password), name),
-                    )
-            return LoginResult(True, f"logged in as {name}")
-        LOG.warning("console login failed for %r", name)
-        left = self.max_failures - len(failures) - 1
-        hint = f" ({left} attempts left)" if 0 < left < self.max_failures - 1 else ""
-        return LoginResult(False, f"wrong name or password{hint}")
+        return LoginResult(True, f"logged in as {name}")
 
-    def verify_password(self, name: str, password: str) -> bool:
+    def verify_password(self, name: str, password: str, *, client: str = LOCAL_CLIENT) -> bool:
         """Re-check a logged-in admin's password (confirmation of dangerous actions).
 
-        Counts towards the rate limit like a login; audited as ``password-confirm[-failed]``.
+        Delayed and counted like a login; audited as ``password-confirm[-failed]``.
         """
         now = time.time()
-        if len(self._recent_failures(name, now)) >= self.max_failures:
+        if self.wait_s(name, client, now=now) > 0:
             return False
-        ok = self._check(self._stored_hash(name), password)
+        try:
+            ok = self._check(self._stored_hash(name), password)
+        except BusyError:
+            return False
+        if not ok:
+            self._record_failure(name, client, now, "password-confirm-failed")
+            return False
         with acting_as(name), self.ws.transaction() as conn:
-            if not ok:
-                conn.execute(
-                    "INSERT INTO console_login_failures (name, at_s) VALUES (?, ?)", (name, now)
-                )
-            Workspace.audit(
-                conn, "password-confirm" if ok else "password-confirm-failed", None, admin=name
-            )
-        return ok
+            Workspace.audit(conn, "password-confirm", None, admin=name, client=client)
+        return True
 
     def logout(self, name: str) -> None:
         with acting_as(name), self.ws.transaction() as conn:

@@ -16,15 +16,23 @@ import typer
 
 from loadcheck.cli_options import home_option, host_option, repository_option, triton_url_option
 from loadcheck.deploy_constants import CONSOLE_PORT
-from loadcheck.environment import HOME, REPOSITORY, TRITON_URL
+from loadcheck.environment import CONSOLE_MAX_UPLOAD_MB, HOME, REPOSITORY, TRITON_URL
 
 console_app = typer.Typer(
     help="The Streamlit admin console (run without a sub-command to start it).",
     no_args_is_help=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-#: Largest upload (MB): fitting-data zips of a few hundred full-size photos.
-MAX_UPLOAD_MB = 2048
+
+
+def max_upload_mb() -> int:
+    """Largest file one upload may hold, in MB (``$LOADCHECK_CONSOLE_MAX_UPLOAD_MB``, 512)."""
+    text = CONSOLE_MAX_UPLOAD_MB.get_text()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(
+            f"${CONSOLE_MAX_UPLOAD_MB.name}: expected a whole number of MB >= 1, got {text!r}"
+        )
+    return int(text)
 
 
 @console_app.callback(invoke_without_command=True)
@@ -54,6 +62,11 @@ def console_command(
             err=True,
         )
         raise typer.Exit(2)
+    try:
+        upload_mb = max_upload_mb()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     app = Path(__file__).with_name("app.py")
     args = [
         sys.executable,
@@ -64,7 +77,7 @@ def console_command(
         f"--server.port={port}",
         f"--server.address={host}",
         "--server.headless=true",
-        f"--server.maxUploadSize={MAX_UPLOAD_MB}",
+        f"--server.maxUploadSize={upload_mb}",
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
         "--client.toolbarMode=minimal",

@@ -18,12 +18,24 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from loadcheck.console.auth import acting_as
+from loadcheck.console.auth import LOCAL_CLIENT, acting_as
 from loadcheck.console.config import ConsoleConfig
 
 LOG = logging.getLogger(__name__)
 CLASS_LABELS = {1: "Qualified", 0: "Unqualified"}
 CLASS_COLORS = alt.Scale(domain=["Qualified", "Unqualified"], range=["#1e9e3c", "#d22828"])
+
+
+def client_address() -> str:
+    """The address of this session's connection, as the login delays count it (``local`` for
+    loopback, AppTest and library use). Behind a proxy on this machine, uvicorn takes it from
+    ``X-Forwarded-For``."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no session context
+        return LOCAL_CLIENT
+    # AppTest's context is a stand-in whose attributes are not strings.
+    return address if isinstance(address, str) and address else LOCAL_CLIENT
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from loadcheck.console.segmentator_admin import (
     read_settings,
     undeploy_segmentator,
 )
-from loadcheck.console.widgets import Session, action
+from loadcheck.console.widgets import Session, action, client_address
 from loadcheck.pipeline.prompts import DetectorSettings, SamFrame
 from loadcheck.serving.config import Device
 from loadcheck.serving.runtimes import Runtime
@@ -124,7 +124,7 @@ def _undeploy(session: Session) -> None:
         key="seg_hard_password",
     )
     if right.button("Hard undeploy", key="seg_hard"):
-        if not AdminStore(ws).verify_password(session.admin, password):
+        if not AdminStore(ws).verify_password(session.admin, password, client=client_address()):
             st.error("hard undeploy refused: wrong password")
         else:
             with action(session, "undeploying the segmentator"):

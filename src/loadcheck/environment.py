@@ -132,6 +132,18 @@ CONSOLE_MAX_IMAGES: Final = EnvVar(
     "Most images one upload of the console's Segment images page may hold.",
     "50",
 )
+CONSOLE_MAX_UPLOAD_MB: Final = EnvVar(
+    "LOADCHECK_CONSOLE_MAX_UPLOAD_MB",
+    "Largest file one upload of the console may hold, in MB (Streamlit's server.maxUploadSize; "
+    "fitting-data zips of a few hundred photos). Only logged-in sessions may upload.",
+    "512",
+)
+CONSOLE_PASSWORD_CHECKS: Final = EnvVar(
+    "LOADCHECK_CONSOLE_PASSWORD_CHECKS",
+    "Password checks the console runs at once (argon2id, 64 MiB each); more logins wait up to "
+    "10 s, then are told to retry.",
+    "2",
+)
 GATEWAY_URL: Final = EnvVar(
     "LOADCHECK_GATEWAY_URL",
     "The gateway's public base URL, shown in the console's copy-paste examples.",
@@ -178,6 +190,8 @@ ALL: Final[tuple[EnvVar, ...]] = (
     USER,
     FIT_THREADS,
     CONSOLE_MAX_IMAGES,
+    CONSOLE_MAX_UPLOAD_MB,
+    CONSOLE_PASSWORD_CHECKS,
     GATEWAY_URL,
     PUBLIC_TRITON_URL,
     EXPORT_DIR,

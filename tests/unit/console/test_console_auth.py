@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -11,15 +13,27 @@ from typer.testing import CliRunner
 
 from loadcheck.cli import app
 from loadcheck.console.auth import AdminStore, AuthError, acting_as
+from loadcheck.console.login_limits import Backoff, PasswordChecks
 from loadcheck.workspace import Workspace
 
 PASSWORD = "correct horse battery"
 
 
+FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+#: 3 free failures per (name, address), then 10, 20, 40, 60 s; 6 per address over all names.
+PAIR = Backoff(free_failures=3, first_delay_s=10.0, max_delay_s=60.0, window_s=120.0)
+CLIENT = Backoff(free_failures=6, first_delay_s=10.0, max_delay_s=60.0, window_s=120.0)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> AdminStore:
-    fast = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    return AdminStore(Workspace(tmp_path / "ws"), hasher=fast, max_failures=3, window_s=60.0)
+    return AdminStore(
+        Workspace(tmp_path / "ws"),
+        hasher=FAST,
+        per_name_and_client=PAIR,
+        per_client=CLIENT,
+        checks=PasswordChecks(2),
+    )
 
 
 def _hash_of(store: AdminStore, name: str) -> str:
@@ -55,30 +69,103 @@ def test_wrong_password_and_unknown_name_get_the_same_message(store: AdminStore)
     assert store.login("nobody", "wrong-password-1").message.startswith("wrong name or password")
 
 
-def test_too_many_failures_lock_the_name_even_for_the_right_password(store: AdminStore) -> None:
+def test_three_failures_delay_the_next_attempt_from_that_address_even_with_the_right_password(
+    store: AdminStore,
+) -> None:
     store.create("alice", PASSWORD)
     for i in range(3):
-        assert not store.login("alice", f"wrong-{i}", now=1000.0 + i).ok
-    locked = store.login("alice", PASSWORD, now=1003.0)
-    assert not locked.ok
-    assert "too many failed logins" in locked.message
-    assert 0 < locked.retry_after_s <= 60.0
+        assert not store.login("alice", f"wrong-{i}", client="10.0.0.9", now=1000.0 + i).ok
+    delayed = store.login("alice", PASSWORD, client="10.0.0.9", now=1003.0)
+    assert not delayed.ok
+    assert "too many failed logins from this address; try again in 9 s" in delayed.message
+    assert delayed.retry_after_s == pytest.approx(9.0)
+    assert store.login("alice", PASSWORD, client="10.0.0.9", now=1012.0).ok
 
 
-def test_lock_expires_after_the_window(store: AdminStore) -> None:
+def test_each_further_failure_doubles_the_delay_up_to_the_cap(store: AdminStore) -> None:
+    store.create("alice", PASSWORD)
+    now, waits = 1000.0, []
+    for i in range(6):
+        result = store.login("alice", f"wrong-{i}", client="10.0.0.9", now=now)
+        assert not result.ok and "wrong name or password" in result.message
+        waits.append(round(result.retry_after_s))
+        now += result.retry_after_s
+    assert waits == [0, 0, 10, 20, 40, 60]  # then failures leave the 120 s window again
+
+
+def test_wrong_passwords_from_another_address_do_not_lock_the_admin_out_of_theirs(
+    store: AdminStore,
+) -> None:
+    store.create("alice", PASSWORD)
+    now = 1000.0
+    for i in range(20):  # a stranger who knows the name, as fast as the delays allow
+        result = store.login("alice", f"guess-{i}", client="203.0.113.7", now=now)
+        assert not result.ok
+        if i < 19:
+            now += max(result.retry_after_s, 0.1)
+    assert result.retry_after_s > 0  # the stranger waits
+    assert store.login("alice", PASSWORD, client="10.0.0.9", now=now).ok  # the admin does not
+
+
+def test_failures_leave_the_window(store: AdminStore) -> None:
     store.create("alice", PASSWORD)
     for i in range(3):
-        store.login("alice", f"wrong-{i}", now=1000.0)
-    assert not store.login("alice", PASSWORD, now=1059.0).ok
-    assert store.login("alice", PASSWORD, now=1061.0).ok
+        store.login("alice", f"wrong-{i}", client="10.0.0.9", now=1000.0)
+    assert not store.login("alice", PASSWORD, client="10.0.0.9", now=1009.0).ok
+    assert store.wait_s("alice", "10.0.0.9", now=1121.0) == 0.0
+    assert store.login("alice", PASSWORD, client="10.0.0.9", now=1121.0).ok
 
 
-def test_lock_of_one_name_does_not_lock_another(store: AdminStore) -> None:
+def test_one_address_trying_many_names_is_delayed_for_every_name(store: AdminStore) -> None:
+    store.create("alice", PASSWORD)
+    for i in range(6):  # six names, one failure each: under the per-name limit
+        store.login(f"user{i}", "wrong-password", client="203.0.113.7", now=1000.0 + i)
+    delayed = store.login("alice", PASSWORD, client="203.0.113.7", now=1006.0)
+    assert not delayed.ok and delayed.retry_after_s > 0
+    assert store.login("alice", PASSWORD, client="10.0.0.9", now=1006.0).ok
+
+
+def test_failures_of_one_name_do_not_delay_another(store: AdminStore) -> None:
     store.create("alice", PASSWORD)
     store.create("bob", PASSWORD)
     for i in range(3):
-        store.login("alice", f"wrong-{i}", now=1000.0)
-    assert store.login("bob", PASSWORD, now=1001.0).ok
+        store.login("alice", f"wrong-{i}", client="10.0.0.9", now=1000.0)
+    assert store.login("bob", PASSWORD, client="10.0.0.9", now=1001.0).ok
+
+
+def test_a_login_that_finds_every_check_slot_busy_is_told_to_retry(tmp_path: Path) -> None:
+    checks = PasswordChecks(1, wait_s=0.05)
+    store = AdminStore(Workspace(tmp_path / "ws"), hasher=FAST, checks=checks)
+    store.create("alice", PASSWORD)
+    with checks.slot():
+        busy = store.login("alice", PASSWORD)
+    assert not busy.ok and "busy" in busy.message
+    assert store.wait_s("alice") == 0.0  # not counted as a failure
+    assert store.login("alice", PASSWORD).ok
+
+
+def test_concurrent_logins_run_at_most_the_configured_number_of_password_checks(
+    tmp_path: Path,
+) -> None:
+    class SlowHasher(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            time.sleep(0.05)
+            return super().verify(hash, password)
+
+    checks = PasswordChecks(2, wait_s=30.0)
+    store = AdminStore(
+        Workspace(tmp_path / "ws"),
+        hasher=SlowHasher(time_cost=1, memory_cost=8, parallelism=1),
+        checks=checks,
+    )
+    store.create("alice", PASSWORD)
+    checks.reset_peak()
+    with ThreadPoolExecutor(16) as pool:
+        results = list(
+            pool.map(lambda i: store.login("alice", PASSWORD, client=f"10.0.0.{i}"), range(16))
+        )
+    assert all(r.ok for r in results)
+    assert checks.peak == 2
 
 
 def test_logins_and_failures_are_in_the_audit_log_without_the_password(
@@ -91,6 +178,7 @@ def test_logins_and_failures_are_in_the_audit_log_without_the_password(
     entries = store.ws.audit_entries()
     assert [e["action"] for e in entries] == ["admin-created", "login-failed", "login", "logout"]
     assert all(e["detail"]["admin"] == "alice" for e in entries)
+    assert entries[1]["detail"]["client"] == "local"
     assert entries[1]["actor"] == "console:alice"
     assert PASSWORD not in str(entries) and "wrong-password-1" not in str(entries)
 
@@ -119,12 +207,13 @@ def test_existing_admin_is_not_overwritten_without_replace(store: AdminStore) ->
     assert store.login("alice", "another password 2").ok
 
 
-def test_password_confirmation_counts_towards_the_rate_limit(store: AdminStore) -> None:
+def test_password_confirmation_counts_towards_the_delays(store: AdminStore) -> None:
     store.create("alice", PASSWORD)
     assert store.verify_password("alice", PASSWORD)
     for i in range(3):
         assert not store.verify_password("alice", f"wrong-{i}")
     assert not store.verify_password("alice", PASSWORD)
+    assert store.verify_password("alice", PASSWORD, client="10.0.0.9")
 
 
 def test_acting_as_sets_the_audit_actor_only_inside_the_block(store: AdminStore) -> None:

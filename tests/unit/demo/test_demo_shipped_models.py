@@ -24,6 +24,7 @@ pytestmark = [
     pytest.mark.skipif(not trained_models_available(), reason="models/demo not in this checkout"),
 ]
 TOL = 1e-3
+INT8_MIN_COSINE = 0.99
 ROOT = CHECKOUT / DEFAULT_MODELS_DIR
 HELD_OUT_SEED = 9  # the demo models trained on seed 0
 
@@ -95,4 +96,12 @@ def test_shipped_sam_encoder_agrees_with_its_onnx_file(exported: Path) -> None:
     with torch.no_grad():
         want = sam.image_encoder(sam.preprocess(x)).numpy()
     assert got.shape == want.shape
-    assert np.abs(got - want).max() <= TOL * max(1.0, float(np.abs(want).max()))
+    if card.dtype == "int8":
+        # int8 weights: judged by direction (what the exporter's smoke check records) and by a
+        # bounded relative error; the verdict-level judgement is in docs/quality.md.
+        from loadcheck.export.quantize import cosine
+
+        assert cosine(got, want) >= INT8_MIN_COSINE
+        assert np.abs(got - want).max() <= 0.05 * float(np.abs(want).max())
+    else:
+        assert np.abs(got - want).max() <= TOL * max(1.0, float(np.abs(want).max()))
