@@ -11,6 +11,7 @@ import importlib.metadata
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,7 +130,13 @@ def torch_to_onnx(
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as tmp:
         tmp_path = Path(tmp) / path.name
         try:
-            with torch.inference_mode():
+            # The tracer warns about Python control flow on shapes (segment-anything's padding
+            # checks, YOLOv6's anchors): the shapes are fixed at export, so these are expected,
+            # as is the notice that the TorchScript exporter is the legacy one.
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                warnings.filterwarnings("ignore", "You are using the legacy TorchScript")
+                warnings.filterwarnings("ignore", "The feature will be removed")
                 torch.onnx.export(
                     module,
                     args,

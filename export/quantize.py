@@ -35,6 +35,11 @@ def quantize_int8(
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # onnxruntime.quantization logs a line per tensor on the root logger at INFO (hundreds for
+    # an encoder) and a generic advice to pre-process at WARNING; its failures raise. Silence
+    # both while it runs.
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
     try:
         quantize_dynamic(
             str(onnx_file),
@@ -46,6 +51,8 @@ def quantize_int8(
         )
     except Exception as exc:  # onnxruntime.quantization raises plain exceptions
         raise ExportError(f"int8 quantisation of {onnx_file.name} failed: {exc}") from exc
+    finally:
+        logging.disable(previous)
     return {
         "method": "onnxruntime dynamic",
         "weights": "int8 per channel",
