@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from loadcheck.features.spec import FEATURE_SPEC
+from loadcheck.monitoring.drift import REFERENCE_KEY, DriftReference
 from loadcheck.scoring.model import ScoreModel
 from loadcheck.scoring.model_types import get_model_type, resolved_params
 from loadcheck.scoring.settings import (
@@ -242,4 +243,6 @@ def fit_score_model(
         fit_seconds=round(seconds, 4),
         n_samples=len(y),
     )
+    # the fitting data per feature, for the served scorer's drift figures
+    model.metadata[REFERENCE_KEY] = DriftReference.from_samples(x, FEATURE_SPEC.names).to_json()
     return FitResult(model, cv, seconds)

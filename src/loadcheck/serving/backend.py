@@ -6,7 +6,9 @@ names the step class, the other parameters are its settings) once per instance; 
 unpacks each request's tensors by the step's declared inputs, runs the step (a network runs the
 requests of one call as one batch), and packs the declared outputs. A request whose input is
 bad gets an ``INVALID_ARG`` error naming the input and the reason; the other requests of the
-call still get their answers, and the model keeps serving.
+call still get their answers, and the model keeps serving. A scorer's answered requests are
+also counted in Triton's metrics (:mod:`loadcheck.serving.verdict_metrics`); a failure there
+is logged and never fails the request.
 
 This module imports ``triton_python_backend_utils``, which exists only inside the Python-backend
 stub: import it from Triton (or a test's stand-in), never from library code.
@@ -25,6 +27,7 @@ import triton_python_backend_utils as pb_utils
 
 from loadcheck.pipeline.registry import step_from_config
 from loadcheck.pipeline.step import Arrays, Step, StepInputError
+from loadcheck.serving.verdict_metrics import ScoredPhoto, ScorerMetrics, scorer_metrics
 
 LOGGER = logging.getLogger(__name__)
 #: Errors that are the request's fault (answered with INVALID_ARG).
@@ -42,12 +45,14 @@ class TritonPythonModel:
     """Triton's Python-backend entry points around one :class:`~loadcheck.pipeline.step.Step`."""
 
     step: Step
+    metrics: ScorerMetrics | None = None
 
     def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
         version_dir = Path(args["model_repository"]) / str(args["model_version"])
         self.step = step_from_config(config, version_dir, instance_device(args))
         LOGGER.info("%s: %r on %s", config.get("name"), self.step, instance_device(args))
+        self.metrics = scorer_metrics(self.step, pb_utils)
 
     def _feeds(self, request: Any) -> Arrays:
         feeds: Arrays = {}
@@ -59,6 +64,14 @@ class TritonPythonModel:
                 raise StepInputError(f"input {spec.name!r}: missing")
             feeds[spec.name] = tensor.as_numpy()
         return feeds
+
+    def _observe(self, feeds: Arrays, outputs: Mapping[str, np.ndarray]) -> None:
+        if self.metrics is None:
+            return
+        try:
+            self.metrics.observe(ScoredPhoto.from_tensors(feeds, outputs))
+        except Exception as exc:  # metrics never fail the answer
+            LOGGER.warning("%s: metrics not updated: %s", self.step.name, exc)
 
     def _respond(self, outputs: Mapping[str, np.ndarray]) -> Any:
         return pb_utils.InferenceResponse(
@@ -82,9 +95,12 @@ class TritonPythonModel:
 
     def _one(self, feeds: Arrays) -> Any:
         try:
-            return self._respond(self.step(feeds))
+            outputs = self.step(feeds)
+            response = self._respond(outputs)
         except Exception as exc:
             return self._error(exc)
+        self._observe(feeds, outputs)
+        return response
 
     def execute(self, requests: list[Any]) -> list[Any]:
         responses: list[Any] = [None] * len(requests)
@@ -102,8 +118,9 @@ class TritonPythonModel:
                     "%s: batch of %d failed (%s); one by one", self.step.name, len(good), exc
                 )
             else:
-                for (i, _), out in zip(good, outputs, strict=True):
+                for (i, feeds), out in zip(good, outputs, strict=True):
                     responses[i] = self._respond(out)
+                    self._observe(feeds, out)
                 return responses
         for i, feeds in good:
             responses[i] = self._one(feeds)

@@ -245,3 +245,60 @@ def test_a_config_without_a_known_step_is_refused_at_load(
     )
     with pytest.raises(ParamsError, match="'step' is 'nope'; expected one of"):
         _model(backend, config, tmp_path / "1")
+
+
+def _scorer(backend: types.ModuleType, tmp_path: Path) -> Any:
+    from loadcheck.features.spec import FEATURE_SPEC
+    from loadcheck.scoring.fit import fit_score_model
+    from loadcheck.serving.layout import scorer_config
+
+    rng = np.random.default_rng(0)
+    x = rng.random((20, len(FEATURE_SPEC)), dtype=np.float32)
+    version = tmp_path / "scorer_site_a" / "1"
+    version.mkdir(parents=True)
+    fit_score_model(x, (x[:, 0] > 0.5).astype(int), cv_folds=0).model.save(version)
+    return _model(backend, scorer_config("site_a", CPU), version)
+
+
+def _empty_segmentation() -> FakeRequest:
+    return FakeRequest(
+        **{
+            tn.BOXES_XYXY: np.zeros((0, 4), np.float32),
+            tn.CLASS_IDS: np.zeros(0, np.int32),
+            tn.SCORES: np.zeros(0, np.float32),
+            tn.MASKS: np.zeros((0, 8, 8), np.uint8),
+            tn.MASK_IOU: np.zeros(0, np.float32),
+        }
+    )
+
+
+def test_a_scorer_without_a_metrics_api_answers(backend: types.ModuleType, tmp_path: Path) -> None:
+    model = _scorer(backend, tmp_path)
+    assert model.metrics is None
+    (response,) = model.execute([_empty_segmentation()])
+    assert response.outputs[tn.SCORE_RESULT][0] == b"No Mine Detected"
+
+
+def test_a_failing_metrics_api_fails_no_request(
+    backend: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class BrokenMetric:
+        def increment(self, by: float) -> None:
+            raise RuntimeError("metrics shared memory gone")
+
+        set = increment
+
+    class Family:
+        COUNTER, GAUGE = 0, 1
+
+        def __init__(self, **kwargs: Any) -> None:
+            pass
+
+        def Metric(self, labels: dict[str, str]) -> BrokenMetric:
+            return BrokenMetric()
+
+    monkeypatch.setattr(backend.pb_utils, "MetricFamily", Family, raising=False)
+    model = _scorer(backend, tmp_path)
+    assert model.metrics is not None
+    responses = model.execute([_empty_segmentation(), _empty_segmentation()])
+    assert [r.outputs[tn.SCORE_RESULT][0] for r in responses] == [b"No Mine Detected"] * 2
