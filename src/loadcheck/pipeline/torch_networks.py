@@ -3,6 +3,8 @@
 * ``sam_encoder`` / ``sam_decoder``: rebuilt at load time from the SAM state dict
   (``torch.load(weights_only=True)``: no pickle code runs) with the exporter's wrappers
   (:func:`loadcheck.export.sam_onnx.make_encoder_module` / ``make_decoder_module``).
+  SAM's encoder attention runs through PyTorch's fused ``scaled_dot_product_attention``
+  (:mod:`loadcheck.pipeline.sam_attention`) unless ``fused_attention`` is off.
 * ``detector``: YOLOv6 checkpoints are pickles, so the *builder* (a trusted step, like the
   export) loads it once and saves the deploy-form wrapper as TorchScript (``model.ts``); the
   server only runs ``torch.jit.load``.
@@ -26,6 +28,7 @@ from loadcheck import tensor_names as tn
 from loadcheck.imageio import sha256_file
 from loadcheck.pipeline.networks import NetworkStep, torch_device
 from loadcheck.pipeline.params import StepSettings
+from loadcheck.pipeline.sam_attention import use_fused_attention
 from loadcheck.pipeline.step import Arrays, StepContext
 
 LOGGER = logging.getLogger(__name__)
@@ -87,8 +90,11 @@ def load_network(settings: TorchNetworkSettings, directory: Path) -> Any:
     from loadcheck.export.sam_onnx import make_decoder_module, make_encoder_module
 
     sam, _ = load_sam(path, settings.model_type, settings.img_size)
-    make = make_encoder_module if name == tn.SAM_ENCODER_MODEL else make_decoder_module
-    return make(sam).eval()
+    if name == tn.SAM_DECODER_MODEL:
+        return make_decoder_module(sam).eval()
+    if settings.fused_attention:
+        use_fused_attention(sam.image_encoder)
+    return make_encoder_module(sam).eval()
 
 
 @dataclass(frozen=True)
@@ -98,12 +104,15 @@ class TorchNetworkSettings(StepSettings):
     model_type: the architecture (SAM: ``vit_b``...; the card's ``model_type``).
     img_size: the network's input side in pixels.
     file: the weights in the model's version folder (``sam.pth`` or ``model.ts``).
+    fused_attention: SAM's encoder attention through ``scaled_dot_product_attention``
+        (:mod:`loadcheck.pipeline.sam_attention`); ``false``: segment-anything's own.
     """
 
     network: str = tn.SAM_ENCODER_MODEL
     model_type: str = ""
     img_size: int = 1024
     file: str = SAM_FILE
+    fused_attention: bool = True
 
     def __post_init__(self) -> None:
         if self.network not in (tn.DETECTOR_MODEL, tn.SAM_ENCODER_MODEL, tn.SAM_DECODER_MODEL):
