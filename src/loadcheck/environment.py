@@ -13,6 +13,8 @@ The shared ones:
 * :data:`TRITON_URL` — Triton's address: ``inspect --url``, ``gateway --triton``,
   ``integrator fit|predict --triton``, ``console``, and the compose / Kubernetes files;
 * :data:`HOME` — the workspace: ``integrator ...``, ``gateway ...``, ``console ...``, ``deploy``;
+* :data:`DATABASE_URL` — the inspection records' database: ``inspect --record``,
+  ``records ...``;
 * :data:`API_KEY` — the key of Triton's restricted APIs: ``serve``, ``deploy``, ``undeploy``,
   ``inspect``, ``gateway``, ``console``.
 """
@@ -112,6 +114,12 @@ POLL_SECS: Final = EnvVar(
     "(`loadcheck serve --poll-secs`): Triton loads whatever the repository holds instead of "
     "explicit model control.",
 )
+DATABASE_URL: Final = EnvVar(
+    "LOADCHECK_DATABASE_URL",
+    "Database of the inspection records: a SQLAlchemy URL such as "
+    "postgresql://user@host:5432/loadcheck (several gateway replicas writing at once); unset: "
+    "SQLite in the workspace (<LOADCHECK_HOME>/records.db).",
+)
 CACHE: Final = EnvVar(
     "LOADCHECK_CACHE",
     "Cache folder (the Python backend assembled for the bundled tritonserver).",
@@ -186,6 +194,7 @@ ALL: Final[tuple[EnvVar, ...]] = (
     API_KEY,
     API_KEY_FILE,
     POLL_SECS,
+    DATABASE_URL,
     CACHE,
     USER,
     FIT_THREADS,
