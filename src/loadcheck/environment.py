@@ -86,7 +86,8 @@ HOME: Final = EnvVar(
 )
 REPOSITORY: Final = EnvVar(
     "LOADCHECK_REPOSITORY",
-    "Model repository Triton serves (a folder; s3://... in the cluster setup), where "
+    "Model repository Triton serves: a folder, or s3://bucket/prefix (cluster setup; see "
+    "LOADCHECK_S3_ENDPOINT_URL), where "
     "`repository build` writes and integrators are fitted and deployed.",
     "model_repository",
 )
@@ -107,6 +108,12 @@ API_KEY_FILE: Final = EnvVar(
     "A file holding the API key (a Docker/Kubernetes secret); the images' entrypoint reads it "
     "into LOADCHECK_API_KEY, so the key is never written in compose files.",
     scope=Scope.CONTAINER,
+)
+S3_ENDPOINT_URL: Final = EnvVar(
+    "LOADCHECK_S3_ENDPOINT_URL",
+    "Endpoint of an S3-compatible store (MinIO, Ceph: http[s]://host:port) for an s3://bucket/"
+    "prefix repository; unset: boto3's AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS. "
+    "Credentials and region are boto3's AWS_* variables.",
 )
 POLL_SECS: Final = EnvVar(
     "LOADCHECK_POLL_SECS",
@@ -193,6 +200,7 @@ ALL: Final[tuple[EnvVar, ...]] = (
     TRITON_URL,
     API_KEY,
     API_KEY_FILE,
+    S3_ENDPOINT_URL,
     POLL_SECS,
     DATABASE_URL,
     CACHE,
