@@ -18,6 +18,7 @@ DETECTOR_MODEL: Final = "detector"
 PROMPTS_MODEL: Final = "prompts"
 SAM_ENCODER_MODEL: Final = "sam_encoder"
 SAM_DECODER_MODEL: Final = "sam_decoder"
+SAM_MODEL: Final = "sam"  # encoder + decoder in one model (python-torch, fuse_sam)
 MASKS_MODEL: Final = "masks"
 SEGMENTATOR_ENSEMBLE: Final = "segmentator"
 SCORER_PREFIX: Final = "scorer_"

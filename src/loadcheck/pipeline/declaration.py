@@ -79,6 +79,27 @@ class NetworkStage:
 
 
 @dataclass(frozen=True)
+class FusedSamStage:
+    """``sam``: SAM's encoder and decoder as one model (``fuse_sam``, the ``python-torch``
+    runtime), so that the image embeddings stay on the device
+    (:mod:`loadcheck.pipeline.torch_sam`). Takes the encoder's input and the decoder's prompts,
+    returns the decoder's outputs."""
+
+    encoder: NetworkStage
+    decoder: NetworkStage
+    name: str = tn.SAM_MODEL
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        prompts = tuple(t for t in self.decoder.inputs if t.name != tn.SAM_DECODER_EMBEDDINGS)
+        return (*self.encoder.inputs, *prompts)
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        return self.decoder.outputs
+
+
+@dataclass(frozen=True)
 class EnsembleStage:
     """An ensemble used as one stage of another (the segmentator inside an integrator)."""
 
@@ -168,6 +189,8 @@ class SegmentatorSettings:
         sam_img_size: S of the SAM encoder (must match the exported encoder); ``None``: the card's.
         max_pixels: decoded photos above this many pixels are refused.
         mask_refine: guided-filter refinement of SAM's masks (radius 0: off).
+        fuse_sam: SAM's encoder and decoder as one model (:class:`FusedSamStage`); only the
+            ``python-torch`` runtime serves it.
     """
 
     detector: DetectorSettings = field(default_factory=DetectorSettings)
@@ -175,6 +198,7 @@ class SegmentatorSettings:
     sam_img_size: int | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     mask_refine: MaskRefinement = field(default_factory=MaskRefinement)
+    fuse_sam: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,6 +211,7 @@ class Segmentator:
     sam_encoder: NetworkStage
     sam_decoder: NetworkStage
     masks: MasksStep
+    fuse_sam: bool = False
 
     name: ClassVar[str] = tn.SEGMENTATOR_ENSEMBLE
     inputs: ClassVar[tuple[TensorSpec, ...]] = (IMAGE_INPUT,)
@@ -194,7 +219,10 @@ class Segmentator:
 
     @property
     def stages(self) -> tuple[Stage, ...]:
-        """The stages in pipeline order."""
+        """The stages in pipeline order (five with ``fuse_sam``: encoder and decoder as one)."""
+        if self.fuse_sam:
+            sam = FusedSamStage(self.sam_encoder, self.sam_decoder)
+            return (self.preprocess, self.detector, self.prompts, sam, self.masks)
         return (
             self.preprocess,
             self.detector,
@@ -268,6 +296,7 @@ class Segmentator:
                 networks.path(tn.SAM_DECODER_MODEL),
             ),
             masks=MasksStep(settings=masks),
+            fuse_sam=settings.fuse_sam,
         )
         segmentator.wires()  # refuses networks whose tensors do not connect
         return segmentator

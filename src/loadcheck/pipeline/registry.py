@@ -21,6 +21,7 @@ from loadcheck.pipeline.scorer import ScorerStep
 from loadcheck.pipeline.step import Step, StepContext
 from loadcheck.pipeline.tensors import TRITON_TYPES, TensorSpec
 from loadcheck.pipeline.torch_networks import TorchNetworkStep
+from loadcheck.pipeline.torch_sam import TorchSamStep
 
 #: Step classes by the ``step`` parameter of their model's config.
 STEP_TYPES: dict[str, type[Step]] = {
@@ -31,6 +32,7 @@ STEP_TYPES: dict[str, type[Step]] = {
         MasksStep,
         OnnxNetworkStep,
         TorchNetworkStep,
+        TorchSamStep,
         ScorerStep,
     )
 }

@@ -125,6 +125,11 @@ class PipelineRunner:
         """The segmentator of an export folder (cards + ONNX files), networks in ONNX Runtime."""
         if not isinstance(networks, ExportedNetworks):
             networks = load_cards(networks)
+        if settings is not None and settings.fuse_sam:
+            raise RunnerError(
+                "fuse_sam needs the python-torch runtime: build a repository with it and use "
+                "PipelineRunner.from_repository"
+            )
         segmentator = Segmentator.from_networks(networks, settings)
         steps: list[Step] = []
         for stage in segmentator.stages:

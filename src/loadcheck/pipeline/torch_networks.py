@@ -34,6 +34,8 @@ from loadcheck.pipeline.step import Arrays, StepContext
 LOGGER = logging.getLogger(__name__)
 SAM_FILE = "sam.pth"
 DETECTOR_FILE = "model.ts"
+#: The networks built from the SAM state dict (``sam``: encoder + decoder in one model).
+SAM_NETWORKS = (tn.SAM_ENCODER_MODEL, tn.SAM_DECODER_MODEL, tn.SAM_MODEL)
 
 
 class TorchRuntimeError(ValueError):
@@ -60,7 +62,7 @@ def prepare_network(
     import torch
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    if name in (tn.SAM_ENCODER_MODEL, tn.SAM_DECODER_MODEL):
+    if name in SAM_NETWORKS:
         target = out_dir / SAM_FILE
         shutil.copy2(checkpoint, target)
         return {SAM_FILE: target}, TorchNetworkSettings(name, model_type, image_size, SAM_FILE)
@@ -100,7 +102,8 @@ def load_network(settings: TorchNetworkSettings, directory: Path) -> Any:
 @dataclass(frozen=True)
 class TorchNetworkSettings(StepSettings):
     """Attributes:
-    network: ``detector``, ``sam_encoder`` or ``sam_decoder``.
+    network: ``detector``, ``sam_encoder``, ``sam_decoder`` or ``sam`` (both SAM networks,
+        :mod:`loadcheck.pipeline.torch_sam`).
     model_type: the architecture (SAM: ``vit_b``...; the card's ``model_type``).
     img_size: the network's input side in pixels.
     file: the weights in the model's version folder (``sam.pth`` or ``model.ts``).
@@ -115,9 +118,9 @@ class TorchNetworkSettings(StepSettings):
     fused_attention: bool = True
 
     def __post_init__(self) -> None:
-        if self.network not in (tn.DETECTOR_MODEL, tn.SAM_ENCODER_MODEL, tn.SAM_DECODER_MODEL):
+        if self.network not in (tn.DETECTOR_MODEL, *SAM_NETWORKS):
             raise ValueError(
-                f"network: expected detector, sam_encoder or sam_decoder, got {self.network!r}"
+                f"network: expected detector, sam_encoder, sam_decoder or sam, got {self.network!r}"
             )
         if self.img_size < 1:
             raise ValueError(f"img_size: expected >= 1, got {self.img_size}")

@@ -92,7 +92,9 @@ def build_command(
         DEFAULTS.max_pixels, "--max-pixels", help="Refuse larger images."
     ),
     queue_delay_us: int = typer.Option(
-        DEFAULTS.queue_delay_us, "--queue-delay-us", help="Batcher queue delay."
+        DEFAULTS.queue_delay_us,
+        "--queue-delay-us",
+        help="Batcher queue delay in us (0: batch what is queued, never wait).",
     ),
     detector_max_batch: int = typer.Option(
         DEFAULTS.detector_max_batch,
@@ -118,6 +120,28 @@ def build_command(
         DEFAULTS.mask_refine.eps,
         "--mask-refine-eps",
         help="Guided-filter regulariser (grey levels 0..1 squared): photo edges it keeps.",
+    ),
+    fuse_sam: bool = typer.Option(
+        DEFAULTS.fuse_sam,
+        "--fuse-sam",
+        help="python-torch: SAM's encoder and decoder as one model (embeddings stay on the GPU).",
+    ),
+    fused_attention: bool = typer.Option(
+        DEFAULTS.fused_attention,
+        "--fused-attention/--eager-attention",
+        help="python-torch: SAM encoder attention through PyTorch's fused SDPA, or SAM's own.",
+    ),
+    warmup: bool = typer.Option(
+        DEFAULTS.warmup, "--warmup", help="Triton runs zeros through each network at load."
+    ),
+    encoder_preferred_batch: list[int] = typer.Option(
+        [], "--encoder-preferred-batch", help="Preferred batch size of the encoder (repeatable)."
+    ),
+    cuda_graphs: bool = typer.Option(
+        DEFAULTS.cuda_graphs, "--cuda-graphs", help="CUDA graphs of TensorRT plans."
+    ),
+    scorer_instances: int = typer.Option(
+        DEFAULTS.scorer_instances, "--scorer-instances", help="Instances of each scorer_<name>."
     ),
     network_runtime: list[str] = typer.Option(
         [], "--network-runtime", help="Per-network override, e.g. sam_encoder=tensorrt."
@@ -147,6 +171,12 @@ def build_command(
             encoder_max_batch=encoder_max_batch,
             intra_op_threads=intra_op_threads,
             mask_refine=MaskRefinement(mask_refine_radius, mask_refine_eps),
+            fuse_sam=fuse_sam,
+            fused_attention=fused_attention,
+            warmup=warmup,
+            encoder_preferred_batch=tuple(encoder_preferred_batch),
+            cuda_graphs=cuda_graphs,
+            scorer_instances=scorer_instances,
         )
         notes = build_repository(models, repository, settings)
     except (RepositoryError, ValueError) as exc:

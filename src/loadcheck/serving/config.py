@@ -43,15 +43,62 @@ class InstanceGroup:
 
 @dataclass(frozen=True)
 class DynamicBatching:
-    """Triton's dynamic batcher; the queue delay is in microseconds."""
+    """Triton's dynamic batcher; the queue delay is in microseconds (0: a batch is whatever
+    requests are queued when an instance frees, no waiting for more)."""
 
     max_queue_delay_us: int = 2000
     preferred_batch_sizes: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_queue_delay_us < 0:
+            raise ValueError(f"queue delay: expected >= 0 us, got {self.max_queue_delay_us}")
+        if any(size < 1 for size in self.preferred_batch_sizes):
+            raise ValueError(
+                f"preferred batch sizes: expected sizes >= 1, got {self.preferred_batch_sizes}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"max_queue_delay_microseconds": self.max_queue_delay_us}
         if self.preferred_batch_sizes:
             out["preferred_batch_size"] = list(self.preferred_batch_sizes)
+        return out
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """A ``model_warmup`` sample: Triton runs it (zeros in every input) when it loads the model,
+    before the model is marked ready, so the first client request does not pay for CUDA
+    kernel selection and memory pools. ``-1`` dimensions of the inputs are taken as 1.
+
+    Attributes:
+        name: the sample's name in Triton's log.
+        batch_size: requests' batch (1 for a model without batching).
+        iterations: extra runs of the sample (0: once).
+    """
+
+    name: str
+    batch_size: int = 1
+    iterations: int = 0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.iterations < 0:
+            raise ValueError(
+                f"warm-up {self.name!r}: expected batch_size >= 1 and iterations >= 0, got "
+                f"{self.batch_size} and {self.iterations}"
+            )
+
+    def to_dict(self, inputs: Sequence[TensorSpec], batching: bool) -> dict[str, Any]:
+        tensors = {}
+        for tensor in inputs:
+            dims = tensor.shape[1:] if batching else tensor.shape
+            tensors[tensor.name] = {
+                "data_type": tensor.triton_type,
+                "dims": [max(d, 1) for d in dims],
+                "zero_data": True,
+            }
+        out: dict[str, Any] = {"name": self.name, "batch_size": self.batch_size, "inputs": tensors}
+        if self.iterations:
+            out["count"] = self.iterations
         return out
 
 
@@ -95,6 +142,8 @@ class ModelConfig:
     parameters: Mapping[str, str] = field(default_factory=dict)
     default_model_filename: str | None = None
     versions: tuple[int, ...] = ()  # serve exactly these versions (default: the latest one)
+    warmup: tuple[Warmup, ...] = ()
+    cuda_graphs: bool = False  # optimization.cuda.graphs: TensorRT plans only
 
     def __post_init__(self) -> None:
         if (self.backend is None) == (self.platform is None):
@@ -105,6 +154,17 @@ class ModelConfig:
             raise ValueError(f"model {self.name}: dynamic batching needs max_batch_size >= 1")
         if self.is_ensemble and not self.ensemble_steps:
             raise ValueError(f"ensemble {self.name}: needs at least one step")
+        if self.cuda_graphs and self.platform != "tensorrt_plan":
+            raise ValueError(
+                f"model {self.name}: CUDA graphs in the config are a TensorRT-plan setting; "
+                f"Triton's {self.backend or self.platform} ignores them"
+            )
+        for sample in self.warmup:
+            if self.is_ensemble or sample.batch_size > max(self.max_batch_size, 1):
+                raise ValueError(
+                    f"model {self.name}: warm-up {sample.name!r} needs a non-ensemble model "
+                    f"with max_batch_size >= its batch {sample.batch_size}"
+                )
 
     @property
     def is_ensemble(self) -> bool:
@@ -141,6 +201,11 @@ class ModelConfig:
             out["ensemble_scheduling"] = {"step": [s.to_dict() for s in self.ensemble_steps]}
         if self.parameters:
             out["parameters"] = {k: {"string_value": str(v)} for k, v in self.parameters.items()}
+        if self.cuda_graphs:
+            out["optimization"] = {"cuda": {"graphs": True}}
+        if self.warmup:
+            batching = self.max_batch_size > 0
+            out["model_warmup"] = [w.to_dict(self.inputs, batching) for w in self.warmup]
         return out
 
 

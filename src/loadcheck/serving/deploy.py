@@ -7,24 +7,33 @@ Repository layout of integrator ``NAME`` (the scorer artifact is written by the 
     scorer_NAME/config.pbtxt                       (written here; serves exactly <version>)
     integrator_NAME/config.pbtxt, 1/               (written here: segmentator -> scorer_NAME)
 
-Every file is written atomically; ``loadcheck_deployed.json`` lists what the server loads at start.
+Every write goes through the repository's storage (:mod:`loadcheck.serving.storage`, a folder or
+``s3://``) as one publish: the version's files, then the configs, then ``loadcheck_deployed.json``
+(what the server loads at start). Fits write versions into the repository's folder, or for an
+``s3://`` repository into the workspace, from where a deploy publishes the served one.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from loadcheck import tensor_names as tn
-from loadcheck.atomic import atomic_write_text
 from loadcheck.pipeline.declaration import SEGMENTATOR_MODELS
 from loadcheck.serving import layout
 from loadcheck.serving.config import Device, InstanceGroup, parse_config, render_config
-from loadcheck.serving.repository import write_model
-from loadcheck.serving.state import deployed_integrators, save_deployed
+from loadcheck.serving.repository import MANIFEST, read_manifest, write_model
+from loadcheck.serving.state import STATE_FILE, deployed_integrators, save_deployed, state_bytes
+from loadcheck.serving.storage import (
+    CONFIG_FILE,
+    LocalRepository,
+    ModelRepository,
+    open_repository,
+)
 
 LOGGER = logging.getLogger(__name__)
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -83,19 +92,30 @@ def check_name(name: str) -> str:
     return name
 
 
-def scorer_versions(repository: Path, name: str) -> list[int]:
-    """Fitted versions of ``scorer_<name>`` (folders with a ``scorer.json``), ascending."""
+def scorer_versions(repository: ModelRepository | Path | str, name: str) -> list[int]:
+    """Versions of ``scorer_<name>`` in ``repository`` (folders with a ``scorer.json``),
+    ascending."""
     from loadcheck.scoring.model import METADATA_FILE
 
-    root = repository / tn.scorer_model_name(name)
-    if not root.is_dir():
-        return []
+    model = tn.scorer_model_name(name)
+    keys = open_repository(repository).list_keys(model)
     return sorted(
-        int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / METADATA_FILE).is_file()
+        {
+            int(k.split("/")[1])
+            for k in keys
+            if k.count("/") == 2 and k.split("/")[1].isdigit() and k.endswith("/" + METADATA_FILE)
+        }
     )
 
 
-def workspace_served_version(repository: Path, name: str, home: Path | None = None) -> int | None:
+def fitted_versions(folder: Path, name: str) -> list[int]:
+    """Fitted versions of ``name`` in the local folder integrator fits write into."""
+    return scorer_versions(LocalRepository(folder), name)
+
+
+def workspace_served_version(
+    repository: ModelRepository | Path | str, name: str, home: Path | None = None
+) -> int | None:
     """The version the workspace serves for ``name`` (after ``loadcheck integrator rollback``),
     or ``None`` when there is no workspace or it does not know ``name``."""
     from loadcheck.workspace.paths import default_home
@@ -106,55 +126,100 @@ def workspace_served_version(repository: Path, name: str, home: Path | None = No
     try:
         from loadcheck.integrators.serving import served_version
 
-        return served_version(name, home, repository)
+        return served_version(name, home, open_repository(repository).url)
     except Exception as exc:  # unknown integrator, unreadable workspace: fall back to latest
         LOGGER.debug("no served version of %s in workspace %s: %s", name, home, exc)
         return None
 
 
-def write_integrator(
-    repository: Path,
-    name: str,
-    version: int | None = None,
-    instances: int = 1,
-    home: Path | None = None,
-) -> int:
-    """Write the scorer's config + model.py and the integrator ensemble; returns the version.
+def stage_integrator(
+    staged: Path, fitted: Path, name: str, version: int, instances: int = 1
+) -> None:
+    """Write integrator ``name`` serving ``version`` into the staging folder ``staged``: the
+    fitted version's files (from the local folder ``fitted``) and its ``model.py``, the scorer's
+    config and the ``integrator_<name>`` ensemble."""
+    scorer = tn.scorer_model_name(name)
+    source = fitted / scorer / str(version)
+    target = staged / scorer / str(version)
+    target.mkdir(parents=True, exist_ok=True)
+    for item in sorted(source.iterdir()):
+        if item.is_file() and item.name != "model.py":
+            shutil.copy2(item, target / item.name)
+    (target / "model.py").write_text(layout.model_py(), encoding="utf-8")
+    config = layout.scorer_config(name, InstanceGroup(instances, Device.CPU), (version,))
+    (staged / scorer / CONFIG_FILE).write_text(render_config(config), encoding="utf-8")
+    write_model(staged, layout.integrator_config(name))
 
-    ``version`` None: the workspace's served version (``home``, default ``$LOADCHECK_HOME``),
-    else the latest fitted version in the repository.
-    """
-    check_name(name)
-    if not (repository / tn.SEGMENTATOR_ENSEMBLE / "config.pbtxt").is_file():
-        raise DeployError(
-            f"{repository} has no segmentator; run `loadcheck repository build` first"
-        )
-    versions = scorer_versions(repository, name)
+
+def choose_version(
+    repository: ModelRepository, name: str, version: int | None, fitted: Path, home: Path | None
+) -> int:
+    """The version to serve: ``version``, else the workspace's served one, else the latest."""
+    versions = fitted_versions(fitted, name)
     if not versions:
         raise DeployError(
             f"unknown integrator {name!r}: no fitted version in "
-            f"{repository / tn.scorer_model_name(name)} (fit it first)"
+            f"{fitted / tn.scorer_model_name(name)} (fit it first)"
         )
     if version is None:
         version = workspace_served_version(repository, name, home)
     chosen = versions[-1] if version is None else version
     if chosen not in versions:
         raise DeployError(f"integrator {name!r} has no version {chosen}; fitted: {versions}")
-    root = repository / tn.scorer_model_name(name)
-    atomic_write_text(root / str(chosen) / "model.py", layout.model_py())
-    config = layout.scorer_config(name, InstanceGroup(instances, Device.CPU), (chosen,))
-    atomic_write_text(root / "config.pbtxt", render_config(config))
-    write_model(repository, layout.integrator_config(name))
     return chosen
 
 
-def served_scorer_version(repository: Path, name: str) -> int | None:
+def write_integrator(
+    repository: ModelRepository | Path | str,
+    name: str,
+    version: int | None = None,
+    instances: int | None = None,
+    home: Path | None = None,
+    *,
+    deployed: list[str] | None = None,
+) -> int:
+    """Publish the scorer's version, config + model.py and the integrator ensemble (and, with
+    ``deployed``, the deploy state last); returns the version.
+
+    ``version`` None: the workspace's served version (``home``, default ``$LOADCHECK_HOME``),
+    else the latest fitted version. ``instances`` None: the repository build's
+    ``scorer_instances`` (1 when the manifest has none). The fitted versions are in the repository's folder, or for
+    an ``s3://`` repository in the workspace (:func:`~loadcheck.workspace.paths.
+    fitted_models_folder`).
+    """
+    from loadcheck.workspace.paths import fitted_models_folder
+
+    check_name(name)
+    repo = open_repository(repository)
+    if not repo.exists(f"{tn.SEGMENTATOR_ENSEMBLE}/{CONFIG_FILE}"):
+        raise DeployError(f"{repo.url} has no segmentator; run `loadcheck repository build` first")
+    fitted = fitted_models_folder(repo.url, home)
+    chosen = choose_version(repo, name, version, fitted, home)
+    if instances is None:
+        instances = _scorer_instances(repo)
+    with repo.staging() as staged:
+        stage_integrator(staged, fitted, name, chosen, instances)
+        if deployed is not None:
+            (staged / STATE_FILE).write_bytes(state_bytes(deployed))
+        repo.publish(staged)
+    return chosen
+
+
+def _scorer_instances(repository: ModelRepository) -> int:
+    """``scorer_instances`` of the repository's build manifest, else 1."""
+    if not repository.exists(MANIFEST):
+        return 1
+    return int(read_manifest(repository).raw_settings.get("scorer_instances", 1))
+
+
+def served_scorer_version(repository: ModelRepository | Path | str, name: str) -> int | None:
     """The version ``scorer_<name>``'s config serves (``version_policy``), else the latest
-    fitted one; ``None`` when nothing is fitted."""
-    path = repository / tn.scorer_model_name(name) / "config.pbtxt"
-    versions = scorer_versions(repository, name)
-    if path.is_file():
-        policy = parse_config(path.read_text(encoding="utf-8")).get("version_policy", {})
+    one in the repository; ``None`` when there is none."""
+    repo = open_repository(repository)
+    text = repo.read_text(f"{tn.scorer_model_name(name)}/{CONFIG_FILE}")
+    versions = scorer_versions(repo, name)
+    if text is not None:
+        policy = parse_config(text).get("version_policy", {})
         chosen = [int(v) for v in policy.get("specific", {}).get("versions", [])]
         if chosen and chosen[-1] in versions:
             return chosen[-1]
@@ -162,41 +227,60 @@ def served_scorer_version(repository: Path, name: str) -> int | None:
 
 
 def deploy(
-    repository: Path,
+    repository: ModelRepository | Path | str,
     name: str,
     version: int | None = None,
     control: ModelControl | None = None,
     home: Path | None = None,
 ) -> int:
-    """Write integrator ``name`` and, with ``control``, load it on the running server."""
-    chosen = write_integrator(repository, name, version, home=home)
-    save_deployed(repository, [*deployed_integrators(repository), name])
-    if control is not None:
+    """Publish integrator ``name`` and, with ``control`` on a local repository, load it on the
+    running server. Replicas that poll an ``s3://`` repository load it by themselves."""
+    repo = open_repository(repository)
+    deployed = sorted({*deployed_integrators(repo), name})
+    chosen = write_integrator(repo, name, version, home=home, deployed=deployed)
+    if control is not None and repo.local_folder is not None:
         control.load(tn.scorer_model_name(name))  # reloads a changed scorer version
         control.load(tn.integrator_model_name(name))
-    LOGGER.info("deployed integrator %s (scorer version %d)", name, chosen)
+    LOGGER.info("deployed integrator %s (scorer version %d) to %s", name, chosen, repo.url)
     return chosen
 
 
 def undeploy(
-    repository: Path, name: str, control: ModelControl | None = None, *, force: bool = False
+    repository: ModelRepository | Path | str,
+    name: str,
+    control: ModelControl | None = None,
+    *,
+    force: bool = False,
 ) -> list[str]:
     """Unload an integrator, or the segmentator (refused while integrators use it, unless
-    ``force``, which unloads them too). Returns the unloaded model names."""
-    deployed = deployed_integrators(repository)
+    ``force``, which unloads them too). Returns the unloaded model names.
+
+    On an ``s3://`` repository, which replicas poll, an integrator's ensemble is deleted from the
+    bucket (its scorer's fitted versions stay); the segmentator cannot be undeployed there.
+    """
+    repo = open_repository(repository)
+    remote = repo.local_folder is None
+    deployed = deployed_integrators(repo)
     if name == tn.SEGMENTATOR_ENSEMBLE:
+        if remote:
+            raise DeployError(
+                f"{repo.url} is polled by every replica: undeploying the segmentator would stop "
+                "every integrator; undeploy the integrators, or serve another repository"
+            )
         if deployed and not force:
             raise DeployError(
                 f"the segmentator is used by integrators {deployed}; undeploy them first or "
                 "pass --force to unload them all"
             )
         targets = [*deployed, None]
-        save_deployed(repository, [])
+        save_deployed(repo, [])
     else:
         if name not in deployed:
             raise DeployError(f"integrator {name!r} is not deployed; deployed: {deployed}")
         targets = [name]
-        save_deployed(repository, [n for n in deployed if n != name])
+        if remote:  # the ensemble first: no replica serves a verdict without it
+            repo.delete_model(tn.integrator_model_name(name))
+        save_deployed(repo, [n for n in deployed if n != name])
     unloaded: list[str] = []
     for target in targets:
         models = (
@@ -205,7 +289,7 @@ def undeploy(
             else [tn.SEGMENTATOR_ENSEMBLE, *SEGMENTATOR_MODELS]
         )
         for model in models:
-            if control is not None:
+            if control is not None and not remote:
                 control.unload(model)
             unloaded.append(model)
     return unloaded

@@ -28,6 +28,7 @@ from loadcheck.imageio import DEFAULT_MAX_PIXELS
 from loadcheck.pipeline.cards import NETWORK_KINDS, CardError, ExportedNetworks, load_cards
 from loadcheck.pipeline.declaration import (
     DeclarationError,
+    FusedSamStage,
     NetworkStage,
     Segmentator,
     SegmentatorSettings,
@@ -42,6 +43,7 @@ from loadcheck.serving.runtimes import (
     RUNTIMES,
     NetworkPlacement,
     Runtime,
+    python_torch,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -71,6 +73,14 @@ class RepositorySettings:
         intra_op_threads: ONNX Runtime threads per ``python-onnxruntime`` instance (0 = default).
         mask_refine: guided-filter refinement of SAM's masks with the photo's edges (radius 0 =
             SAM's plain upsampled masks), see :class:`~loadcheck.pipeline.masks.MaskRefinement`.
+        fuse_sam: SAM's encoder and decoder as one ``sam`` model, the embeddings kept on the
+            device (``python-torch`` for both SAM networks only).
+        fused_attention: ``python-torch``: SAM's encoder attention through PyTorch's fused
+            ``scaled_dot_product_attention`` (off: segment-anything's own).
+        warmup: Triton runs zeros through each network at load (batch 1 and the max batch).
+        encoder_preferred_batch: the encoder's (or ``sam``'s) preferred batch sizes.
+        cuda_graphs: ``optimization.cuda.graphs`` for TensorRT plans.
+        scorer_instances: instances of each ``scorer_<name>``.
     """
 
     runtime: Mapping[str, str] = field(
@@ -85,10 +95,16 @@ class RepositorySettings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     detector_max_batch: int = 8
     encoder_max_batch: int = 4
-    queue_delay_us: int = 2000
+    queue_delay_us: int = 0
     instances: int = 1
     intra_op_threads: int = 0
     mask_refine: MaskRefinement = field(default_factory=MaskRefinement)
+    fuse_sam: bool = False
+    fused_attention: bool = True
+    warmup: bool = False
+    encoder_preferred_batch: tuple[int, ...] = ()
+    cuda_graphs: bool = False
+    scorer_instances: int = 1
 
     def __post_init__(self) -> None:
         runtimes = {}
@@ -112,8 +128,23 @@ class RepositorySettings:
         ):
             if getattr(self, name) < 0:
                 raise RepositoryError(f"{name}: expected >= 0, got {getattr(self, name)}")
-        if self.instances < 1:
-            raise RepositoryError(f"instances: expected >= 1, got {self.instances}")
+        if self.instances < 1 or self.scorer_instances < 1:
+            raise RepositoryError(
+                f"instances, scorer_instances: expected >= 1, got {self.instances}, "
+                f"{self.scorer_instances}"
+            )
+        sam = (tn.SAM_ENCODER_MODEL, tn.SAM_DECODER_MODEL)
+        if self.fuse_sam and any(runtimes[n] is not Runtime.PYTHON_TORCH for n in sam):
+            raise RepositoryError(
+                "fuse_sam: SAM's encoder and decoder as one model needs --runtime python-torch "
+                f"for both (got {runtimes[sam[0]].value} and {runtimes[sam[1]].value})"
+            )
+        if self.fuse_sam and self.device[sam[0]] != self.device[sam[1]]:
+            raise RepositoryError("fuse_sam: sam_encoder and sam_decoder need the same --device")
+        if any(n < 1 for n in self.encoder_preferred_batch):
+            raise RepositoryError(
+                f"encoder_preferred_batch: expected sizes >= 1, got {self.encoder_preferred_batch}"
+            )
 
     @classmethod
     def uniform(cls, runtime: str, device: Device, **kwargs: object) -> RepositorySettings:
@@ -132,27 +163,42 @@ class RepositorySettings:
             sam_img_size=self.sam_img_size,
             max_pixels=self.max_pixels,
             mask_refine=self.mask_refine,
+            fuse_sam=self.fuse_sam,
         )
 
     def placement(self, network: str) -> NetworkPlacement:
+        """How ``network`` is served (``sam``: the fused encoder + decoder, placed like the
+        encoder; Triton does not batch it: its prompts have no batch axis)."""
         max_batch = {
             tn.DETECTOR_MODEL: self.detector_max_batch,
             tn.SAM_ENCODER_MODEL: self.encoder_max_batch,
             tn.SAM_DECODER_MODEL: 0,
+            tn.SAM_MODEL: 0,
         }[network]
+        device = self.device[tn.SAM_ENCODER_MODEL if network == tn.SAM_MODEL else network]
+        preferred = self.encoder_preferred_batch if network == tn.SAM_ENCODER_MODEL else ()
         return NetworkPlacement(
             max_batch_size=max_batch,
             queue_delay_us=self.queue_delay_us,
-            instances=InstanceGroup(self.instances, self.device[network]),
+            instances=InstanceGroup(self.instances, device),
             intra_op_threads=self.intra_op_threads,
             max_boxes=self.detector.max_det,
+            preferred_batch_sizes=preferred,
+            warmup=self.warmup,
+            cuda_graphs=self.cuda_graphs,
+            fused_attention=self.fused_attention,
         )
+
+    def runtime_of(self, network: str) -> Runtime:
+        """The runtime serving ``network`` (``sam``: python-torch, checked at construction)."""
+        return Runtime(self.runtime[tn.SAM_ENCODER_MODEL if network == tn.SAM_MODEL else network])
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["runtime"] = {k: Runtime(v).value for k, v in self.runtime.items()}
         data["device"] = {k: Device(v).value for k, v in self.device.items()}
         data["sam_frame"] = self.sam_frame.value
+        data["encoder_preferred_batch"] = list(self.encoder_preferred_batch)
         return data
 
     @classmethod
@@ -174,6 +220,14 @@ class RepositorySettings:
                 instances=int(data.get("instances", 1)),
                 intra_op_threads=int(data.get("intra_op_threads", 0)),
                 mask_refine=MaskRefinement(**dict(refine)),
+                fuse_sam=bool(data.get("fuse_sam", False)),
+                fused_attention=bool(data.get("fused_attention", True)),
+                warmup=bool(data.get("warmup", False)),
+                encoder_preferred_batch=tuple(
+                    int(n) for n in data.get("encoder_preferred_batch", ())
+                ),
+                cuda_graphs=bool(data.get("cuda_graphs", False)),
+                scorer_instances=int(data.get("scorer_instances", 1)),
             )
         except (TypeError, ValueError) as exc:
             raise RepositoryError(f"{MANIFEST}: malformed settings: {exc}") from exc
@@ -290,12 +344,15 @@ def build_repository(export_dir: Path, repository: Path, settings: RepositorySet
         if isinstance(stage, Step):
             write_model(repository, layout.python_step_config(stage, cpu), model_py=True)
             continue
-        assert isinstance(stage, NetworkStage)
+        assert isinstance(stage, NetworkStage | FusedSamStage)
         placement = settings.placement(stage.name)
         try:
-            out = RUNTIMES[Runtime(settings.runtime[stage.name])](
-                stage, placement, networks.plans.get(stage.name)
-            )
+            if isinstance(stage, FusedSamStage):
+                out = python_torch(stage, placement)
+            else:
+                out = RUNTIMES[settings.runtime_of(stage.name)](
+                    stage, placement, networks.plans.get(stage.name)
+                )
         except ValueError as exc:  # the runtime refuses the files or the settings
             raise RepositoryError(str(exc)) from exc
         try:

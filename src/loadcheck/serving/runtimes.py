@@ -6,7 +6,8 @@
 * ``onnxruntime``: Triton's native ONNX Runtime backend (``platform: onnxruntime_onnx``);
 * ``python-torch``: the adapter running the exporters' PyTorch modules, bf16 on a GPU
   (:class:`~loadcheck.pipeline.torch_networks.TorchNetworkStep`); needs the source
-  checkpoints beside the exports;
+  checkpoints beside the exports; the only runtime that serves ``sam`` (``fuse_sam``: SAM's
+  encoder and decoder as one model, :class:`~loadcheck.pipeline.torch_sam.TorchSamStep`);
 * ``tensorrt``: a TensorRT plan (``platform: tensorrt_plan``) built by ``loadcheck export
   tensorrt`` on the GPU host; refused when the export folder has no plan, or when the plan's
   profile cannot take what the settings ask (``--max-det`` boxes, the batch size).
@@ -16,16 +17,17 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
 from loadcheck import tensor_names as tn
 from loadcheck.pipeline.cards import ModelCard
-from loadcheck.pipeline.declaration import NetworkStage
+from loadcheck.pipeline.declaration import FusedSamStage, NetworkStage
 from loadcheck.pipeline.networks import OnnxNetworkSettings, OnnxNetworkStep
 from loadcheck.pipeline.torch_networks import TorchNetworkStep, find_checkpoint, prepare_network
-from loadcheck.serving.config import DynamicBatching, InstanceGroup, ModelConfig
+from loadcheck.pipeline.torch_sam import TorchSamStep
+from loadcheck.serving.config import DynamicBatching, InstanceGroup, ModelConfig, Warmup
 from loadcheck.serving.layout import step_parameters
 
 
@@ -39,6 +41,10 @@ class Runtime(StrEnum):
 
 
 DEFAULT_RUNTIME = Runtime.PYTHON_ONNXRUNTIME
+
+
+#: What a runtime serves: one network, or SAM's two as one model (``python-torch`` only).
+Network = NetworkStage | FusedSamStage
 
 
 class RuntimeSettingsError(ValueError):
@@ -55,6 +61,10 @@ class NetworkPlacement:
         instances: instances and their device.
         intra_op_threads: ONNX Runtime threads per ``python-onnxruntime`` instance (0: default).
         max_boxes: the most SAM prompts one request may carry (the decoder's ``--max-det``).
+        preferred_batch_sizes: batches the batcher forms without waiting out the delay.
+        warmup: Triton runs zeros through the model at load (batch 1, and the max batch).
+        cuda_graphs: ``optimization.cuda.graphs`` (TensorRT plans; refused by the others).
+        fused_attention: ``python-torch``: SAM's encoder attention through PyTorch's SDPA.
     """
 
     max_batch_size: int
@@ -62,6 +72,10 @@ class NetworkPlacement:
     instances: InstanceGroup
     intra_op_threads: int = 0
     max_boxes: int = 0
+    preferred_batch_sizes: tuple[int, ...] = ()
+    warmup: bool = False
+    cuda_graphs: bool = False
+    fused_attention: bool = True
 
 
 @dataclass(frozen=True)
@@ -74,18 +88,39 @@ class RuntimeOutput:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _batching(stage: NetworkStage, place: NetworkPlacement) -> bool:
+def _batching(stage: Network, place: NetworkPlacement) -> bool:
     return bool(stage.inputs) and stage.inputs[0].has_batch_axis and place.max_batch_size > 0
 
 
-def _common(stage: NetworkStage, place: NetworkPlacement) -> dict[str, object]:
+def _common(stage: Network, place: NetworkPlacement) -> dict[str, object]:
     batching = _batching(stage, place)
+    if place.cuda_graphs:
+        raise RuntimeSettingsError(
+            f"{stage.name}: CUDA graphs in the config are for TensorRT plans (--runtime "
+            "tensorrt); Triton's Python and ONNX Runtime backends ignore them"
+        )
+    preferred = tuple(n for n in place.preferred_batch_sizes if n <= place.max_batch_size)
+    if batching and preferred != place.preferred_batch_sizes:
+        raise RuntimeSettingsError(
+            f"{stage.name}: preferred batch sizes {list(place.preferred_batch_sizes)} must not "
+            f"exceed the max batch {place.max_batch_size}"
+        )
+    warmup: tuple[Warmup, ...] = ()
+    if place.warmup:
+        warmup = (Warmup("batch_1"),)
+        if batching and place.max_batch_size > 1:
+            warmup += (Warmup(f"batch_{place.max_batch_size}", place.max_batch_size),)
     return {
         "inputs": stage.inputs,
         "outputs": stage.outputs,
         "max_batch_size": place.max_batch_size if batching else 0,
         "instance_group": place.instances,
-        "dynamic_batching": DynamicBatching(place.queue_delay_us) if batching else None,
+        "dynamic_batching": (
+            DynamicBatching(place.queue_delay_us, preferred if batching else ())
+            if batching
+            else None
+        ),
+        "warmup": warmup,
     }
 
 
@@ -153,24 +188,30 @@ def tensorrt_plan(
         name=stage.name,
         platform="tensorrt_plan",
         default_model_filename="model.plan",
-        **_common(stage, place),  # type: ignore[arg-type]
+        cuda_graphs=place.cuda_graphs,
+        **_common(stage, replace(place, cuda_graphs=False)),  # type: ignore[arg-type]
     )
     return RuntimeOutput(config, {"model.plan": plan_path})
 
 
 def python_torch(
-    stage: NetworkStage, place: NetworkPlacement, plan: ModelCard | None = None
+    stage: Network, place: NetworkPlacement, plan: ModelCard | None = None
 ) -> RuntimeOutput:
-    card = stage.card
-    checkpoint = find_checkpoint(stage.path.parent, card.source_checkpoint, card.source_sha256)
+    """A network (or ``sam``, encoder + decoder in one model) as PyTorch in the Python backend."""
+    fused = isinstance(stage, FusedSamStage)
+    source = stage.encoder if isinstance(stage, FusedSamStage) else stage
+    card = source.card
+    checkpoint = find_checkpoint(source.path.parent, card.source_checkpoint, card.source_sha256)
     staging = Path(tempfile.mkdtemp(prefix=f"loadcheck-torch-{stage.name}-"))
     files, settings = prepare_network(
         stage.name, checkpoint, card.model_type, card.image_size, staging
     )
+    settings = replace(settings, fused_attention=place.fused_attention)
+    kind = TorchSamStep.kind if fused else TorchNetworkStep.kind
     config = ModelConfig(
         name=stage.name,
         backend="python",
-        parameters=step_parameters(TorchNetworkStep.kind, settings),
+        parameters=step_parameters(kind, settings),
         **_common(stage, place),  # type: ignore[arg-type]
     )
     return RuntimeOutput(config, files, staging=staging)

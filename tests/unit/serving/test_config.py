@@ -77,6 +77,18 @@ def _configs(tmp: Path) -> dict[str, ModelConfig]:
         for stage in (seg.detector, seg.sam_decoder):
             out = make(_stage(stage, tmp), placement, plans.get(stage.name))
             configs[f"{stage.name}.{runtime.value}"] = out.config
+    tuned = dataclasses.replace(
+        placement, queue_delay_us=0, preferred_batch_sizes=(4, 8), warmup=True
+    )
+    make = RUNTIMES[Runtime.PYTHON_ONNXRUNTIME]
+    configs["sam_encoder.tuned"] = make(_stage(seg.sam_encoder, tmp), tuned, None).config
+    configs["sam_decoder.tuned"] = make(_stage(seg.sam_decoder, tmp), tuned, None).config
+    graphs = dataclasses.replace(tuned, cuda_graphs=True)
+    detector = _stage(seg.detector, tmp)
+    configs["detector.tensorrt.tuned"] = RUNTIMES[Runtime.TENSORRT](
+        detector, graphs, plans[tn.DETECTOR_MODEL]
+    ).config
+    configs["scorer_site_a.instances"] = layout.scorer_config("site_a", InstanceGroup(3), (3,))
     return configs
 
 
@@ -93,6 +105,10 @@ NAMES = (
         for r in Runtime
         if r is not Runtime.PYTHON_TORCH
     ),
+    "sam_encoder.tuned",
+    "sam_decoder.tuned",
+    "detector.tensorrt.tuned",
+    "scorer_site_a.instances",
 )
 
 
@@ -215,3 +231,43 @@ def test_tensorrt_refuses_settings_beyond_the_plans_profile(
         RUNTIMES[Runtime.TENSORRT](
             _stage(stage, tmp_path), placement, _plans(tmp_path, seg)[network]
         )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"preferred_batch_sizes": (16,)}, "must not exceed the max batch 8"),
+        ({"cuda_graphs": True}, "TensorRT plans"),
+    ],
+)
+def test_batcher_and_optimization_settings_a_runtime_cannot_honour_are_refused(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    placement = dataclasses.replace(GPU_PLACEMENT, **change)  # type: ignore[arg-type]
+    stage = _stage(_segmentator().sam_encoder, tmp_path)
+    with pytest.raises(RuntimeSettingsError, match=message):
+        RUNTIMES[Runtime.PYTHON_ONNXRUNTIME](stage, placement, None)
+
+
+def test_warmup_runs_the_max_batch_and_a_non_batching_model_at_batch_one(tmp_path: Path) -> None:
+    seg = _segmentator()
+    warm = dataclasses.replace(GPU_PLACEMENT, warmup=True)
+    make = RUNTIMES[Runtime.PYTHON_ONNXRUNTIME]
+    encoder = parse_config(render_config(make(_stage(seg.sam_encoder, tmp_path), warm).config))
+    decoder = parse_config(render_config(make(_stage(seg.sam_decoder, tmp_path), warm).config))
+    assert [w["batch_size"] for w in encoder["model_warmup"]] == [1, 8]
+    assert [w["batch_size"] for w in decoder["model_warmup"]] == [1]
+    boxes = decoder["model_warmup"][0]["inputs"][tn.SAM_DECODER_BOXES]
+    assert [int(d) for d in boxes["dims"]] == [1, 4] and boxes["zero_data"]
+
+
+def test_repository_settings_place_the_encoder_with_its_preferred_batches() -> None:
+    from loadcheck.serving.repository import RepositoryError, RepositorySettings
+
+    settings = RepositorySettings(encoder_preferred_batch=(2, 4), warmup=True)
+    assert settings.placement(tn.SAM_ENCODER_MODEL).preferred_batch_sizes == (2, 4)
+    assert settings.placement(tn.DETECTOR_MODEL).preferred_batch_sizes == ()
+    assert RepositorySettings.from_json(settings.to_json()) == settings
+    assert RepositorySettings().queue_delay_us == 0
+    with pytest.raises(RepositoryError, match="scorer_instances"):
+        RepositorySettings(scorer_instances=0)
