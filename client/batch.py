@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -16,6 +17,9 @@ from loadcheck.client.images import ImageSource, SourceReader
 from loadcheck.client.overlay import render_overlay, write_overlay
 
 logger = logging.getLogger(__name__)
+
+#: Called with each inspected item and its image's bytes (``inspect --record``); must not block.
+ResultHook = Callable[[BatchItem, bytes], None]
 
 
 def overlay_path(directory: Path, item: BatchItem) -> Path:
@@ -38,9 +42,10 @@ async def run_batch(
     concurrency: int,
     overlays: Path | None = None,
     progress: bool = True,
+    on_result: ResultHook | None = None,
 ) -> list[BatchItem]:
-    """Inspect ``sources``; returns the items in input order, writes overlays if asked, and
-    closes the client.
+    """Inspect ``sources``; returns the items in input order, writes overlays if asked, hands
+    each inspected item with its image's bytes to ``on_result``, and closes the client.
 
     Raises:
         TransientError: no ready server answers (checked once before the batch).
@@ -65,6 +70,13 @@ async def run_batch(
                         await asyncio.to_thread(_write_overlay, reader, overlays, item)
                     except (OSError, InspectionError) as exc:
                         logger.warning("overlay of %s not written: %s", item.source.label, exc)
+                if on_result is not None and item.ok:
+                    try:
+                        image = await asyncio.to_thread(reader.read, item.source)
+                    except (OSError, InspectionError) as exc:
+                        logger.warning("%s not recorded: %s", item.source.label, exc)
+                    else:
+                        on_result(item, image)
     finally:
         await client.close()
     return sorted(items, key=lambda i: i.index)

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from loadcheck.cli_options import api_key_option, triton_url_option
+from loadcheck.cli_options import api_key_option, database_option, home_option, triton_url_option
 from loadcheck.client.formats import OutputFormat
 from loadcheck.deploy_constants import TRITON_GRPC_PORT, TRITON_HTTP_PORT
 
 if TYPE_CHECKING:
-    from loadcheck.client.async_client import AsyncInspectionClient
+    from loadcheck.client.async_client import AsyncInspectionClient, BatchItem
     from loadcheck.client.transport import Protocol_
+    from loadcheck.records.recorder import Recorder
 
 DEFAULT_HTTP_URL = f"localhost:{TRITON_HTTP_PORT}"
 DEFAULT_GRPC_URL = f"localhost:{TRITON_GRPC_PORT}"
@@ -38,6 +39,34 @@ def make_client(
 def _usage_error(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(2)
+
+
+def open_recorder(database: str | None, home: Path, camera: str | None) -> Recorder | None:
+    """The recorder of ``--record``. A bad database URL, a missing records extra or a database
+    newer than this loadcheck are usage errors (exit 2, nothing sent); an unreachable database
+    is warned about and the photos are inspected all the same, unrecorded (``None``): a record
+    never costs a verdict."""
+    try:
+        import sqlalchemy as sa
+
+        from loadcheck.records.model import RecordError
+        from loadcheck.records.recorder import open_recorder as open_records
+    except ImportError as exc:
+        raise _usage_error(
+            f"--record needs the records extra ({exc.name} is missing): "
+            'pip install "loadcheck[records]"'
+        ) from None
+    try:
+        return open_records(database, home, recorded_by="inspect", camera=camera)
+    except RecordError as exc:
+        raise _usage_error(str(exc)) from None
+    except sa.exc.SQLAlchemyError as exc:
+        typer.echo(
+            f"warning: --record: cannot open the records database, inspecting without "
+            f"recording: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+            err=True,
+        )
+        return None
 
 
 def inspect_command(
@@ -69,6 +98,17 @@ def inspect_command(
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per request."),
     api_key: str | None = api_key_option(),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    record: bool = typer.Option(
+        False,
+        "--record",
+        help="Store each verdict with its photo in the inspection records (docs/records.md); "
+        "a failed record write never changes a verdict.",
+    ),
+    camera: str | None = typer.Option(
+        None, "--camera", help="With --record: the camera the photos come from."
+    ),
+    database: str | None = database_option(),
+    home: Path = home_option(),
 ) -> None:
     """Inspect truck photos: a verdict per image, the failures, and a summary line.
 
@@ -97,6 +137,14 @@ def inspect_command(
         raise _usage_error(str(exc)) from None
     if overlays is not None:
         overlays.mkdir(parents=True, exist_ok=True)
+    recorder = open_recorder(database, home, camera) if record else None
+    on_result = None
+    if recorder is not None:
+
+        def on_result(item: BatchItem, image: bytes) -> None:
+            assert item.result is not None
+            recorder.record(item.result, image, integrator=integrator, source=item.source.label)
+
     start = time.perf_counter()
     try:
         items = asyncio.run(
@@ -107,8 +155,10 @@ def inspect_command(
                 concurrency=concurrency,
                 overlays=overlays,
                 progress=progress,
+                on_result=on_result,
             )
         )
+        elapsed = time.perf_counter() - start
     except ModelNotFoundError as exc:
         raise _usage_error(f"integrator {integrator!r} is not deployed: {exc}") from None
     except ValueError as exc:
@@ -116,7 +166,16 @@ def inspect_command(
     except TransientError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    elapsed = time.perf_counter() - start
+    finally:
+        if recorder is not None:
+            stats = recorder.close()
+            typer.echo(
+                f"recorded {stats.written} inspections, {stats.dropped} dropped"
+                + (f", {stats.queued} not written in time" if stats.queued else ""),
+                err=True,
+            )
+        elif record:
+            typer.echo("recorded 0 inspections: the records database was unreachable", err=True)
     if output is not None:
         with output.open("w", encoding="utf-8", newline="") as fh:
             write_results(items, fmt, fh, color=False)

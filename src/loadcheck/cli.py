@@ -18,6 +18,7 @@ from loadcheck.demo.cli import demo_command
 from loadcheck.export.cli import export_app
 from loadcheck.gateway.cli import gateway_app
 from loadcheck.integrators.cli import integrator_app
+from loadcheck.records.cli import records_app
 from loadcheck.serving import cli as serving_cli
 from loadcheck.synth.cli import synth_command
 from loadcheck.train.cli import train_app
@@ -61,6 +62,7 @@ app.command("deploy")(serving_cli.deploy_command)
 app.command("undeploy")(serving_cli.undeploy_command)
 app.add_typer(integrator_app, name="integrator")
 app.command("inspect")(inspect_command)
+app.add_typer(records_app, name="records")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(console_app, name="console")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from loadcheck.environment import API_KEY, HOME, REPOSITORY, TRITON_URL
+from loadcheck.environment import API_KEY, DATABASE_URL, HOME, REPOSITORY, TRITON_URL
 from loadcheck.export.sam_models import SAM_MODEL_TYPES
 
 
@@ -34,6 +34,19 @@ def home_option() -> Any:
         "--home",
         envvar=HOME.name,
         help="Workspace folder (integrators, fitting data, tokens, admins, audit log).",
+    )
+
+
+def database_option() -> Any:
+    """``--database URL``: the inspection records' database, ``$LOADCHECK_DATABASE_URL``; unset:
+    SQLite in the workspace (``<--home>/records.db``)."""
+    return typer.Option(
+        None,
+        "--database",
+        envvar=DATABASE_URL.name,
+        help="Records database URL (postgresql://USER@HOST:PORT/DB or sqlite:///PATH); "
+        "default: SQLite records.db in the workspace (--home).",
+        show_default=False,
     )
 
 

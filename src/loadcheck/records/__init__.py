@@ -10,6 +10,8 @@ workspace's ``records.db``, the default) or PostgreSQL (``$LOADCHECK_DATABASE_UR
 See docs/records.md.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from loadcheck.records.model import (
     InspectionRecord,
     Provenance,
@@ -19,8 +21,10 @@ from loadcheck.records.model import (
     RecordQuery,
     TruckRecord,
 )
-from loadcheck.records.store import DEFAULT_MAX_PHOTO_BYTES, RecordStore
 from loadcheck.records.writer import RecordWriter, WriterStats
+
+if TYPE_CHECKING:
+    from loadcheck.records.store import DEFAULT_MAX_PHOTO_BYTES, RecordStore
 
 __all__ = [
     "DEFAULT_MAX_PHOTO_BYTES",
@@ -35,3 +39,13 @@ __all__ = [
     "TruckRecord",
     "WriterStats",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The store needs SQLAlchemy (the records extra): imported on first use, so that the
+    # payloads, the writer and ``loadcheck --help`` work without it.
+    if name in ("RecordStore", "DEFAULT_MAX_PHOTO_BYTES"):
+        from loadcheck.records import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
