@@ -9,8 +9,9 @@
   export) loads it once and saves the deploy-form wrapper as TorchScript (``model.ts``); the
   server only runs ``torch.jit.load``.
 
-On GPU the networks run in bfloat16 autocast; outputs are cast back to float32. The requests
-Triton batches for one ``execute`` call run as one batch (:class:`NetworkStep`).
+On GPU the networks run in bfloat16 autocast (``bf16``, the default); outputs are cast back to
+float32. The requests Triton batches for one ``execute`` call run as one batch
+(:class:`NetworkStep`).
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class TorchNetworkSettings(StepSettings):
     file: the weights in the model's version folder (``sam.pth`` or ``model.ts``).
     fused_attention: SAM's encoder attention through ``scaled_dot_product_attention``
         (:mod:`loadcheck.pipeline.sam_attention`); ``false``: segment-anything's own.
+    bf16: on a GPU, run in bfloat16 autocast (``false``: float32 throughout).
     """
 
     network: str = tn.SAM_ENCODER_MODEL
@@ -116,6 +118,7 @@ class TorchNetworkSettings(StepSettings):
     img_size: int = 1024
     file: str = SAM_FILE
     fused_attention: bool = True
+    bf16: bool = True
 
     def __post_init__(self) -> None:
         if self.network not in (tn.DETECTOR_MODEL, *SAM_NETWORKS):
@@ -153,7 +156,9 @@ class TorchNetworkStep(NetworkStep):
         cuda = self.device.type == "cuda"
         with (
             torch.inference_mode(),
-            torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cuda),
+            torch.autocast(
+                self.device.type, dtype=torch.bfloat16, enabled=cuda and self.settings.bf16
+            ),
         ):
             out = self.engine(*tensors)
         values = out if isinstance(out, tuple | list) else (out,)

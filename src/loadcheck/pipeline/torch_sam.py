@@ -82,7 +82,7 @@ class TorchSamStep(TorchNetworkStep):
             raise StepInputError(
                 f"input {tn.SAM_ENCODER_INPUT!r}: expected one image per request, got {sizes}"
             )
-        cuda = device.type == "cuda"
+        cuda = device.type == "cuda" and self.settings.bf16
         results = []
         with (
             torch.inference_mode(),

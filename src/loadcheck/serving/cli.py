@@ -131,6 +131,9 @@ def build_command(
         "--fused-attention/--eager-attention",
         help="python-torch: SAM encoder attention through PyTorch's fused SDPA, or SAM's own.",
     ),
+    bf16: bool = typer.Option(
+        DEFAULTS.bf16, "--bf16/--fp32", help="python-torch on a GPU: bfloat16 autocast or float32."
+    ),
     warmup: bool = typer.Option(
         DEFAULTS.warmup, "--warmup", help="Triton runs zeros through each network at load."
     ),
@@ -174,6 +177,7 @@ def build_command(
             fuse_sam=fuse_sam,
             fused_attention=fused_attention,
             warmup=warmup,
+            bf16=bf16,
             encoder_preferred_batch=tuple(encoder_preferred_batch),
             cuda_graphs=cuda_graphs,
             scorer_instances=scorer_instances,

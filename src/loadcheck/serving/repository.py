@@ -81,6 +81,7 @@ class RepositorySettings:
         encoder_preferred_batch: the encoder's (or ``sam``'s) preferred batch sizes.
         cuda_graphs: ``optimization.cuda.graphs`` for TensorRT plans.
         scorer_instances: instances of each ``scorer_<name>``.
+        bf16: ``python-torch`` on a GPU: bfloat16 autocast (off: float32).
     """
 
     runtime: Mapping[str, str] = field(
@@ -105,6 +106,7 @@ class RepositorySettings:
     encoder_preferred_batch: tuple[int, ...] = ()
     cuda_graphs: bool = False
     scorer_instances: int = 1
+    bf16: bool = True
 
     def __post_init__(self) -> None:
         runtimes = {}
@@ -187,6 +189,7 @@ class RepositorySettings:
             warmup=self.warmup,
             cuda_graphs=self.cuda_graphs,
             fused_attention=self.fused_attention,
+            bf16=self.bf16,
         )
 
     def runtime_of(self, network: str) -> Runtime:
@@ -228,6 +231,7 @@ class RepositorySettings:
                 ),
                 cuda_graphs=bool(data.get("cuda_graphs", False)),
                 scorer_instances=int(data.get("scorer_instances", 1)),
+                bf16=bool(data.get("bf16", True)),
             )
         except (TypeError, ValueError) as exc:
             raise RepositoryError(f"{MANIFEST}: malformed settings: {exc}") from exc

@@ -65,6 +65,7 @@ class NetworkPlacement:
         warmup: Triton runs zeros through the model at load (batch 1, and the max batch).
         cuda_graphs: ``optimization.cuda.graphs`` (TensorRT plans; refused by the others).
         fused_attention: ``python-torch``: SAM's encoder attention through PyTorch's SDPA.
+        bf16: ``python-torch`` on a GPU: bfloat16 autocast (off: float32).
     """
 
     max_batch_size: int
@@ -76,6 +77,7 @@ class NetworkPlacement:
     warmup: bool = False
     cuda_graphs: bool = False
     fused_attention: bool = True
+    bf16: bool = True
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,7 @@ def python_torch(
     files, settings = prepare_network(
         stage.name, checkpoint, card.model_type, card.image_size, staging
     )
-    settings = replace(settings, fused_attention=place.fused_attention)
+    settings = replace(settings, fused_attention=place.fused_attention, bf16=place.bf16)
     kind = TorchSamStep.kind if fused else TorchNetworkStep.kind
     config = ModelConfig(
         name=stage.name,
