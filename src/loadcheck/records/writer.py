@@ -20,8 +20,10 @@ from loadcheck.records.model import InspectionRecord
 
 LOGGER = logging.getLogger(__name__)
 
-#: Records waiting for the store at most (about 1 GB of photos at 3 MB, at worst 16 MB each).
+#: Records waiting for the store at most.
 DEFAULT_QUEUE_SIZE = 256
+#: Photo bytes waiting for the store at most (bounds the writer's memory when the store is down).
+DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024
 #: Seconds between two warnings about dropped records.
 WARN_EVERY_S = 30.0
 
@@ -39,7 +41,8 @@ class WriterStats:
     Attributes:
         submitted: records handed to :meth:`RecordWriter.submit`.
         written: records the store accepted.
-        dropped_full: records dropped because the queue was full (or the writer closed).
+        dropped_full: records dropped because the queue was full (records or photo bytes), or
+            the writer was closed.
         dropped_failed: records dropped because the store's write failed.
         queued: records waiting now.
     """
@@ -65,13 +68,25 @@ class RecordWriter:
     Args:
         sink: the store.
         queue_size: records that may wait; more are dropped (``submit`` never blocks).
+        max_queued_bytes: photo bytes that may wait; a record whose photo would pass this is
+            dropped too.
 
     Use as a context manager, or call :meth:`close` (it waits for the queue to drain).
     """
 
-    def __init__(self, sink: RecordSink, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+    def __init__(
+        self,
+        sink: RecordSink,
+        *,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
+    ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size: expected at least 1, got {queue_size}")
+        if max_queued_bytes < 0:
+            raise ValueError(f"max_queued_bytes: expected >= 0, got {max_queued_bytes}")
+        self._max_queued_bytes = max_queued_bytes
+        self._queued_bytes = 0
         self._sink = sink
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
@@ -97,9 +112,11 @@ class RecordWriter:
         queue or a closed writer. Returns whether it was queued (else it was counted dropped)."""
         with self._lock:
             self._submitted += 1
-            if not self._closed:
+            size = len(photo) if photo is not None else 0
+            if not self._closed and self._queued_bytes + size <= self._max_queued_bytes:
                 try:
                     self._queue.put_nowait((record, photo))
+                    self._queued_bytes += size
                     return True
                 except queue.Full:
                     pass
@@ -113,6 +130,8 @@ class RecordWriter:
             if item is _STOP:
                 return
             record, photo = cast(tuple[InspectionRecord, bytes | None], item)
+            with self._lock:
+                self._queued_bytes -= len(photo) if photo is not None else 0
             try:
                 self._sink.add(record, photo)
             except Exception as exc:  # the store may fail in any way; the writer goes on

@@ -59,6 +59,20 @@ def test_a_full_queue_drops_records_and_counts_them_without_blocking() -> None:
     assert len(sink.added) == 4
 
 
+def test_queued_photo_bytes_are_bounded_too() -> None:
+    sink = BlockedSink()
+    writer = RecordWriter(sink, queue_size=100, max_queued_bytes=10)
+    assert writer.submit(record(0))  # taken by the thread at once
+    assert sink.entered.wait(10)
+    assert writer.submit(record(1), b"y" * 6)
+    assert not writer.submit(record(2), b"z" * 6)  # 12 bytes would wait
+    assert writer.submit(record(3), b"w" * 4)
+    assert writer.submit(record(4))  # no photo: no bytes
+    sink.release.set()
+    stats = writer.close()
+    assert (stats.written, stats.dropped_full) == (4, 1)
+
+
 def test_failed_writes_are_counted_and_the_writer_goes_on() -> None:
     writer = RecordWriter(FailingSink(), queue_size=10)
     for i in range(5):
