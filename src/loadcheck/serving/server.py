@@ -149,13 +149,24 @@ def server_env(binary: ServerBinary, base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def _unpacked_bundle(executable: Path) -> ServerBinary:
+    """``executable``, with ``../backends`` and ``../libs`` beside its folder when it is the
+    server of a bundle made by ``make_triton_bundle.sh`` (unpacked on a GPU host)."""
+    root = executable.resolve().parent.parent
+    backends = root / "backends"
+    if not (backends / "python" / "triton_python_backend_stub").is_file():
+        return ServerBinary(executable)
+    libs = (root / "libs",) if (root / "libs").is_dir() else ()
+    return ServerBinary(executable, backends, libs)
+
+
 def find_tritonserver() -> ServerBinary:
     """``$TRITONSERVER`` > ``tritonserver`` on PATH > the bundled CPU binary."""
     env = os.environ.get("TRITONSERVER")
     if env:
         if not Path(env).is_file():
             raise TritonStartError(f"$TRITONSERVER={env} is not a file")
-        return ServerBinary(Path(env))
+        return _unpacked_bundle(Path(env))
     on_path = shutil.which("tritonserver")
     if on_path:
         return ServerBinary(Path(on_path))

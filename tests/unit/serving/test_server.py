@@ -71,6 +71,22 @@ def test_tritonserver_env_var_wins_and_must_exist(tmp_path: Path, monkeypatch):
         find_tritonserver()
 
 
+def test_an_unpacked_gpu_bundle_serves_with_its_own_backends_and_libraries(
+    tmp_path: Path, monkeypatch
+):
+    """The layout of ../shared/gpu/make_triton_bundle.sh: bin/, backends/python/ with the stub,
+    libs/."""
+    for folder in ("bin", "backends/python", "libs"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "bin" / "tritonserver").write_text("")
+    (tmp_path / "backends" / "python" / "triton_python_backend_stub").write_text("")
+    monkeypatch.setenv("TRITONSERVER", str(tmp_path / "bin" / "tritonserver"))
+    binary = find_tritonserver()
+    assert binary.backend_dir == tmp_path / "backends"
+    assert binary.library_path == (tmp_path / "libs",)
+    assert f"--backend-directory={tmp_path / 'backends'}" in TritonServer(tmp_path).command(binary)
+
+
 def test_starting_on_a_missing_repository_fails_clearly(tmp_path: Path):
     with pytest.raises(TritonStartError, match="is not a folder"):
         TritonServer(tmp_path / "nope").start()
