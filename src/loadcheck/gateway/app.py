@@ -11,16 +11,33 @@ Errors are JSON ``{"error": "<reason>"}``, never a traceback:
 =====  ===========================================================================
 400    no multipart body, or no file field ``image``
 404    unknown token (or its integrator is not deployed on Triton)
+408    the body did not arrive within the body timeout, or too slowly (the connection is
+       closed); headers that do not arrive in time are answered 408 by the server
 413    body over the configured limit
 422    the file is not an image the pipeline accepts (the reason says why); its header is
        checked (format, pixel limit) before any decoding, off the event loop
 502    Triton failed on the request
-503    Triton unreachable or unavailable (with ``Retry-After``)
+503    Triton unreachable or unavailable, or ``max_in_flight`` uploads already in progress
+       (with ``Retry-After``)
 500    a bug in the gateway (logged with its traceback, body without it)
 =====  ===========================================================================
 
 ``GET /healthz`` answers 200 while the process runs; ``GET /readyz`` answers 200 only when Triton
 is ready (else 503 with ``Retry-After``), for load balancers.
+
+The body is read once, as it arrives, keeping only the image (:mod:`loadcheck.gateway.upload`);
+the server's own limits (header timeout, connection cap) are in :mod:`loadcheck.gateway.server`.
+
+==========================  ======================================  ===========================
+limit                       ``loadcheck gateway`` option            default
+==========================  ======================================  ===========================
+``max_body_bytes``          ``--max-body-mb``                       20 MiB (413 above)
+``limits.header_timeout_s`` ``--header-timeout``                    10 s (408, closed)
+``limits.body_timeout_s``   ``--body-timeout``                      60 s (408, closed)
+``min_body_rate_bytes_s``   ``--min-body-rate-kib``                 8 KiB/s after 5 s (408)
+``limits.max_connections``  ``--max-connections``                   256 (503 above)
+``limits.max_in_flight``    ``--max-in-flight``                     16 uploads (503 above)
+==========================  ======================================  ===========================
 """
 
 from __future__ import annotations
@@ -28,7 +45,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -36,10 +53,8 @@ import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -52,6 +67,14 @@ from loadcheck.client.errors import (
     first_line,
 )
 from loadcheck.client.images import check_image_bytes
+from loadcheck.gateway.limits import GatewayLimits
+from loadcheck.gateway.upload import (
+    BodyLimits,
+    BodyTooSlowError,
+    ClientGoneError,
+    UploadError,
+    read_image_field,
+)
 from loadcheck.imageio import DEFAULT_MAX_PIXELS
 from loadcheck.payloads import InspectionResult
 
@@ -82,13 +105,14 @@ class TokenLookup(Protocol):
     def lookup(self, token: str) -> str | None: ...
 
 
-class _BodyTooLargeError(Exception):
-    pass
-
-
-def error_response(status: int, reason: str, *, retry_after_s: int | None = None) -> JSONResponse:
-    """``{"error": reason}`` with ``status`` (and ``Retry-After`` when given)."""
-    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+def error_response(
+    status: int, reason: str, *, retry_after_s: int | None = None, close: bool = False
+) -> JSONResponse:
+    """``{"error": reason}`` with ``status`` (and ``Retry-After`` when given; ``close``: the
+    server closes the connection after it)."""
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else {}
+    if close:
+        headers["Connection"] = "close"
     return JSONResponse({"error": reason}, status_code=status, headers=headers)
 
 
@@ -105,24 +129,6 @@ def legacy_body(result: InspectionResult, *, detail: bool) -> dict[str, Any]:
     return body
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLargeError
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLargeError
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _once(data: bytes) -> AsyncGenerator[bytes, None]:
-    yield data
-
-
 def create_app(
     backend: InferenceBackend,
     tokens: TokenLookup,
@@ -131,6 +137,7 @@ def create_app(
     retry_after_s: int = DEFAULT_RETRY_AFTER_S,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_concurrent_checks: int = DEFAULT_MAX_CONCURRENT_CHECKS,
+    limits: GatewayLimits | None = None,
 ) -> Starlette:
     """The gateway ASGI application.
 
@@ -142,17 +149,38 @@ def create_app(
         max_pixels: largest image accepted, in pixels as its header declares (422 above,
             nothing decoded); the serving pipeline's default.
         max_concurrent_checks: image checks running at once, in worker threads.
+        limits: the body timeout and minimum rate (408), and the uploads in progress at once
+            (``max_in_flight``; 503 with ``Retry-After`` above, nothing queued); the defaults of
+            :class:`GatewayLimits` when None. The server applies its other fields.
     """
     if max_concurrent_checks < 1:
         raise ValueError(f"max_concurrent_checks: expected >= 1, got {max_concurrent_checks}")
+    limits = limits or GatewayLimits()
+    body_limits = BodyLimits(
+        max_bytes=max_body_bytes,
+        timeout_s=limits.body_timeout_s,
+        min_rate_bytes_s=limits.min_body_rate_bytes_s,
+    )
+    in_flight = [0]
     image_checks = anyio.CapacityLimiter(max_concurrent_checks)
     check = functools.partial(check_image_bytes, max_bytes=max_body_bytes, max_pixels=max_pixels)
 
     async def handle_image_post(request: Request) -> Response:
         start = time.perf_counter()
         token = request.path_params["token"]
-        integrator = await run_in_threadpool(tokens.lookup, token)
-        response = await _inspect(request, integrator)
+        if in_flight[0] >= limits.max_in_flight:
+            logger.warning("%d uploads in progress: answering 503", in_flight[0])
+            return error_response(
+                503,
+                f"the gateway is busy with {limits.max_in_flight} uploads; retry later",
+                retry_after_s=retry_after_s,
+            )
+        in_flight[0] += 1
+        try:
+            integrator = await run_in_threadpool(tokens.lookup, token)
+            response = await _inspect(request, integrator)
+        finally:
+            in_flight[0] -= 1
         logger.info(
             "POST token=%s… integrator=%s -> %d in %.1f ms",
             token[:4],
@@ -165,34 +193,22 @@ def create_app(
     async def _inspect(request: Request, integrator: str | None) -> Response:
         if integrator is None:
             return error_response(404, "unknown token")
+        declared = request.headers.get("content-length", "")
         try:
-            body = await _read_limited(request, max_body_bytes)
-        except _BodyTooLargeError:
-            return error_response(413, f"request body over the limit of {max_body_bytes} bytes")
-        except ClientDisconnect:
-            return error_response(400, "the client disconnected before sending the whole body")
-        content_type = request.headers.get("content-type", "")
-        if not content_type.lower().startswith("multipart/form-data"):
-            return error_response(
-                400, f"expected a multipart/form-data body with a file field {IMAGE_FIELD!r}"
+            data = await read_image_field(
+                request.receive,
+                request.headers.get("content-type", ""),
+                body_limits,
+                field=IMAGE_FIELD,
+                declared_length=int(declared) if declared.isdigit() else None,
             )
-        try:
-            form = await MultiPartParser(
-                request.headers, _once(body), max_files=4, max_fields=32
-            ).parse()
-        except MultiPartException as exc:
-            return error_response(400, f"malformed multipart/form-data body: {exc.message}")
-        try:
-            upload = form.get(IMAGE_FIELD)
-            if upload is None:
-                return error_response(400, f"missing form field {IMAGE_FIELD!r}")
-            if not isinstance(upload, UploadFile):
-                return error_response(
-                    400, f"form field {IMAGE_FIELD!r} must be a file upload, not a text value"
-                )
-            data = await upload.read()
-        finally:
-            await form.close()
+        except BodyTooSlowError as exc:
+            logger.warning("%s", exc)
+            return error_response(exc.status, str(exc), close=True)
+        except ClientGoneError as exc:
+            return error_response(exc.status, str(exc), close=True)
+        except UploadError as exc:
+            return error_response(exc.status, str(exc))
         try:  # header first, then a reduced decode: in a worker thread, a few at a time
             await anyio.to_thread.run_sync(check, data, limiter=image_checks)
         except InvalidImageError as exc:
