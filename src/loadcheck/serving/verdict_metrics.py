@@ -129,11 +129,15 @@ class ScorerMetrics:
     def __init__(self, api: Any, integrator: str, reference: DriftReference | None) -> None:
         family = api.MetricFamily
         labels = {"integrator": integrator}
+        # Triton refuses a metric whose family object was garbage-collected: one family per
+        # name, kept on this object for its whole life
+        self._families: dict[str, Any] = {}
 
         def metric(name: str, kind: Any, text: str, **extra: str) -> Any:
-            return family(name=name, description=text, kind=kind).Metric(labels={**labels, **extra})
+            if name not in self._families:
+                self._families[name] = family(name=name, description=text, kind=kind)
+            return self._families[name].Metric(labels={**labels, **extra})
 
-        # families must outlive their metrics: keep them on the object in creation order
         self._verdicts = {
             v: metric(VERDICTS_TOTAL, family.COUNTER, "Answered photos by verdict", verdict=v.value)
             for v in Verdict
@@ -149,19 +153,11 @@ class ScorerMetrics:
             )
         }
         self.reference = reference
+        self._metric = metric
+        self._gauge = family.GAUGE
+        # created at the first measurement: no series (rather than a misleading 0) before it
         self._psi: dict[str, Any] = {}
         self._outside: dict[str, Any] = {}
-        if reference is not None:
-            for name in reference.names:
-                self._psi[name] = metric(
-                    FEATURE_PSI, family.GAUGE, "PSI of recent features vs fitting", feature=name
-                )
-                self._outside[name] = metric(
-                    FEATURE_OUT_OF_RANGE,
-                    family.GAUGE,
-                    "Share of recent features outside the fitting range",
-                    feature=name,
-                )
         self._probability: deque[float] = deque(maxlen=WINDOW)
         self._confidence: deque[float] = deque(maxlen=WINDOW)
         self._iou: deque[float] = deque(maxlen=WINDOW)
@@ -196,6 +192,17 @@ class ScorerMetrics:
         assert self.reference is not None
         self._since_drift = 0
         report = measure_drift(self.reference, np.stack(self._features))
+        if not self._psi:
+            for name in self.reference.names:
+                self._psi[name] = self._metric(
+                    FEATURE_PSI, self._gauge, "PSI of recent features vs fitting", feature=name
+                )
+                self._outside[name] = self._metric(
+                    FEATURE_OUT_OF_RANGE,
+                    self._gauge,
+                    "Share of recent features outside the fitting range",
+                    feature=name,
+                )
         for feature in report.features:
             self._psi[feature.name].set(feature.psi)
             self._outside[feature.name].set(feature.out_of_range_share)
