@@ -54,10 +54,13 @@ class Recorder:
         camera: str | None = None,
         at: datetime | None = None,
         needs_review: bool | None = None,
+        provenance: Provenance | None = None,
     ) -> bool:
         """Queue the record of ``result`` (and its photo); never blocks or raises for the store.
-        Returns whether it was queued (a full queue drops it, and counts it)."""
-        base = self.provenance
+        ``provenance`` replaces the recorder's for this record (a gateway serving several
+        integrators knows each one's scorer version). Returns whether it was queued (a full
+        queue drops it, and counts it)."""
+        base = provenance or self.provenance
         record = InspectionRecord.from_result(
             result,
             integrator=integrator,
