@@ -41,7 +41,9 @@ def console_command(
     port: int = typer.Option(CONSOLE_PORT, "--port", min=1, max=65535, help="Port to listen on."),
     host: str = host_option("--address"),
     home: Path = home_option(),
-    repository: Path = repository_option("Model repository Triton serves."),
+    repository: str = repository_option(
+        "Model repository Triton serves: a folder or s3://bucket/prefix."
+    ),
     triton: str = triton_url_option(
         "--triton", "Triton's HTTP host:port.", TRITON_URL.get_default()
     ),

@@ -13,7 +13,7 @@ from loadcheck.environment import (
     PUBLIC_TRITON_URL,
     TRITON_URL,
 )
-from loadcheck.workspace.paths import default_home, default_repository
+from loadcheck.workspace.paths import default_home, repository_location
 
 #: Most images one "Segment images" upload may hold (``$LOADCHECK_CONSOLE_MAX_IMAGES``).
 DEFAULT_MAX_IMAGES = int(CONSOLE_MAX_IMAGES.get_default())
@@ -25,7 +25,8 @@ class ConsoleConfig:
 
     Attributes:
         home: the workspace folder (``$LOADCHECK_HOME``, default ``./workspace``).
-        repository: the model repository Triton serves (``$LOADCHECK_REPOSITORY``).
+        repository: the model repository Triton serves (``$LOADCHECK_REPOSITORY``): a folder
+            or ``s3://bucket/prefix``.
         triton_url: Triton's HTTP ``host:port`` (``$LOADCHECK_TRITON_URL``, default
             ``localhost:8000``).
         api_key: the key of Triton's model-repository API (``$LOADCHECK_API_KEY``).
@@ -34,7 +35,7 @@ class ConsoleConfig:
     """
 
     home: Path
-    repository: Path
+    repository: str
     triton_url: str
     api_key: str | None
     max_images: int = DEFAULT_MAX_IMAGES
@@ -53,7 +54,7 @@ class ConsoleConfig:
         triton = TRITON_URL.get_text()
         return cls(
             home=default_home(),
-            repository=default_repository(),
+            repository=repository_location(),
             triton_url=triton,
             api_key=API_KEY.get(),
             max_images=max_images,

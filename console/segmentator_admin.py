@@ -24,6 +24,7 @@ from loadcheck.serving.repository import (
     read_manifest,
 )
 from loadcheck.serving.state import deployed_integrators
+from loadcheck.serving.storage import CONFIG_FILE, is_object_store, open_repository
 from loadcheck.workspace.db import Workspace
 
 LOG = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class ModelStatus:
     reason: str = ""
 
 
-def read_settings(repository: Path) -> tuple[RepositorySettings, Path | None]:
+def read_settings(repository: str | Path) -> tuple[RepositorySettings, Path | None]:
     """The settings the repository was last built with and its export folder.
 
     Raises:
@@ -64,7 +65,7 @@ def export_files(export_dir: Path) -> dict[str, str]:
 def apply_settings(
     workspace: Workspace,
     export_dir: Path,
-    repository: Path,
+    repository: str | Path,
     settings: RepositorySettings,
     control: ModelControl | None,
 ) -> list[str]:
@@ -73,8 +74,8 @@ def apply_settings(
     Returns the builder's notes. Raises :class:`RepositoryError` for unusable settings or
     models (the repository is unchanged then) and tritonclient's errors when a reload fails.
     """
-    notes = build_repository(Path(export_dir), Path(repository), settings)
-    if control is not None:
+    notes = build_repository(Path(export_dir), repository, settings)
+    if control is not None and not is_object_store(repository):  # replicas poll a bucket
         for model in RELOAD_ORDER:
             control.load(model)
     with workspace.transaction() as conn:
@@ -88,19 +89,20 @@ def apply_settings(
     return notes
 
 
-def model_status(repository: Path, control: ModelControl) -> list[ModelStatus]:
+def model_status(repository: str | Path, control: ModelControl) -> list[ModelStatus]:
     """Every model of the repository index with state, version and configured device."""
     import tritonclient.http as httpclient
 
     client = httpclient.InferenceServerClient(control.url, network_timeout=30.0)
     index = client.get_model_repository_index(headers=control.headers)
     out = []
+    repo = open_repository(repository)
     for entry in sorted(index, key=lambda e: e["name"]):
         name = str(entry["name"])
         device = "-"
-        config = Path(repository) / name / "config.pbtxt"
-        if config.is_file():
-            parsed = parse_config(config.read_text(encoding="utf-8"))
+        config = repo.read_text(f"{name}/{CONFIG_FILE}")
+        if config is not None:
+            parsed = parse_config(config)
             kinds = {str(g.get("kind", "KIND_CPU")) for g in parsed.get("instance_group", [])}
             device = ",".join(sorted(k.removeprefix("KIND_").lower() for k in kinds)) or "-"
         out.append(
@@ -116,10 +118,10 @@ def model_status(repository: Path, control: ModelControl) -> list[ModelStatus]:
 
 
 def undeploy_segmentator(
-    workspace: Workspace, repository: Path, control: ModelControl | None, *, hard: bool
+    workspace: Workspace, repository: str | Path, control: ModelControl | None, *, hard: bool
 ) -> list[str]:
     """Soft (refused while integrators are deployed, naming them) or hard (unloads them too)."""
-    models = undeploy(Path(repository), tn.SEGMENTATOR_ENSEMBLE, control, force=hard)
+    models = undeploy(repository, tn.SEGMENTATOR_ENSEMBLE, control, force=hard)
     with workspace.transaction() as conn:
         Workspace.audit(conn, "undeploy-segmentator", None, hard=hard, models=models)
     return models
@@ -133,8 +135,8 @@ def deploy_segmentator(workspace: Workspace, control: ModelControl) -> None:
         Workspace.audit(conn, "deploy-segmentator", None)
 
 
-def dependent_integrators(repository: Path) -> list[str]:
-    return deployed_integrators(Path(repository))
+def dependent_integrators(repository: str | Path) -> list[str]:
+    return deployed_integrators(repository)
 
 
 __all__ = [

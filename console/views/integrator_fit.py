@@ -95,7 +95,7 @@ def _metrics(session: Session, store: IntegratorStore, name: str) -> None:
             with action(session, "computing the ROC curve"):
                 fpr, tpr, auc = _roc(
                     str(store.ws.home),
-                    str(store.repository),
+                    store.repository_location,
                     name,
                     int(cfg.served_version),
                     len(data.y),

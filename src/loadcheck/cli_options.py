@@ -20,11 +20,13 @@ from loadcheck.environment import API_KEY, DATABASE_URL, HOME, REPOSITORY, TRITO
 from loadcheck.export.sam_models import SAM_MODEL_TYPES
 
 
-def repository_option(help: str = "Model repository folder.") -> Any:
-    """``--repository DIR``: ``$LOADCHECK_REPOSITORY``, default ``./model_repository``."""
-    return typer.Option(
-        Path(REPOSITORY.get_default()), "--repository", envvar=REPOSITORY.name, help=help
-    )
+def repository_option(
+    help: str = "Model repository: a folder or s3://bucket/prefix.",
+) -> Any:
+    """``--repository DIR|s3://BUCKET/PREFIX``: ``$LOADCHECK_REPOSITORY``, default
+    ``./model_repository`` (a string: :func:`loadcheck.serving.storage.open_repository` opens
+    it; a ``Path`` would turn ``s3://`` into a folder named ``s3:``)."""
+    return typer.Option(REPOSITORY.get_default(), "--repository", envvar=REPOSITORY.name, help=help)
 
 
 def home_option() -> Any:

@@ -26,13 +26,16 @@ integrator_app = typer.Typer(
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-_STATE: dict[str, Path | None] = {"home": None, "repository": None}
+_STATE: dict[str, Path | str | None] = {"home": None, "repository": None}
 
 
 @integrator_app.callback()
 def _options(
     home: Path = home_option(),
-    repository: Path = repository_option("Model repository the integrators are fitted into."),
+    repository: str = repository_option(
+        "Model repository the integrators are deployed to (a folder, where they are also "
+        "fitted into, or s3://bucket/prefix: fitted into the workspace)."
+    ),
 ) -> None:
     _STATE["home"], _STATE["repository"] = home, repository
 
@@ -223,11 +226,11 @@ def _served_segmentator(triton: str | None, grpc: bool, masks: Path | None) -> I
         yield None
         return
     from loadcheck.integrators.served import ServedSegmentator
-    from loadcheck.workspace.paths import default_repository
+    from loadcheck.workspace.paths import repository_location
 
     served = ServedSegmentator(
         triton,
-        repository=_STATE["repository"] or default_repository(),
+        repository=_STATE["repository"] or repository_location(),
         protocol="grpc" if grpc else "http",
     )
     with served:

@@ -29,6 +29,7 @@ from loadcheck import tensor_names as tn
 from loadcheck.imageio import sha256_bytes, sha256_file
 from loadcheck.integrators.errors import IntegratorError
 from loadcheck.payloads import Detections, SegmentationMasks, TruckMasks
+from loadcheck.serving.storage import ModelRepository, open_repository
 
 if TYPE_CHECKING:
     from loadcheck.client.retry import RetryPolicy
@@ -51,9 +52,9 @@ def segmentator_fingerprint(repository: Path | str) -> dict[str, object]:
     """
     from loadcheck.serving.repository import RepositoryError, read_manifest
 
-    root = Path(repository)
+    repo = open_repository(repository)
     try:
-        settings = read_manifest(root).raw_settings
+        settings = read_manifest(repo).raw_settings
     except RepositoryError as exc:
         raise IntegratorError(
             f"{exc}; the served segmentator's masks need the model repository the server runs, "
@@ -61,11 +62,20 @@ def segmentator_fingerprint(repository: Path | str) -> dict[str, object]:
         ) from exc
     networks: dict[str, dict[str, str]] = {}
     for model in NETWORK_MODELS:
-        files = sorted(
-            p for p in (root / model).glob("*/*") if p.is_file() and p.name != "model.py"
-        )
-        networks[model] = {str(p.relative_to(root / model)): sha256_file(p) for p in files}
+        keys = [
+            k
+            for k in repo.list_keys(model)
+            if k.count("/") == 2 and not k.endswith(("/model.py", "/config.pbtxt"))
+        ]
+        networks[model] = {k.split("/", 1)[1]: _sha256_of(repo, k) for k in keys}
     return {"settings": settings, "networks": networks}
+
+
+def _sha256_of(repository: ModelRepository, key: str) -> str:
+    """sha256 of a repository file (streamed from disk for a local repository)."""
+    if repository.local_folder is not None:
+        return sha256_file(repository.local_folder / key)
+    return sha256_bytes(repository.read_bytes(key) or b"")
 
 
 def segmentator_config_key(repository: Path | str) -> str:

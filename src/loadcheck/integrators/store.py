@@ -29,7 +29,7 @@ from loadcheck.scoring.settings import (
 from loadcheck.tensor_names import scorer_model_name
 from loadcheck.workspace.db import Workspace, now_iso
 from loadcheck.workspace.images import ImageStore
-from loadcheck.workspace.paths import default_repository
+from loadcheck.workspace.paths import fitted_models_folder, repository_location
 
 LOG = logging.getLogger(__name__)
 QUALIFIED, UNQUALIFIED = 1, 0
@@ -102,7 +102,13 @@ class IntegratorStore:
         self, home: Path | str | None = None, repository: Path | str | None = None
     ) -> None:
         self.ws = Workspace(home)
-        self.repository = Path(repository) if repository is not None else default_repository()
+        #: The model repository as given (a folder or ``s3://``), which deploys publish to.
+        self.repository_location = str(
+            repository if repository is not None else repository_location()
+        )
+        #: Where fits write ``scorer_<name>/<version>/``: the repository's folder, or for an
+        #: ``s3://`` repository the workspace (:func:`fitted_models_folder`).
+        self.repository = fitted_models_folder(self.repository_location, self.ws.home)
         self.images = ImageStore(self.ws.images_dir)
 
     # ------------------------------------------------------------------ basics

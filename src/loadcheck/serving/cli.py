@@ -57,7 +57,9 @@ def _overrides(items: list[str], flag: str, allowed: tuple[str, ...]) -> dict[st
 @repository_app.command("build")
 def build_command(
     models: Path = typer.Option(..., "--models", help="Folder of exported models + model cards."),
-    repository: Path = repository_option("Model repository folder to write."),
+    repository: str = repository_option(
+        "Model repository to write: a folder or s3://bucket/prefix."
+    ),
     runtime: Runtime = typer.Option(
         DEFAULTS.runtime[NETWORKS[0]],  # the same for every network
         "--runtime",
@@ -253,7 +255,7 @@ def serve_command(
 
 def deploy_command(
     name: str = typer.Argument(..., help="Integrator name."),
-    repository: Path = repository_option(),
+    repository: str = repository_option(),
     version: int | None = typer.Option(
         None,
         "--version",
@@ -266,11 +268,12 @@ def deploy_command(
 ) -> None:
     """Write integrator NAME's scorer and ensemble into the repository and load it."""
     from loadcheck.serving.deploy import DeployError, ModelControl, deploy
+    from loadcheck.serving.storage import StorageError
 
     control = ModelControl(url, api_key) if url else None
     try:
         chosen = deploy(repository, name, version, control)
-    except DeployError as exc:
+    except (DeployError, StorageError) as exc:
         raise _fail(str(exc)) from exc
     except Exception as exc:  # tritonclient raises InferenceServerException
         raise _fail(f"the server refused to load {name}: {exc}") from exc
@@ -279,7 +282,7 @@ def deploy_command(
 
 def undeploy_command(
     name: str = typer.Argument(..., help="Integrator name, or 'segmentator'."),
-    repository: Path = repository_option(),
+    repository: str = repository_option(),
     url: str | None = typer.Option(None, "--url", help="Running server's HTTP host:port."),
     api_key: str | None = api_key_option("Key of the model-repository API."),
     force: bool = typer.Option(
@@ -288,11 +291,12 @@ def undeploy_command(
 ) -> None:
     """Unload integrator NAME (or the segmentator) and stop loading it at start."""
     from loadcheck.serving.deploy import DeployError, ModelControl, undeploy
+    from loadcheck.serving.storage import StorageError
 
     control = ModelControl(url, api_key) if url else None
     try:
         models = undeploy(repository, name, control, force=force)
-    except DeployError as exc:
+    except (DeployError, StorageError) as exc:
         raise _fail(str(exc)) from exc
     except Exception as exc:
         raise _fail(f"the server refused to unload {name}: {exc}") from exc

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,18 +132,21 @@ def workspace_served_version(
 
 
 def stage_integrator(
-    staged: Path, fitted: Path, name: str, version: int, instances: int = 1
+    staged: Path, source: ModelRepository, name: str, version: int, instances: int = 1
 ) -> None:
     """Write integrator ``name`` serving ``version`` into the staging folder ``staged``: the
-    fitted version's files (from the local folder ``fitted``) and its ``model.py``, the scorer's
-    config and the ``integrator_<name>`` ensemble."""
+    version's files (read from ``source``: the fits' folder, or the repository itself) and its
+    ``model.py``, the scorer's config and the ``integrator_<name>`` ensemble."""
     scorer = tn.scorer_model_name(name)
-    source = fitted / scorer / str(version)
-    target = staged / scorer / str(version)
+    prefix = f"{scorer}/{version}"
+    target = staged / prefix
     target.mkdir(parents=True, exist_ok=True)
-    for item in sorted(source.iterdir()):
-        if item.is_file() and item.name != "model.py":
-            shutil.copy2(item, target / item.name)
+    for key in source.list_keys(prefix):
+        relative = key[len(prefix) + 1 :]
+        data = source.read_bytes(key)
+        if "/" in relative or relative == "model.py" or data is None:
+            continue
+        (target / relative).write_bytes(data)
     (target / "model.py").write_text(layout.model_py(), encoding="utf-8")
     config = layout.scorer_config(name, InstanceGroup(instances, Device.CPU), (version,))
     (staged / scorer / CONFIG_FILE).write_text(render_config(config), encoding="utf-8")
@@ -183,9 +185,9 @@ def write_integrator(
 
     ``version`` None: the workspace's served version (``home``, default ``$LOADCHECK_HOME``),
     else the latest fitted version. ``instances`` None: the repository build's
-    ``scorer_instances`` (1 when the manifest has none). The fitted versions are in the repository's folder, or for
-    an ``s3://`` repository in the workspace (:func:`~loadcheck.workspace.paths.
-    fitted_models_folder`).
+    ``scorer_instances`` (1 when the manifest has none). The fitted versions are in the
+    repository's folder, or for an ``s3://`` repository in the workspace
+    (:func:`~loadcheck.workspace.paths.fitted_models_folder`).
     """
     from loadcheck.workspace.paths import fitted_models_folder
 
@@ -198,7 +200,7 @@ def write_integrator(
     if instances is None:
         instances = _scorer_instances(repo)
     with repo.staging() as staged:
-        stage_integrator(staged, fitted, name, chosen, instances)
+        stage_integrator(staged, LocalRepository(fitted), name, chosen, instances)
         if deployed is not None:
             (staged / STATE_FILE).write_bytes(state_bytes(deployed))
         repo.publish(staged)

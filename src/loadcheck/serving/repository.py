@@ -45,6 +45,7 @@ from loadcheck.serving.runtimes import (
     Runtime,
     python_torch,
 )
+from loadcheck.serving.storage import ModelRepository, open_repository
 
 LOGGER = logging.getLogger(__name__)
 MANIFEST = "loadcheck_repository.json"
@@ -246,23 +247,26 @@ class Manifest:
     raw_settings: dict[str, Any]
 
 
-def read_manifest(repository: Path | str) -> Manifest:
-    """The repository's ``loadcheck_repository.json``.
+def read_manifest(repository: ModelRepository | Path | str) -> Manifest:
+    """The repository's ``loadcheck_repository.json`` (a folder or ``s3://``).
 
     Raises:
         RepositoryError: the repository was never built, or the file is not what the builder
             writes.
     """
-    path = Path(repository) / MANIFEST
-    if not path.is_file():
+    repo = open_repository(repository)
+    text = repo.read_text(MANIFEST)
+    if text is None:
         raise RepositoryError(
-            f"{repository} has no {MANIFEST}; build it once with `loadcheck repository build`"
+            f"{repo.url} has no {MANIFEST}; build it once with `loadcheck repository build`"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
         raw = dict(data["settings"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise RepositoryError(f"{path}: not a manifest written by loadcheck ({exc})") from exc
+        raise RepositoryError(
+            f"{repo.url}/{MANIFEST}: not a manifest written by loadcheck ({exc})"
+        ) from exc
     export = data.get("export_dir")
     return Manifest(Path(export) if export else None, RepositorySettings.from_json(raw), raw)
 
@@ -313,16 +317,16 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def deployed_integrators_in(repository: Path) -> list[str]:
+def deployed_integrators_in(repository: ModelRepository | Path | str) -> list[str]:
     """Names of the integrators written into ``repository`` by ``loadcheck deploy`` (an
     ``integrator_<name>`` ensemble beside its ``scorer_<name>``), loaded or not, sorted."""
-    names = []
-    for folder in sorted(Path(repository).glob(f"{tn.INTEGRATOR_PREFIX}*")):
-        name = folder.name[len(tn.INTEGRATOR_PREFIX) :]
-        scorer = Path(repository) / tn.scorer_model_name(name)
-        if (folder / "config.pbtxt").is_file() and (scorer / "config.pbtxt").is_file():
-            names.append(name)
-    return names
+    models = set(open_repository(repository).models())
+    return [
+        model[len(tn.INTEGRATOR_PREFIX) :]
+        for model in sorted(models)
+        if model.startswith(tn.INTEGRATOR_PREFIX)
+        and tn.scorer_model_name(model[len(tn.INTEGRATOR_PREFIX) :]) in models
+    ]
 
 
 def declare_segmentator(
@@ -339,8 +343,26 @@ def declare_segmentator(
         raise RepositoryError(str(exc)) from exc
 
 
-def build_repository(export_dir: Path, repository: Path, settings: RepositorySettings) -> list[str]:
-    """Write the segmentator's models into ``repository``; returns notes for the operator."""
+def build_repository(
+    export_dir: Path, repository: ModelRepository | Path | str, settings: RepositorySettings
+) -> list[str]:
+    """Write the segmentator's models into ``repository`` (a folder or ``s3://``) as one
+    publish: every model's version files, then the configs, then the manifest; returns notes
+    for the operator."""
+    repo = open_repository(repository)
+    with repo.staging() as staged:
+        notes = _stage_repository(Path(export_dir), staged, settings, repo)
+        repo.publish(staged)
+    for note in notes:
+        LOGGER.warning("%s", note)
+    return notes
+
+
+def _stage_repository(
+    export_dir: Path, repository: Path, settings: RepositorySettings, target: ModelRepository
+) -> list[str]:
+    """Write the models into the staging folder ``repository``, with the deployed integrators
+    of ``target`` brought up to date."""
     networks, segmentator = declare_segmentator(Path(export_dir), settings)
     cpu = InstanceGroup(settings.instances, Device.CPU)
     notes: list[str] = []
@@ -366,23 +388,21 @@ def build_repository(export_dir: Path, repository: Path, settings: RepositorySet
                 shutil.rmtree(out.staging, ignore_errors=True)
         notes.extend(out.notes)
     write_model(repository, layout.segmentator_config(segmentator))
-    _upgrade_integrators(repository)
+    _upgrade_integrators(target, repository, getattr(settings, "scorer_instances", 1))
     manifest = {"export_dir": str(networks.folder.resolve()), "settings": settings.to_json()}
     atomic_write_text(repository / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-    for note in notes:
-        LOGGER.warning("%s", note)
     return notes
 
 
-def _upgrade_integrators(repository: Path) -> None:
-    """Rewrite the deployed integrators' generated files (the ensemble, and the scorer's config
-    and ``model.py`` of its served version) so that a repository written by an older loadcheck
-    keeps serving them."""
-    from loadcheck.serving.deploy import served_scorer_version, write_integrator
+def _upgrade_integrators(target: ModelRepository, staged: Path, instances: int) -> None:
+    """Stage the deployed integrators' generated files (the ensemble, and the scorer's config
+    and ``model.py`` of its served version, read from ``target``) so that a repository written
+    by an older loadcheck keeps serving them."""
+    from loadcheck.serving.deploy import served_scorer_version, stage_integrator
 
-    for name in deployed_integrators_in(repository):
-        version = served_scorer_version(repository, name)
+    for name in deployed_integrators_in(target):
+        version = served_scorer_version(target, name)
         if version is not None:
-            write_integrator(repository, name, version)
+            stage_integrator(staged, target, name, version, instances)
         else:
-            write_model(repository, layout.integrator_config(name))
+            write_model(staged, layout.integrator_config(name))

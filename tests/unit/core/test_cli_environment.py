@@ -243,7 +243,16 @@ def test_an_option_beats_the_variable(tmp_path: Path, monkeypatch: pytest.Monkey
     args = record_deploy(monkeypatch, seen)
     monkeypatch.setenv(env.REPOSITORY.name, str(tmp_path / "from_variable"))
     invoke([*args, "--repository", str(tmp_path / "from_option")])
-    assert seen["repository"] == tmp_path / "from_option"
+    assert seen["repository"] == str(tmp_path / "from_option")
+
+
+def test_an_s3_repository_reaches_deploy_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a folder named ``s3:`` (a ``Path`` would collapse the ``//``)."""
+    seen: dict[str, Any] = {}
+    args = record_deploy(monkeypatch, seen)
+    monkeypatch.setenv(env.REPOSITORY.name, "s3://models/site/repository")
+    invoke(args)
+    assert seen["repository"] == "s3://models/site/repository"
 
 
 def test_without_the_variable_the_declared_default_applies(
@@ -253,7 +262,7 @@ def test_without_the_variable_the_declared_default_applies(
     args = record_undeploy(monkeypatch, seen)
     monkeypatch.delenv(env.REPOSITORY.name, raising=False)
     invoke(args)
-    assert seen["repository"] == Path(env.REPOSITORY.get_default())
+    assert seen["repository"] == env.REPOSITORY.get_default()
 
 
 # --- fixed choices are enums; defaults come from the settings classes ---------------------------
