@@ -388,7 +388,7 @@ def _stage_repository(
                 shutil.rmtree(out.staging, ignore_errors=True)
         notes.extend(out.notes)
     write_model(repository, layout.segmentator_config(segmentator))
-    _upgrade_integrators(target, repository, getattr(settings, "scorer_instances", 1))
+    _upgrade_integrators(target, repository, settings.scorer_instances)
     manifest = {"export_dir": str(networks.folder.resolve()), "settings": settings.to_json()}
     atomic_write_text(repository / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return notes
