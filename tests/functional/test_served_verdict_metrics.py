@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -112,23 +113,18 @@ def _loaded_truck() -> dict[str, np.ndarray]:
     }
 
 
-def _score(url: str, integrator: str, tensors: dict[str, np.ndarray]) -> tuple[str, float]:
+def _score(client: Any, integrator: str, tensors: dict[str, np.ndarray]) -> str:
+    """The verdict of ``scorer_<integrator>`` for a segmentation (a tritonclient.http client)."""
     import tritonclient.http as httpclient
 
-    client = httpclient.InferenceServerClient(url)
-    try:
-        inputs = []
-        for name, value in tensors.items():
-            dtype = "UINT8" if value.dtype == np.uint8 else str(value.dtype).upper()
-            dtype = {"FLOAT32": "FP32", "INT32": "INT32"}.get(dtype, dtype)
-            tensor = httpclient.InferInput(name, list(value.shape), dtype)
-            tensor.set_data_from_numpy(value)
-            inputs.append(tensor)
-        result = client.infer(tn.scorer_model_name(integrator), inputs)
-        verdict = result.as_numpy(tn.SCORE_RESULT)[0].decode()
-        return verdict, float(result.as_numpy(tn.PROBABILITY)[0])
-    finally:
-        client.close()
+    types = {np.dtype(np.float32): "FP32", np.dtype(np.int32): "INT32", np.dtype(np.uint8): "UINT8"}
+    inputs = []
+    for name, value in tensors.items():
+        tensor = httpclient.InferInput(name, list(value.shape), types[value.dtype])
+        tensor.set_data_from_numpy(value)
+        inputs.append(tensor)
+    result = client.infer(tn.scorer_model_name(integrator), inputs)
+    return str(result.as_numpy(tn.SCORE_RESULT)[0].decode())
 
 
 @pytest.fixture(scope="module")
@@ -136,14 +132,18 @@ def after_known_requests(metrics_server: MetricsServer) -> tuple[Samples, dict[s
     """Site A: 3 loaded trucks and 2 empty photos; site B: 1 empty photo; drift_site: one loaded
     truck, the same photo as often as drift needs (identical features: the largest drift). The
     scrape after."""
+    import tritonclient.http as httpclient
+
     served: dict[str, list[str]] = {name: [] for name in INTEGRATORS}
+    client = httpclient.InferenceServerClient(metrics_server.http_url)
     for name, requests in (
         ("site_a", [_loaded_truck()] * 3 + [_empty()] * 2),
         ("site_b", [_empty()]),
         ("drift_site", [_loaded_truck()] * vm.DRIFT_MIN_SAMPLES),
     ):
         for tensors in requests:
-            served[name].append(_score(metrics_server.http_url, name, tensors)[0])
+            served[name].append(_score(client, name, tensors))
+    client.close()
     return scrape(metrics_server.metrics_url), served
 
 

@@ -43,9 +43,9 @@ from loadcheck.payloads import CLASS_NAMES, LoadClass, Verdict
 LOGGER = logging.getLogger(__name__)
 
 #: Photos in the recent window of the gauges (per model instance).
-WINDOW = 200
+WINDOW = 300
 #: Loaded trucks needed in the window before drift is measured, and how often it is remeasured.
-DRIFT_MIN_SAMPLES = 30
+DRIFT_MIN_SAMPLES = 200
 DRIFT_EVERY = 10
 BED_CLASS_ID = CLASS_NAMES.index(LoadClass.BED.value)
 

@@ -95,3 +95,27 @@ def test_served_features_of_the_wrong_width_are_refused() -> None:
 def test_psi_of_identical_shares_is_zero() -> None:
     shares = np.array([0.2, 0.3, 0.5])
     assert population_stability_index(shares, shares) == 0.0
+
+
+def _scene_features(seed: int, trucks: int, **overrides: object) -> np.ndarray:
+    from loadcheck.features.extract import extract_features
+    from loadcheck.synth import render_scene
+
+    rows: list[np.ndarray] = []
+    index = 0
+    while len(rows) < trucks:
+        scene = render_scene(seed, index, size_wh=(320, 180), **overrides)
+        rows += [extract_features(t.to_truck_masks()).values for t in scene.trucks if t.has_load]
+        index += 1
+    return np.stack(rows[:trucks])
+
+
+@pytest.mark.parametrize("style", [{"fill_level": 0.3}, {"view": "elevated"}])
+def test_drift_rises_when_served_scenes_are_of_another_style(style: dict[str, object]) -> None:
+    from loadcheck.features.spec import FEATURE_SPEC
+
+    reference = DriftReference.from_samples(_scene_features(0, 300), FEATURE_SPEC.names)
+    same = measure_drift(reference, _scene_features(1, 200))
+    other = measure_drift(reference, _scene_features(1, 200, **style))
+    assert same.max_psi < PSI_LARGE
+    assert other.max_psi > 4 * PSI_LARGE
