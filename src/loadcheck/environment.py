@@ -159,6 +159,39 @@ CONSOLE_PASSWORD_CHECKS: Final = EnvVar(
     "10 s, then are told to retry.",
     "2",
 )
+GATEWAY_MAX_BODY_MB: Final = EnvVar(
+    "LOADCHECK_GATEWAY_MAX_BODY_MB",
+    "Largest request body the gateway accepts, in MiB (413 above).",
+    "20",
+)
+GATEWAY_HEADER_TIMEOUT: Final = EnvVar(
+    "LOADCHECK_GATEWAY_HEADER_TIMEOUT",
+    "Seconds a client of the gateway has to send a request line and its headers, from the "
+    "connection or the request's first byte (408 and closed after).",
+    "10",
+)
+GATEWAY_BODY_TIMEOUT: Final = EnvVar(
+    "LOADCHECK_GATEWAY_BODY_TIMEOUT",
+    "Seconds a client of the gateway has to send a whole request body (408 and closed after).",
+    "60",
+)
+GATEWAY_MIN_BODY_RATE_KIB: Final = EnvVar(
+    "LOADCHECK_GATEWAY_MIN_BODY_RATE_KIB",
+    "Slowest request body the gateway waits for, in KiB/s on average after its first 5 s "
+    "(408 and closed below; 0: no minimum).",
+    "8",
+)
+GATEWAY_MAX_CONNECTIONS: Final = EnvVar(
+    "LOADCHECK_GATEWAY_MAX_CONNECTIONS",
+    "Open connections the gateway serves; requests on more are answered 503.",
+    "256",
+)
+GATEWAY_MAX_IN_FLIGHT: Final = EnvVar(
+    "LOADCHECK_GATEWAY_MAX_IN_FLIGHT",
+    "Uploads the gateway processes at once (body, check, inference); more are answered 503 "
+    "with Retry-After, not queued. Bounds its memory: about this many times the largest body.",
+    "16",
+)
 GATEWAY_URL: Final = EnvVar(
     "LOADCHECK_GATEWAY_URL",
     "The gateway's public base URL, shown in the console's copy-paste examples.",
@@ -209,6 +242,12 @@ ALL: Final[tuple[EnvVar, ...]] = (
     CONSOLE_MAX_IMAGES,
     CONSOLE_MAX_UPLOAD_MB,
     CONSOLE_PASSWORD_CHECKS,
+    GATEWAY_MAX_BODY_MB,
+    GATEWAY_HEADER_TIMEOUT,
+    GATEWAY_BODY_TIMEOUT,
+    GATEWAY_MIN_BODY_RATE_KIB,
+    GATEWAY_MAX_CONNECTIONS,
+    GATEWAY_MAX_IN_FLIGHT,
     GATEWAY_URL,
     PUBLIC_TRITON_URL,
     EXPORT_DIR,

@@ -1,6 +1,8 @@
 """``loadcheck gateway``: serve the legacy endpoint; ``tokens``, ``rotate`` and ``revoke`` manage
 its URL tokens in the workspace (``--home``, ``$LOADCHECK_HOME``). Triton is ``--triton``
-(``$LOADCHECK_TRITON_URL``)."""
+(``$LOADCHECK_TRITON_URL``). The limits (body size, header and body timeouts, minimum body rate,
+connections, uploads in flight) are options with ``$LOADCHECK_GATEWAY_*`` variables
+(:mod:`loadcheck.gateway.limits`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,16 @@ import typer
 
 from loadcheck.cli_options import api_key_option, home_option, host_option, triton_url_option
 from loadcheck.deploy_constants import GATEWAY_PORT
-from loadcheck.environment import TRITON_URL
+from loadcheck.environment import (
+    GATEWAY_BODY_TIMEOUT,
+    GATEWAY_HEADER_TIMEOUT,
+    GATEWAY_MAX_BODY_MB,
+    GATEWAY_MAX_CONNECTIONS,
+    GATEWAY_MAX_IN_FLIGHT,
+    GATEWAY_MIN_BODY_RATE_KIB,
+    TRITON_URL,
+)
+from loadcheck.gateway import limits as lim
 
 if TYPE_CHECKING:
     from loadcheck.gateway.tokens import TokenStore
@@ -40,7 +51,46 @@ def gateway_command(
     host: str = host_option(),
     port: int = typer.Option(GATEWAY_PORT, "--port", min=1, max=65535, help="Port to listen on."),
     max_body_mb: float = typer.Option(
-        20.0, "--max-body-mb", min=0.001, help="Largest request body in MiB (413 above)."
+        20.0,
+        "--max-body-mb",
+        min=0.001,
+        envvar=GATEWAY_MAX_BODY_MB.name,
+        help="Largest request body in MiB (413 above).",
+    ),
+    header_timeout: float = typer.Option(
+        lim.DEFAULT_HEADER_TIMEOUT_S,
+        "--header-timeout",
+        min=0.1,
+        envvar=GATEWAY_HEADER_TIMEOUT.name,
+        help="Seconds for a request line and its headers (408 and closed after).",
+    ),
+    body_timeout: float = typer.Option(
+        lim.DEFAULT_BODY_TIMEOUT_S,
+        "--body-timeout",
+        min=0.1,
+        envvar=GATEWAY_BODY_TIMEOUT.name,
+        help="Seconds for a whole request body (408 and closed after).",
+    ),
+    min_body_rate_kib: float = typer.Option(
+        lim.DEFAULT_MIN_BODY_RATE_KIB_S,
+        "--min-body-rate-kib",
+        min=0.0,
+        envvar=GATEWAY_MIN_BODY_RATE_KIB.name,
+        help="Slowest body in KiB/s on average after its first 5 s (408 below; 0: none).",
+    ),
+    max_connections: int = typer.Option(
+        lim.DEFAULT_MAX_CONNECTIONS,
+        "--max-connections",
+        min=1,
+        envvar=GATEWAY_MAX_CONNECTIONS.name,
+        help="Open connections served; requests on more are answered 503.",
+    ),
+    max_in_flight: int = typer.Option(
+        lim.DEFAULT_MAX_IN_FLIGHT,
+        "--max-in-flight",
+        min=1,
+        envvar=GATEWAY_MAX_IN_FLIGHT.name,
+        help="Uploads processed at once; more are answered 503 with Retry-After.",
     ),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per inference."),
     retry_after: int = typer.Option(5, "--retry-after", min=1, help="Retry-After of 503s, s."),
@@ -50,11 +100,10 @@ def gateway_command(
     """Serve the legacy endpoint in front of Triton (run without a sub-command)."""
     if ctx.invoked_subcommand is not None:
         return
-    import uvicorn
-
     from loadcheck.client.async_client import AsyncInspectionClient
     from loadcheck.client.retry import RetryPolicy
     from loadcheck.gateway.app import create_app
+    from loadcheck.gateway.server import run_gateway
 
     store = _store(home)
     for token in store.issue_for_deployed():
@@ -70,14 +119,21 @@ def gateway_command(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    limits = lim.GatewayLimits(
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
+        min_body_rate_bytes_s=min_body_rate_kib * 1024,
+        max_connections=max_connections,
+        max_in_flight=max_in_flight,
+    )
     app = create_app(
         backend,
         store,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         retry_after_s=retry_after,
+        limits=limits,
     )
-    # No access log: it would write every URL token in clear; the app logs a token prefix.
-    uvicorn.run(app, host=host, port=port, server_header=False, access_log=False)
+    run_gateway(app, host, port, limits, retry_after_s=retry_after)
 
 
 @gateway_app.command("tokens")

@@ -9,6 +9,19 @@ DEFAULT_BODY_TIMEOUT_S = 60.0
 DEFAULT_MIN_BODY_RATE_KIB_S = 8.0
 DEFAULT_MAX_CONNECTIONS = 256
 DEFAULT_MAX_IN_FLIGHT = 16
+#: Seconds at the start of a body during which the minimum rate is not enforced.
+RATE_GRACE_S = 5.0
+
+
+def body_deadline_s(
+    received: int, timeout_s: float, min_rate_bytes_s: float, grace_s: float = RATE_GRACE_S
+) -> float:
+    """Seconds after a body's start by which more of it must arrive, ``received`` bytes so far:
+    the whole body within ``timeout_s``, and ``min_rate_bytes_s * (t - grace_s)`` bytes by ``t``
+    (no rate when ``min_rate_bytes_s`` is 0)."""
+    if min_rate_bytes_s <= 0:
+        return timeout_s
+    return min(timeout_s, grace_s + received / min_rate_bytes_s)
 
 
 @dataclass(frozen=True)

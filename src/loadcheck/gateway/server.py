@@ -9,7 +9,9 @@ connection, and a file descriptor, for as long as it likes. :func:`run_gateway` 
   :attr:`GatewayLimits.header_timeout_s` of its first byte (or of the connection), answering
   408 when part of a request came;
 * closes a connection still sending the body of a request that was answered without reading it
-  (404, 413, 503) :attr:`GatewayLimits.body_timeout_s` after the answer;
+  (404, 413, 503) when that body misses the deadline a read body has (whole within
+  :attr:`GatewayLimits.body_timeout_s`, the minimum rate after the first seconds), counted from
+  the answer;
 * answers 503 (JSON, ``Retry-After``, ``Connection: close``) to the requests of connections
   beyond :attr:`GatewayLimits.max_connections`.
 
@@ -31,7 +33,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from loadcheck.gateway.limits import GatewayLimits
+from loadcheck.gateway.limits import GatewayLimits, body_deadline_s
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ def limited_protocol(limits: GatewayLimits, retry_after_s: int) -> type[H11Proto
     class LimitedH11Protocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
         _waiting_for: str = ""  # "headers" or "drain" while a deadline is armed
+        _drain_start = 0.0
+        _drained = 0
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -92,12 +96,16 @@ def limited_protocol(limits: GatewayLimits, retry_after_s: int) -> type[H11Proto
             self._arm("headers")
 
         def data_received(self, data: bytes) -> None:
+            if self._waiting_for == "drain":
+                self._drained += len(data)
             super().data_received(data)
             if self.conn.their_state is h11.IDLE:  # (the next) request line and headers
                 if self._waiting_for != "headers":
                     self._arm("headers")
             elif self.conn.our_state is not h11.DONE:
                 self._disarm()  # headers in: the application times the body
+            elif self._waiting_for == "drain":
+                self._arm("drain")  # more came: a later deadline
 
         def on_response_complete(self) -> None:
             self._disarm()
@@ -114,13 +122,18 @@ def limited_protocol(limits: GatewayLimits, retry_after_s: int) -> type[H11Proto
             super().connection_lost(exc)
 
         def _arm(self, waiting_for: str) -> None:
+            if waiting_for == "drain" and self._waiting_for != "drain":
+                self._drain_start, self._drained = self.loop.time(), 0
             self._disarm()
             if waiting_for == "headers":
                 self._deadline = self.loop.call_later(
                     limits.header_timeout_s, self._headers_too_slow
                 )
             else:
-                self._deadline = self.loop.call_later(limits.body_timeout_s, self._close)
+                deadline_s = body_deadline_s(
+                    self._drained, limits.body_timeout_s, limits.min_body_rate_bytes_s
+                )
+                self._deadline = self.loop.call_at(self._drain_start + deadline_s, self._close)
             self._waiting_for = waiting_for
 
         def _disarm(self) -> None:

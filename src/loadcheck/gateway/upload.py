@@ -24,13 +24,13 @@ import anyio
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from loadcheck.gateway.limits import RATE_GRACE_S, body_deadline_s
+
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
 #: Parts a form may hold (the image and any text fields the legacy clients add).
 MAX_PARTS = 32
-#: Seconds at the start of a body during which the minimum rate is not enforced.
-DEFAULT_RATE_GRACE_S = 5.0
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 
@@ -51,7 +51,7 @@ class BodyLimits:
     max_bytes: int
     timeout_s: float
     min_rate_bytes_s: float
-    rate_grace_s: float = DEFAULT_RATE_GRACE_S
+    rate_grace_s: float = RATE_GRACE_S
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1:
@@ -65,9 +65,7 @@ class BodyLimits:
 
     def deadline_s(self, received: int) -> float:
         """Seconds after the headers by which more bytes must arrive, ``received`` so far."""
-        if self.min_rate_bytes_s <= 0:
-            return self.timeout_s
-        return min(self.timeout_s, self.rate_grace_s + received / self.min_rate_bytes_s)
+        return body_deadline_s(received, self.timeout_s, self.min_rate_bytes_s, self.rate_grace_s)
 
 
 class UploadError(Exception):
