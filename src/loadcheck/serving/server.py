@@ -246,8 +246,19 @@ class TritonServer:
     def metrics_url(self) -> str:
         return f"http://{self.connect_host}:{self.metrics_port}/metrics"
 
+    @property
+    def triton_repository(self) -> str:
+        """The repository as tritonserver reads it: an ``s3://bucket/prefix`` whose endpoint
+        comes from ``$LOADCHECK_S3_ENDPOINT_URL`` becomes ``s3://host:port/bucket/prefix``."""
+        text = str(self.repository)
+        if text.startswith("s3://"):
+            from loadcheck.serving.storage_s3 import S3Location
+
+            return S3Location.parse(text).triton_url
+        return text
+
     def command(self, binary: ServerBinary) -> list[str]:
-        args = [str(binary.executable), f"--model-repository={self.repository}"]
+        args = [str(binary.executable), f"--model-repository={self.triton_repository}"]
         if self.poll_secs is not None:
             args += [
                 "--model-control-mode=poll",

@@ -130,6 +130,15 @@ def test_an_object_store_repository_is_kept_as_a_url_and_needs_poll_mode():
         TritonServer(url).start()
 
 
+def test_an_s3_repository_with_the_endpoint_variable_reaches_triton_in_its_url_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOADCHECK_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
+    server = TritonServer("s3://models/site/repository", poll_secs=5)
+    args = server.command(ServerBinary(Path("/t")))
+    assert "--model-repository=s3://127.0.0.1:9000/models/site/repository" in args
+
+
 def test_tritonserver_gets_neither_the_api_key_nor_its_file_in_its_environment(
     tmp_path: Path, monkeypatch
 ):
