@@ -62,13 +62,30 @@ def segmentator_fingerprint(repository: Path | str) -> dict[str, object]:
         ) from exc
     networks: dict[str, dict[str, str]] = {}
     for model in NETWORK_MODELS:
+        served = _served_version(repo, model)
         keys = [
             k
             for k in repo.list_keys(model)
-            if k.count("/") == 2 and not k.endswith(("/model.py", "/config.pbtxt"))
+            if k.count("/") == 2 and k.split("/")[1] == served and not k.endswith("/model.py")
         ]
         networks[model] = {k.split("/", 1)[1]: _sha256_of(repo, k) for k in keys}
     return {"settings": settings, "networks": networks}
+
+
+def _served_version(repository: ModelRepository, model: str) -> str | None:
+    """The version folder ``model``'s config serves: the one it names (a rebuild on object
+    storage), else the highest."""
+    from loadcheck.serving.config import parse_config
+
+    text = repository.read_text(f"{model}/config.pbtxt")
+    if text is not None:
+        named = parse_config(text).get("version_policy", {}).get("specific", {}).get("versions")
+        if named:
+            return str(named[-1])
+    versions = sorted(
+        {int(k.split("/")[1]) for k in repository.list_keys(model) if k.split("/")[1].isdigit()}
+    )
+    return str(versions[-1]) if versions else None
 
 
 def _sha256_of(repository: ModelRepository, key: str) -> str:

@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -353,9 +353,47 @@ def build_repository(
     with repo.staging() as staged:
         notes = _stage_repository(Path(export_dir), staged, settings, repo)
         repo.publish(staged)
+        if repo.local_folder is None:
+            _prune_versions(repo, staged)
     for note in notes:
         LOGGER.warning("%s", note)
     return notes
+
+
+def next_version(target: ModelRepository, config: ModelConfig) -> tuple[ModelConfig, int]:
+    """The version a rebuild writes ``config``'s model as.
+
+    A folder is rebuilt in place (version ``1``; the model folder is swapped by a rename). On
+    object storage, which has no rename, a model the bucket already holds gets the next version
+    number and a config that serves exactly that version: a replica that polls while the new
+    version's files are uploading keeps serving the version its config names.
+    """
+    if target.local_folder is not None:
+        return config, 1
+    existing = _versions_of(target, config.name)
+    if not existing:
+        return config, 1
+    version = existing[-1] + 1
+    return replace(config, versions=(version,)), version
+
+
+def _versions_of(target: ModelRepository, model: str) -> list[int]:
+    return sorted(
+        {int(k.split("/")[1]) for k in target.list_keys(model) if k.split("/")[1].isdigit()}
+    )
+
+
+def _prune_versions(target: ModelRepository, staged: Path) -> None:
+    """After a rebuild on object storage: each rebuilt model keeps its new version and the one
+    before it (a replica may still be loading that one); older versions go."""
+    for folder in sorted(p for p in staged.iterdir() if p.is_dir()):
+        versions = _versions_of(target, folder.name)
+        built = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
+        if not built or folder.name.startswith(tn.SCORER_PREFIX):
+            continue
+        for old in versions:
+            if old < max(built) - 1:
+                target.delete_version(folder.name, old)
 
 
 def _stage_repository(
@@ -368,7 +406,8 @@ def _stage_repository(
     notes: list[str] = []
     for stage in segmentator.stages:
         if isinstance(stage, Step):
-            write_model(repository, layout.python_step_config(stage, cpu), model_py=True)
+            config, version = next_version(target, layout.python_step_config(stage, cpu))
+            write_model(repository, config, model_py=True, version=version)
             continue
         assert isinstance(stage, NetworkStage | FusedSamStage)
         placement = settings.placement(stage.name)
@@ -382,7 +421,10 @@ def _stage_repository(
         except ValueError as exc:  # the runtime refuses the files or the settings
             raise RepositoryError(str(exc)) from exc
         try:
-            write_model(repository, out.config, out.files, model_py=out.config.backend == "python")
+            config, version = next_version(target, out.config)
+            write_model(
+                repository, config, out.files, model_py=config.backend == "python", version=version
+            )
         finally:
             if out.staging is not None:
                 shutil.rmtree(out.staging, ignore_errors=True)

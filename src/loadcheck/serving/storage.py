@@ -91,6 +91,10 @@ class ModelRepository(ABC):
     def delete_model(self, name: str) -> None:
         """Remove model ``name`` (its ``config.pbtxt`` first); nothing when it is absent."""
 
+    @abstractmethod
+    def delete_version(self, name: str, version: int) -> None:
+        """Remove version folder ``<name>/<version>/``; nothing when it is absent."""
+
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:
         """A temporary local folder to stage files for :meth:`publish`, removed afterwards."""
@@ -193,6 +197,9 @@ class LocalRepository(ModelRepository):
 
     def delete_model(self, name: str) -> None:
         remove_dir_atomically(self.root / check_key(name))
+
+    def delete_version(self, name: str, version: int) -> None:
+        remove_dir_atomically(self.root / check_key(f"{name}/{version}"))
 
 
 def _swap_in(source: Path, target: Path) -> None:

@@ -208,6 +208,9 @@ class S3Repository(ModelRepository):
             self._delete_keys([config])
         self._delete_keys([k for k in keys if k != config])
 
+    def delete_version(self, name: str, version: int) -> None:
+        self._delete_keys(self.list_keys(check_key(f"{name}/{version}")))
+
     def _delete_keys(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
             chunk = keys[start : start + 1000]

@@ -132,3 +132,32 @@ def test_repository_build_writes_the_same_files_to_a_bucket_as_to_a_folder(
     for key in folder.list_keys():
         assert bucket.read_bytes(key) == folder.read_bytes(key), key
     assert read_manifest(bucket).settings == RepositorySettings()
+
+
+@pytest.mark.torch
+def test_a_rebuild_on_a_bucket_publishes_a_new_version_pinned_by_its_config(
+    new_bucket: str, tmp_path: Path
+):
+    """A replica polling during the upload keeps the version its config names; the version
+    before stays (a replica may be loading it), older ones go."""
+    from loadcheck.export.tiny import export_tiny_models
+    from loadcheck.serving.repository import RepositorySettings, build_repository
+
+    models = tmp_path / "models"
+    export_tiny_models(models)
+    bucket = open_repository(f"s3://{new_bucket}/repository")
+
+    def versions(model: str) -> list[str]:
+        return sorted({k.split("/")[1] for k in bucket.list_keys(model) if k.count("/") == 2})
+
+    def pinned(model: str) -> list[str]:
+        config = parse_config(bucket.read_text(f"{model}/config.pbtxt") or "")
+        return list(config.get("version_policy", {}).get("specific", {}).get("versions", []))
+
+    build_repository(models, bucket, RepositorySettings())
+    assert (versions(tn.DETECTOR_MODEL), pinned(tn.DETECTOR_MODEL)) == (["1"], [])
+    build_repository(models, bucket, RepositorySettings(queue_delay_us=100))
+    assert (versions(tn.DETECTOR_MODEL), pinned(tn.DETECTOR_MODEL)) == (["1", "2"], ["2"])
+    build_repository(models, bucket, RepositorySettings(queue_delay_us=200))
+    assert (versions(tn.DETECTOR_MODEL), pinned(tn.DETECTOR_MODEL)) == (["2", "3"], ["3"])
+    assert versions(tn.SEGMENTATOR_ENSEMBLE) == ["1"]  # an ensemble has no files to upload
