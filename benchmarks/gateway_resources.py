@@ -6,8 +6,9 @@
 Starts the gateway as a subprocess (its real server, a fake inference backend that holds each
 image ``--hold-secs``), then
 
-* sends ``--uploads`` concurrent multipart uploads of one ``--image-mb`` MB JPEG and samples the
-  server's resident memory every 20 ms (peak), then again after ``--idle-secs`` without requests;
+* sends ``--uploads`` concurrent multipart uploads of one ``--image-mb`` MB JPEG (``--bursts``
+  times) and samples the server's resident memory every 20 ms (peak), then again after
+  ``--idle-secs`` without requests;
 * opens ``--slow`` connections that send a request byte every ``--slow-every`` seconds for
   ``--slow-secs`` seconds (headers for half of them, a body for the other half) and records how
   long the server kept each one open.
@@ -127,7 +128,7 @@ async def _slow_clients(port: int, path: str, n: int, every_s: float, for_s: flo
     return list(await asyncio.gather(*tasks))
 
 
-def serve(port: int, home: Path, hold_s: float, max_in_flight: int) -> None:
+def serve(port: int, home: Path, hold_s: float, max_in_flight: int, tune_malloc: bool) -> None:
     """The gateway with a fake backend (this process; the parent measures it)."""
     from loadcheck.gateway.app import create_app
     from loadcheck.gateway.tokens import TokenStore
@@ -155,6 +156,10 @@ def serve(port: int, home: Path, hold_s: float, max_in_flight: int) -> None:
         app = create_app(HoldingBackend(), store, max_body_bytes=20 * 1024 * 1024)
         uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
         return
+    if not tune_malloc:
+        import loadcheck.gateway.server as server
+
+        server.tune_malloc = lambda *a, **k: False
     limits = GatewayLimits(max_in_flight=max_in_flight)
     app = create_app(HoldingBackend(), store, max_body_bytes=20 * 1024 * 1024, limits=limits)
     run_gateway(app, "127.0.0.1", port, limits, log_level="warning")
@@ -169,9 +174,13 @@ def _free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--uploads", type=int, default=32)
+    parser.add_argument("--bursts", type=int, default=1, help="upload bursts, 2 s apart")
     parser.add_argument("--image-mb", type=float, default=19.0)
     parser.add_argument("--hold-secs", type=float, default=0.5)
     parser.add_argument("--max-in-flight", type=int, default=16, help="the gateway's cap")
+    parser.add_argument(
+        "--no-malloc-tuning", action="store_true", help="leave glibc's mmap threshold dynamic"
+    )
     parser.add_argument("--idle-secs", type=float, default=10.0)
     parser.add_argument("--slow", type=int, default=200)
     parser.add_argument("--slow-every", type=float, default=5.0)
@@ -180,7 +189,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.home, args.hold_secs, args.max_in_flight)
+        serve(args.serve, args.home, args.hold_secs, args.max_in_flight, not args.no_malloc_tuning)
         return
 
     import httpx
@@ -196,6 +205,7 @@ def main() -> None:
         port = _free_port()
         cmd = [sys.executable, __file__, "--serve", str(port), "--home", str(home)]
         cmd += ["--hold-secs", str(args.hold_secs), "--max-in-flight", str(args.max_in_flight)]
+        cmd += ["--no-malloc-tuning"] if args.no_malloc_tuning else []
         proc = subprocess.Popen(cmd, env=dict(os.environ))
         try:
             deadline = time.monotonic() + 60
@@ -219,7 +229,11 @@ def main() -> None:
             sampler = threading.Thread(target=sample)
             sampler.start()
             start = time.monotonic()
-            statuses = asyncio.run(_uploads(port, path, body, args.uploads))
+            statuses = []
+            for burst in range(args.bursts):
+                if burst:
+                    time.sleep(2.0)
+                statuses += asyncio.run(_uploads(port, path, body, args.uploads))
             uploads_s = time.monotonic() - start
             time.sleep(0.5)
             stop.set()
@@ -232,7 +246,9 @@ def main() -> None:
             report = {
                 "image_mb": round(len(image) / 1e6, 1),
                 "uploads": args.uploads,
+                "bursts": args.bursts,
                 "max_in_flight": args.max_in_flight,
+                "malloc_tuning": not args.no_malloc_tuning,
                 "statuses": {str(s): statuses.count(s) for s in sorted(set(statuses))},
                 "uploads_s": round(uploads_s, 1),
                 "rss_started_mb": round(started_mb),

@@ -28,16 +28,18 @@ is ready (else 503 with ``Retry-After``), for load balancers.
 The body is read once, as it arrives, keeping only the image (:mod:`loadcheck.gateway.upload`);
 the server's own limits (header timeout, connection cap) are in :mod:`loadcheck.gateway.server`.
 
-==========================  ======================================  ===========================
-limit                       ``loadcheck gateway`` option            default
-==========================  ======================================  ===========================
-``max_body_bytes``          ``--max-body-mb``                       20 MiB (413 above)
-``limits.header_timeout_s`` ``--header-timeout``                    10 s (408, closed)
-``limits.body_timeout_s``   ``--body-timeout``                      60 s (408, closed)
-``min_body_rate_bytes_s``   ``--min-body-rate-kib``                 8 KiB/s after 5 s (408)
-``limits.max_connections``  ``--max-connections``                   256 (503 above)
-``limits.max_in_flight``    ``--max-in-flight``                     16 uploads (503 above)
-==========================  ======================================  ===========================
+=================================  =======================  ================================
+limit                              ``loadcheck gateway``    default
+=================================  =======================  ================================
+``max_body_bytes``                 ``--max-body-mb``        20 MiB (413 above)
+``limits.header_timeout_s``        ``--header-timeout``     10 s (408, closed; the server)
+``limits.body_timeout_s``          ``--body-timeout``       60 s (408, closed)
+``limits.min_body_rate_bytes_s``   ``--min-body-rate-kib``  8 KiB/s after the first 5 s (408)
+``limits.max_connections``         ``--max-connections``    256 (503 above; the server)
+``limits.max_in_flight``           ``--max-in-flight``      16 uploads (503 above)
+=================================  =======================  ================================
+
+Each option has a ``LOADCHECK_GATEWAY_*`` variable (docs/client.md, "Gateway limits").
 """
 
 from __future__ import annotations

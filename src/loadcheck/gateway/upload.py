@@ -4,7 +4,7 @@
 (python-multipart) and keeps only the bytes of the file field ``image``, written into one
 buffer whose value is returned without a final copy (``io.BytesIO.getvalue`` hands over its own
 buffer). Nothing else of the body is kept: the body is never joined, spooled to a file or read
-back, so a request holds about one copy of its image (it held three before).
+back, so a request holds about one copy of its image (three to four before).
 
 The body must arrive within :attr:`BodyLimits.timeout_s` and, after a grace of
 :attr:`BodyLimits.rate_grace_s`, at :attr:`BodyLimits.min_rate_bytes_s` or faster (a client that
