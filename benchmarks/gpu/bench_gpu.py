@@ -1,7 +1,7 @@
 """The GPU serving benchmark: the naive way against the optimised one, in one run.
 
-    python benchmarks/gpu/bench_gpu.py --out runs/gpu [--perf-analyzer PATH]
-        [--concurrency 1,4,16] [--window-ms 2000] [--variants naive,fused,batched]
+    python benchmarks/gpu/bench_gpu.py --out runs/gpu [--results DIR] [--perf-analyzer PATH]
+        [--concurrency 1,8] [--window-ms 2000] [--variants naive,fused,batched] [--budget-s 520]
     python benchmarks/gpu/bench_gpu.py --cpu --out runs/gpu-dry   # the dry run (tests, CPU)
 
 Builds random-weight SAM ViT-L and YOLOv6-s (``--cpu``: vit_tiny at 256 and a tiny YOLOv6),
@@ -22,8 +22,9 @@ Each repository is served by the bundled tritonserver and ``integrator_bench`` i
 JPEG photos: by ``perf_analyzer`` over HTTP and gRPC at each concurrency (time windows), or
 with ``--cpu`` by the project's own load generator (:func:`loadcheck.evaluation.triton_load.
 run_level`; perf_analyzer needs glibc >= 2.38). Writes ``summary.csv`` (and perf_analyzer's
-CSVs), prints each variant's figures, its ratio to ``naive`` and the mask parity (IoU of each
-photo's masks against ``naive``'s).
+CSVs) into ``--results`` after every variant (a run cut short keeps what it measured; no variant
+starts after ``--budget-s``), prints each variant's figures, its ratio to ``naive`` and the mask
+parity (IoU of each photo's masks against ``naive``'s).
 """
 
 from __future__ import annotations
@@ -301,7 +302,7 @@ def measure_variant(
         http_port=0,
         grpc_port=0,
         metrics_port=0,
-        log_path=args.out / f"tritonserver-{label}.log",
+        log_path=args.results / f"tritonserver-{label}.log",
         startup_timeout_s=600,
     )
     rows = []
@@ -316,7 +317,7 @@ def measure_variant(
                 if args.cpu:
                     figures = loadgen_level(url, images, level, args.requests)
                 else:
-                    csv_out = args.out / f"perf-{label}-{protocol}-c{level}.csv"
+                    csv_out = args.results / f"perf-{label}-{protocol}-c{level}.csv"
                     figures = perf_analyzer_level(
                         args.perf_analyzer, protocol, url, data, level, args.window_ms, csv_out
                     )
@@ -364,17 +365,47 @@ def target_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def write_results(
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    parity: dict[str, dict[str, float]],
+    skipped: list[str],
+    wall_s: float,
+) -> dict[str, Any]:
+    """``summary.csv`` and ``result.json`` in ``--results`` (rewritten after every variant, so
+    that a run cut short still leaves what it measured)."""
+    if rows:
+        with (args.results / "summary.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    result = {
+        "device": args.device_name,
+        "sizes": (CPU if args.cpu else GPU).__dict__,
+        "rows": rows,
+        "mask_iou_vs_naive": parity,
+        "skipped_for_time": skipped,
+        "targets": TARGETS,
+        "wall_s": round(wall_s, 1),
+    }
+    (args.results / "result.json").write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = CPU if args.cpu else GPU
     args.out.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     exports = build_networks(args.out, sizes)
     images = photos(sizes, args.photos)
     (args.out / "photos.json").write_text(
         json.dumps({"data": [{"IMAGE": {"b64": base64.b64encode(i).decode()}} for i in images]})
     )
+    LOG.info("networks and photos ready in %.0f s", time.perf_counter() - started)
     rows: list[dict[str, Any]] = []
     parity: dict[str, dict[str, float]] = {}
+    skipped: list[str] = []
     for frame, side in sizes.paths:
         if frame not in args.paths:
             continue
@@ -382,46 +413,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         masks: dict[str, list[np.ndarray]] = {}
         for variant in args.variants:
             label = f"{path}-{variant}"
+            if time.perf_counter() - started > args.budget_s:
+                LOG.warning("%s skipped: the %d s budget is spent", label, args.budget_s)
+                skipped.append(label)
+                continue
             repository = build_repository_of(args.out, exports[side], variant, frame, sizes)
             found, masks[variant] = measure_variant(args, repository, images, label)
             rows.extend({"path": path, **r, "variant": variant} for r in found)
             if not args.keep_repositories:
                 shutil.rmtree(repository, ignore_errors=True)
-        for variant in args.variants:
             if variant != "naive" and "naive" in masks:
-                ious = [mask_iou(a, b) for a, b in zip(masks[variant], masks["naive"], strict=True)]
-                pixels = float(np.mean([m.sum() for m in masks["naive"]]))
-                parity[f"{path}-{variant}"] = {
+                pairs = zip(masks[variant], masks["naive"], strict=True)
+                ious = [mask_iou(a, b) for a, b in pairs]
+                parity[label] = {
                     "mean": float(np.mean(ious)),
                     "min": min(ious),
-                    "naive_mask_pixels": pixels,
+                    "naive_mask_pixels": float(np.mean([m.sum() for m in masks["naive"]])),
                 }
-    with (args.out / "summary.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    result = {
-        "device": args.device_name,
-        "sizes": sizes.__dict__,
-        "rows": rows,
-        "mask_iou_vs_naive": parity,
-        "targets": TARGETS,
-        "wall_s": round(time.perf_counter() - started, 1),
-    }
-    (args.out / "result.json").write_text(json.dumps(result, indent=2, default=str))
+            write_results(args, rows, parity, skipped, time.perf_counter() - started)
+    result = write_results(args, rows, parity, skipped, time.perf_counter() - started)
     print("\n".join(["", f"== {args.device_name}: throughput and p50 vs naive ==", *ratios(rows)]))
     for name, iou in parity.items():
         verdict = "ok" if iou["min"] >= TARGETS["mask_iou"] else "BELOW TARGET"
         print(f"mask IoU vs naive, {name}: mean {iou['mean']:.4f} min {iou['min']:.4f} ({verdict})")
     for line in target_lines(rows):
         print(line)
-    print(f"wall {result['wall_s']} s; CSVs in {args.out}")
+    if skipped:
+        print(f"skipped for time: {', '.join(skipped)}")
+    print(f"wall {result['wall_s']} s; results in {args.results}")
     return result
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path("runs/gpu"), help="work folder, CSVs")
+    p.add_argument("--out", type=Path, default=Path("runs/gpu"), help="work folder (models)")
+    p.add_argument("--results", type=Path, default=None, help="CSVs, JSON, logs (--out)")
+    p.add_argument(
+        "--budget-s", type=arguments.positive_int, default=520, help="start no variant after"
+    )
     p.add_argument("--cpu", action="store_true", help="dry run: tiny models, CPU, own loadgen")
     p.add_argument("--perf-analyzer", default="perf_analyzer", help="perf_analyzer binary")
     p.add_argument("--concurrency", type=arguments.counts, default=None, help="e.g. 1,4,16")
@@ -439,7 +468,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    args.concurrency = args.concurrency or ((1, 2) if args.cpu else (1, 4, 16))
+    args.concurrency = args.concurrency or ((1, 2) if args.cpu else (1, 8))
+    args.results = args.results or args.out
     args.variants = tuple(v for v in args.variants.split(",") if v)
     args.paths = tuple(v for v in args.paths.split(",") if v)
     if not args.variants or any(v not in VARIANTS for v in args.variants):

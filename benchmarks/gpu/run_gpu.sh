@@ -84,10 +84,9 @@ named=()
 [ -n "$gpu" ] && named=(--device-name "$gpu")
 set +e
 TRITONSERVER=$work/ts/bin/tritonserver "$venv/bin/python" benchmarks/gpu/bench_gpu.py \
-  --out "$work/run" --perf-analyzer "$(command -v perf_analyzer || echo perf_analyzer)" "${named[@]}" "$@" \
+  --out "$work/run" --results "$out" --perf-analyzer "$(command -v perf_analyzer || echo perf_analyzer)" "${named[@]}" "$@" \
   2>&1 | tee "$out/bench.log"
 status=${PIPESTATUS[0]}
 set -e
-cp "$work/run"/*.csv "$work/run"/*.json "$work/run"/*.log "$out"/ 2>/dev/null || true
 say "benchmark exit $status; results in $out"
 exit "$status"

@@ -23,7 +23,8 @@ def test_the_gpu_benchmark_dry_run_serves_both_paths_and_compares_with_naive(
     out = tmp_path / "run"
     done = subprocess.run(
         [
-            sys.executable, str(SCRIPT), "--cpu", "--out", str(out),
+            sys.executable, str(SCRIPT), "--cpu", "--out", str(tmp_path / "work"),
+            "--results", str(out),
             "--variants", "naive,fused", "--concurrency", "1", "--requests", "2",
             "--photos", "2",
         ],
@@ -44,5 +45,8 @@ def test_the_gpu_benchmark_dry_run_serves_both_paths_and_compares_with_naive(
         assert parity["naive_mask_pixels"] > 0, "the photos must give SAM boxes to segment"
         assert parity["min"] > 0.99  # fp32 on the CPU: fused attention and fused SAM agree
     assert "x naive" in done.stdout and "target whole-256" in done.stdout
-    card = json.loads((out / "exports-256" / "sam_encoder.onnx.card.json").read_text())
+    assert result["skipped_for_time"] == []
+    card = json.loads(
+        (tmp_path / "work" / "exports-256" / "sam_encoder.onnx.card.json").read_text()
+    )
     assert card["extra"]["python_torch_only"] is True
