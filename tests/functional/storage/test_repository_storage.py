@@ -207,3 +207,9 @@ def test_missing_credentials_are_named(s3_env, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises(StorageError, match="no S3 credentials"):
         open_repository("s3://models/repo")
+
+
+def test_an_unreachable_endpoint_is_named(s3_env, monkeypatch):
+    monkeypatch.setenv("LOADCHECK_S3_ENDPOINT_URL", "http://127.0.0.1:1")
+    with pytest.raises(StorageError, match="cannot reach the S3 endpoint"):
+        open_repository("s3://models/repo")
