@@ -1,6 +1,7 @@
 """Two real tritonservers in poll mode on an s3:// repository held by moto's S3 server: a deploy
 made through deploy()'s publish is served by both, deploying another version (a roll back)
-reaches both, an interrupted publish never loads, an undeploy removes it from both."""
+reaches both, a rebuild of the segmentator reaches both, an interrupted publish never loads, an
+undeploy removes it from both."""
 
 from __future__ import annotations
 
@@ -50,6 +51,19 @@ def _threshold(url: str, model: str, jpeg: bytes) -> float | None:
         client.close()
 
 
+def _version_ready(url: str, model: str, version: str) -> bool:
+    import tritonclient.http as httpclient
+    from tritonclient.utils import InferenceServerException
+
+    client = httpclient.InferenceServerClient(url)
+    try:
+        return bool(client.is_model_ready(model, version))
+    except InferenceServerException:
+        return False
+    finally:
+        client.close()
+
+
 def _until(check: Callable[[], bool], what: str, timeout_s: float = 180.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -94,8 +108,12 @@ def replicas(bucket_repository: str, tmp_path: Path) -> Iterator[list[TritonServ
             server.stop()
 
 
-def test_two_replicas_polling_a_bucket_follow_deploy_rollback_and_undeploy(
-    bucket_repository: str, replicas: list[TritonServer], scene_jpegs, tmp_path: Path
+def test_two_replicas_polling_a_bucket_follow_deploy_rollback_rebuild_and_undeploy(
+    bucket_repository: str,
+    replicas: list[TritonServer],
+    scene_jpegs,
+    tmp_path: Path,
+    tiny_models: Path,
 ):
     home = tmp_path / "home"
     integrator = tn.integrator_model_name(NAME)
@@ -119,6 +137,14 @@ def test_two_replicas_polling_a_bucket_follow_deploy_rollback_and_undeploy(
     _until(served(THRESHOLDS[2]), "version 2 served by both replicas")
     deploy(bucket_repository, NAME, version=1, home=home)  # roll back
     _until(served(THRESHOLDS[1]), "the roll back to version 1 served by both replicas")
+
+    # a rebuild publishes new versions pinned by their configs; both replicas switch to them
+    build_repository_for_test(tiny_models, bucket_repository, max_det=4)  # type: ignore[arg-type]
+    _until(
+        lambda: all(_version_ready(url, tn.DETECTOR_MODEL, "2") for url in urls),
+        "the rebuilt detector (version 2) served by both replicas",
+    )
+    _until(served(THRESHOLDS[1]), "the integrator served through the rebuilt segmentator")
 
     # a publish killed after the version's files and before its configs: never loaded
     repo = open_repository(bucket_repository)
