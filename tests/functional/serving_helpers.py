@@ -101,3 +101,18 @@ def fit_test_integrator(repository: Path, name: str, version: int = 1, seed: int
     out.mkdir(parents=True, exist_ok=True)
     result.model.save(out)
     return out
+
+
+def segment_served(http_url: str, jpeg: bytes) -> Any:
+    """One photo through the served segmentator ensemble over HTTP (the InferResult)."""
+    import tritonclient.http as httpclient
+
+    from loadcheck import tensor_names as tn
+
+    client = httpclient.InferenceServerClient(http_url)
+    try:
+        inp = httpclient.InferInput(tn.IMAGE_BYTES, [1], "BYTES")
+        inp.set_data_from_numpy(np.array([jpeg], np.object_))
+        return client.infer(tn.SEGMENTATOR_ENSEMBLE, [inp])
+    finally:
+        client.close()

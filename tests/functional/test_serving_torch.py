@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serving_helpers import segment_served
 
 from loadcheck import tensor_names as tn
 
@@ -15,8 +16,6 @@ pytestmark = [pytest.mark.triton, pytest.mark.torch]
 def test_python_torch_runtime_gives_the_onnx_pipelines_boxes_and_masks(
     tiny_models: Path, scene_jpegs: list[bytes], tmp_path: Path
 ):
-    import tritonclient.http as httpclient
-
     from loadcheck.pipeline.prompts import DetectorSettings
     from loadcheck.pipeline.runner import PipelineRunner
     from loadcheck.serving.repository import RepositorySettings, build_repository
@@ -37,11 +36,7 @@ def test_python_torch_runtime_gives_the_onnx_pipelines_boxes_and_masks(
         torch_repo, http_port=0, grpc_port=0, metrics_port=0, log_path=tmp_path / "log.txt"
     )
     with server:
-        client = httpclient.InferenceServerClient(server.http_url)
-        inp = httpclient.InferInput(tn.IMAGE_BYTES, [1], "BYTES")
-        inp.set_data_from_numpy(np.array([scene_jpegs[0]], np.object_))
-        result = client.infer(tn.SEGMENTATOR_ENSEMBLE, [inp])
-        client.close()
+        result = segment_served(server.http_url, scene_jpegs[0])
     np.testing.assert_allclose(result.as_numpy(tn.BOXES_XYXY), expected.detections.xyxy, atol=0.05)
     np.testing.assert_array_equal(result.as_numpy(tn.CLASS_IDS), expected.detections.class_id)
     agree = (result.as_numpy(tn.MASKS) > 0) == expected.masks.mask_hw
@@ -53,8 +48,6 @@ def test_fused_sam_gives_the_two_model_pipelines_masks_in_process_and_served(
 ):
     """``fuse_sam``: SAM's encoder and decoder as one model (embeddings never leave the
     device), warmed up at load, serves what the separate encoder and decoder serve."""
-    import tritonclient.http as httpclient
-
     from loadcheck.pipeline.prompts import DetectorSettings
     from loadcheck.pipeline.runner import PipelineRunner
     from loadcheck.serving.config import parse_config
@@ -88,11 +81,7 @@ def test_fused_sam_gives_the_two_model_pipelines_masks_in_process_and_served(
         fused, http_port=0, grpc_port=0, metrics_port=0, log_path=tmp_path / "log.txt"
     )
     with server:
-        client = httpclient.InferenceServerClient(server.http_url)
-        inp = httpclient.InferInput(tn.IMAGE_BYTES, [1], "BYTES")
-        inp.set_data_from_numpy(np.array([scene_jpegs[0]], np.object_))
-        result = client.infer(tn.SEGMENTATOR_ENSEMBLE, [inp])
-        client.close()
+        result = segment_served(server.http_url, scene_jpegs[0])
     np.testing.assert_allclose(result.as_numpy(tn.BOXES_XYXY), want.detections.xyxy, atol=0.05)
     assert ((result.as_numpy(tn.MASKS) > 0) == want.masks.mask_hw).mean() > 0.995
 
