@@ -88,9 +88,34 @@ def _v1_create(conn: sa.Connection) -> None:
     frozen.create_all(conn)
 
 
+def _v2_corrections(conn: sa.Connection) -> None:
+    frozen = sa.MetaData()
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    corrections = sa.Table(
+        "record_corrections",
+        frozen,
+        # No foreign key: a correction outlives its record's retention (it says what went into
+        # the fitting data), and purging records needs no look-up here.
+        sa.Column("record_id", big_id, primary_key=True, autoincrement=False),
+        sa.Column("integrator", sa.Text, nullable=False),
+        sa.Column("photo_sha256", sa.String(64), nullable=False),
+        sa.Column("verdict", sa.Text, nullable=False),
+        sa.Column("label", sa.Text, nullable=False),
+        sa.Column("corrected_by", sa.Text, nullable=False),
+        sa.Column("corrected_at", sa.DateTime, nullable=False),
+        sa.Column("first_corrected_at", sa.DateTime, nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.CheckConstraint("label IN ('Qualified', 'Unqualified')", name="ck_correction_label"),
+        sa.CheckConstraint("revision >= 1", name="ck_correction_revision"),
+    )
+    sa.Index("ix_corrections_integrator_at", corrections.c.integrator, corrections.c.corrected_at)
+    frozen.create_all(conn)
+
+
 #: Every migration, in order; the last one's version is :data:`tables.SCHEMA_VERSION`.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "inspection_records and record_photos", _v1_create),
+    Migration(2, "record_corrections", _v2_corrections),
 )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 #: The schema version this code reads and writes (the last migration's).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -58,4 +58,21 @@ photos = sa.Table(
     sa.Column("content", sa.LargeBinary, nullable=False),
     sa.Column("first_used_at", sa.DateTime, nullable=False),
     sa.Column("last_used_at", sa.DateTime, nullable=False),
+)
+
+#: Operators' corrections of verdicts (migration 2): one row per corrected record, updated when
+#: the record is corrected again (``revision`` counts the corrections; the workspace audit log
+#: keeps each one).
+corrections = sa.Table(
+    "record_corrections",
+    metadata,
+    sa.Column("record_id", BigId, primary_key=True, autoincrement=False),
+    sa.Column("integrator", sa.Text, nullable=False),
+    sa.Column("photo_sha256", sa.String(64), nullable=False),
+    sa.Column("verdict", sa.Text, nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("corrected_by", sa.Text, nullable=False),
+    sa.Column("corrected_at", sa.DateTime, nullable=False),
+    sa.Column("first_corrected_at", sa.DateTime, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
 )
