@@ -1,8 +1,8 @@
 """Serving speed against the old single-process way, measured in one run on the same photos.
 
     python benchmarks/cpu_speed.py [--folder runs/cpu_speed] [--sam-type vit_b] [--sam-side 512]
-        [--fp32-encoder] [--max-det 4] [--photos 12] [--old-photos 3] [--concurrency 1,2]
-        [--requests 12] [--json OUT]
+        [--fp32-encoder] [--fp32-decoder] [--max-det 4] [--photos 12] [--old-photos 3]
+        [--concurrency 1,2] [--requests 12] [--json OUT]
 
 Random-weight SAM and YOLOv6-n of the real sizes, the bundled tritonserver serving
 ``integrator_speed`` (crop path), and the replaced system (``SamPredictor`` on the whole photo at
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sam-type", default="vit_b", choices=("vit_tiny", "vit_b", "vit_l", "vit_h"))
     p.add_argument("--sam-side", type=arguments.positive_int, default=512, help="crop side")
     p.add_argument("--fp32-encoder", action="store_true", help="serve the fp32 encoder")
+    p.add_argument("--fp32-decoder", action="store_true", help="serve the fp32 mask decoder")
     p.add_argument("--max-det", type=arguments.positive_int, default=4, help="prompts per photo")
     p.add_argument("--photos", type=arguments.positive_int, default=12, help="served photos")
     p.add_argument("--old-photos", type=arguments.positive_int, default=3, help="old-way photos")
@@ -49,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         sam_type=args.sam_type,
         sam_side=args.sam_side,
         int8_encoder=not args.fp32_encoder,
+        int8_decoder=not args.fp32_decoder,
         max_det=args.max_det,
         photos=args.photos,
         old_photos=min(args.old_photos, args.photos),

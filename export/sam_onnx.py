@@ -163,6 +163,7 @@ def export_sam(
     *,
     fp16: bool = False,
     int8_encoder: bool = False,
+    int8_decoder: bool = False,
     opset: int = DEFAULT_OPSET,
 ) -> SamExport:
     """Export a SAM checkpoint to ``out_dir/sam_encoder.onnx`` and ``out_dir/sam_decoder.onnx``
@@ -180,6 +181,8 @@ def export_sam(
         int8_encoder: quantise the encoder's MatMul weights to int8
             (:func:`loadcheck.export.quantize.quantize_int8`); its card records ``int8`` and how
             close its embeddings stay to fp32's on the smoke image.
+        int8_decoder: the same for the mask decoder; its card records ``int8`` and how many of
+            the smoke prompts' mask pixels agree with fp32's.
         opset: ONNX opset.
 
     Raises:
@@ -187,8 +190,9 @@ def export_sam(
     """
     import torch
 
-    if fp16 and int8_encoder:
-        raise ExportError("--fp16 and --int8-encoder exclude each other: choose one precision")
+    if fp16 and (int8_encoder or int8_decoder):
+        which = "--int8-encoder" if int8_encoder else "--int8-decoder"
+        raise ExportError(f"--fp16 and {which} exclude each other: choose one precision")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sam, detected = load_sam(checkpoint, model_type, img_size)
@@ -264,21 +268,28 @@ def export_sam(
         agreement = cosine(int8_out[tn.SAM_EMBEDDINGS], enc_out[tn.SAM_EMBEDDINGS])
         logger.info("int8 encoder: embeddings' cosine similarity to fp32 %.4f", agreement)
         enc_extra["quantization"] = {**quantization, "smoke_cosine_vs_fp32": round(agreement, 5)}
-    dec_out = verify_onnx(
-        decoder_path,
-        {
-            tn.SAM_DECODER_EMBEDDINGS: embeddings,
-            tn.SAM_DECODER_BOXES: boxes,
-            tn.SAM_DECODER_POINT_COORDS: coords,
-            tn.SAM_DECODER_POINT_LABELS: labels,
-        },
-        [tn.SAM_LOW_RES_MASKS, tn.SAM_IOU_PREDICTIONS],
-    )
+    dec_inputs = {
+        tn.SAM_DECODER_EMBEDDINGS: embeddings,
+        tn.SAM_DECODER_BOXES: boxes,
+        tn.SAM_DECODER_POINT_COORDS: coords,
+        tn.SAM_DECODER_POINT_LABELS: labels,
+    }
+    dec_outputs = [tn.SAM_LOW_RES_MASKS, tn.SAM_IOU_PREDICTIONS]
+    dec_out = verify_onnx(decoder_path, dec_inputs, dec_outputs)
     if dec_out[tn.SAM_LOW_RES_MASKS].shape != (3, 1, grid * 4, grid * 4):
         raise ExportError(
             f"decoder smoke run: expected masks [3, 1, {grid * 4}, {grid * 4}], "
             f"got {list(dec_out[tn.SAM_LOW_RES_MASKS].shape)}"
         )
+    dec_extra: dict[str, Any] = {"mask_threshold": 0.0, "low_res_mask_hw": [grid * 4, grid * 4]}
+    if int8_decoder:
+        from loadcheck.export.quantize import quantize_in_place
+
+        quantization = quantize_in_place(decoder_path, external_data=dec_meta.external)
+        int8_masks = verify_onnx(decoder_path, dec_inputs, dec_outputs)[tn.SAM_LOW_RES_MASKS]
+        agreement = float(np.mean((int8_masks > 0) == (dec_out[tn.SAM_LOW_RES_MASKS] > 0)))
+        logger.info("int8 decoder: %.4f of the smoke masks' pixels agree with fp32", agreement)
+        dec_extra["quantization"] = {**quantization, "smoke_mask_agreement": round(agreement, 5)}
 
     common = {
         "model_type": detected,
@@ -312,8 +323,8 @@ def export_sam(
         opset=dec_meta.opset,
         inputs=dec_meta.inputs,
         outputs=dec_meta.outputs,
-        extra={"mask_threshold": 0.0, "low_res_mask_hw": [grid * 4, grid * 4]},
-        **common,  # type: ignore[arg-type]
+        extra=dec_extra,
+        **{**common, "dtype": "int8" if int8_decoder else common["dtype"]},  # type: ignore[arg-type]
     )
     enc_card_path = enc_card.save(card_path_for(encoder_path))
     dec_card_path = dec_card.save(card_path_for(decoder_path))

@@ -41,6 +41,7 @@ class SpeedRun:
         folder: where the checkpoints, exports, repository and server log go (reused).
         sam_type / sam_side: the SAM size and the crop side it encodes (served).
         int8_encoder: serve the encoder with int8 MatMul weights (``export sam --int8-encoder``).
+        int8_decoder: the same for the mask decoder (``export sam --int8-decoder``).
         detector_side / detector_width: YOLOv6-n's input side and width (0.25: YOLOv6-n).
         max_det: detections kept per photo (the prompts SAM decodes).
         photos / old_photos: synthetic 960 x 540 photos served / run the old way.
@@ -54,6 +55,7 @@ class SpeedRun:
     sam_type: str = "vit_b"
     sam_side: int = 512
     int8_encoder: bool = True
+    int8_decoder: bool = True
     detector_side: int = 640
     detector_width: float = 0.25
     max_det: int = 4
@@ -78,7 +80,8 @@ def prepare_networks(run: SpeedRun) -> Path:
     from loadcheck.export.yolov6_onnx import export_yolov6
     from loadcheck.pipeline.cards import CARD_SUFFIX
 
-    variant = f"{run.sam_type}-{run.sam_side}{'-int8' if run.int8_encoder else ''}"
+    precision = ("-int8" if run.int8_encoder else "") + ("-int8dec" if run.int8_decoder else "")
+    variant = f"{run.sam_type}-{run.sam_side}{precision}"
     out = run.folder / f"exports-{variant}"
     if len(list(out.glob(f"*{CARD_SUFFIX}"))) >= 3:
         return out
@@ -94,7 +97,14 @@ def prepare_networks(run: SpeedRun) -> Path:
         width_multiple=run.detector_width,
     )
     export_yolov6(detector, out, run.detector_side, classes="bed,load")
-    export_sam(sam, out, run.sam_type, run.sam_side, int8_encoder=run.int8_encoder)
+    export_sam(
+        sam,
+        out,
+        run.sam_type,
+        run.sam_side,
+        int8_encoder=run.int8_encoder,
+        int8_decoder=run.int8_decoder,
+    )
     return out
 
 
@@ -217,9 +227,11 @@ def measure(run: SpeedRun) -> dict[str, Any]:
 
 def format_table(result: dict[str, Any]) -> str:
     run = result["run"]
-    precision = "int8" if run["int8_encoder"] else "fp32"
+    encoder = "int8" if run["int8_encoder"] else "fp32"
+    decoder = "int8" if run.get("int8_decoder") else "fp32"
     lines = [
-        f"SAM {run['sam_type']} crop @{run['sam_side']} ({precision} encoder), YOLOv6-n "
+        f"SAM {run['sam_type']} crop @{run['sam_side']} ({encoder} encoder, {decoder} decoder), "
+        f"YOLOv6-n "
         f"@{run['detector_side']}, max {run['max_det']} prompts; {result['machine']}",
         f"load average before {result['load_average_before']}, "
         f"after {result['load_average_after']}",

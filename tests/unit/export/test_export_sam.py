@@ -231,6 +231,38 @@ def test_int8_encoder_is_recorded_on_its_card_and_stays_close_to_fp32(tiny, tmp_
     assert cos > 0.99
 
 
-def test_fp16_and_int8_together_are_refused(tiny, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_int8_decoder_is_recorded_on_its_card_and_its_masks_stay_close_to_fp32(  # type: ignore[no-untyped-def]
+    tiny, tmp_path
+) -> None:
+    result = export_sam(tiny.sam_checkpoint, tmp_path, int8_decoder=True)
+    card = ModelCard.load(result.decoder_card)
+    assert card.dtype == "int8"
+    assert card.extra["quantization"]["smoke_mask_agreement"] > 0.95
+    assert card.extra["mask_threshold"] == 0.0
+    assert ModelCard.load(result.encoder_card).dtype == "fp32"
+    ops = {node.op_type for node in __import__("onnx").load(str(result.decoder)).graph.node}
+    assert "DynamicQuantizeMatMul" in ops or "MatMulInteger" in ops
+    (embeddings,) = _session(result.encoder).run(
+        None,
+        {
+            tn.SAM_ENCODER_INPUT: np.random.default_rng(1).integers(
+                0, 256, (1, 256, 256, 3), np.uint8
+            )
+        },
+    )
+    feeds = {
+        tn.SAM_DECODER_EMBEDDINGS: embeddings,
+        tn.SAM_DECODER_BOXES: np.array([[20, 30, 200, 180], [60, 60, 120, 140]], np.float32),
+        tn.SAM_DECODER_POINT_COORDS: np.array([[[110, 105]], [[90, 100]]], np.float32),
+        tn.SAM_DECODER_POINT_LABELS: np.ones((2, 1), np.float32),
+    }
+    fp32 = _session(tiny.root / "sam_decoder.onnx").run(None, feeds)
+    int8 = _session(result.decoder).run(None, feeds)
+    assert int8[0].shape == fp32[0].shape and int8[1].shape == fp32[1].shape
+    assert float(np.mean((int8[0] > 0) == (fp32[0] > 0))) > 0.95
+
+
+@pytest.mark.parametrize("which", ["int8_encoder", "int8_decoder"])
+def test_fp16_and_int8_together_are_refused(tiny, tmp_path, which) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ExportError, match="exclude each other"):
-        export_sam(tiny.sam_checkpoint, tmp_path, fp16=True, int8_encoder=True)
+        export_sam(tiny.sam_checkpoint, tmp_path, fp16=True, **{which: True})
