@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,15 @@ def cached_features(store: IntegratorStore, config_key: str) -> dict[str, list[f
 
 
 def sample_features(
-    store: IntegratorStore, name: str, mask_source: MaskSource, progress: Progress | None = None
+    store: IntegratorStore,
+    name: str,
+    mask_source: MaskSource,
+    progress: Progress | None = None,
+    rows: Sequence[sqlite3.Row] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """float32 ``[N, F]`` features and int ``[N]`` labels of all samples; cache hits count."""
-    rows = store.samples(name)
+    """float32 ``[N, F]`` features and int ``[N]`` labels of all samples (or of ``rows`` of
+    :meth:`IntegratorStore.samples`); cache hits count."""
+    rows = store.samples(name) if rows is None else rows
     cached = cached_features(store, mask_source.config_key)
     key = _cache_key(mask_source.config_key)
     x = np.zeros((len(rows), len(FEATURE_SPEC)), np.float32)
@@ -123,7 +129,9 @@ def fit(
 ) -> dict[str, Any]:
     """Fit a new version of ``name``, write it to the repository and make it the served one.
 
-    Returns a JSON-ready summary with ``version``, ``cv_accuracy`` and the CV metrics.
+    Returns a JSON-ready summary with ``version``, ``cv_accuracy``, the CV metrics and
+    ``n_corrections``: how many of the ``n_samples`` fitting images came from operators'
+    corrections of inspection records (stored with the version).
     """
     cfg = store.get(name)
     counts = store.sample_counts(name)
@@ -145,7 +153,9 @@ def fit(
         mask_source = masks
     if mask_source is None:
         raise IntegratorError(NO_MASK_SOURCE_MESSAGE)
-    x, y, hits = sample_features(store, name, mask_source, progress)
+    rows = store.samples(name)
+    n_corrections = sum(1 for r in rows if r["correction_record_id"] is not None)
+    x, y, hits = sample_features(store, name, mask_source, progress, rows)
     result = fit_score_model(
         x,
         y,
@@ -163,7 +173,10 @@ def fit(
         version = _next_version(store, name)
         target = store.model_dir(name) / str(version)
         result.model.metadata.update(
-            version=version, mask_source=mask_source.config_key, description=cfg.description
+            version=version,
+            mask_source=mask_source.config_key,
+            description=cfg.description,
+            n_corrections=n_corrections,
         )
         atomic_write_dir(target, result.model.save)
         try:
@@ -171,14 +184,28 @@ def fit(
                 cv = result.cv.to_dict() if result.cv else None
                 conn.execute(
                     "INSERT INTO versions (integrator, version, path, model_type, n_samples, "
-                    "metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (name, version, str(target), cfg.model_type, len(y), json.dumps(cv), now_iso()),
+                    "n_corrections, metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        version,
+                        str(target),
+                        cfg.model_type,
+                        len(y),
+                        n_corrections,
+                        json.dumps(cv),
+                        now_iso(),
+                    ),
                 )
                 conn.execute(
                     "UPDATE integrators SET served_version = ? WHERE name = ?", (version, name)
                 )
                 store.ws.audit(
-                    conn, "fit", name, version=version, cv_accuracy=cv["accuracy"] if cv else None
+                    conn,
+                    "fit",
+                    name,
+                    version=version,
+                    cv_accuracy=cv["accuracy"] if cv else None,
+                    n_corrections=n_corrections,
                 )
         except BaseException:
             from loadcheck.atomic import remove_dir_atomically
@@ -192,6 +219,7 @@ def fit(
         "cv": result.cv.to_dict() if result.cv else None,
         "model_type": cfg.model_type,
         "n_samples": len(y),
+        "n_corrections": n_corrections,
         "features_cached": hits,
         "features_computed": len(y) - hits,
         "fit_seconds": round(result.fit_seconds, 4),
@@ -213,6 +241,7 @@ def list_versions(store: IntegratorStore, name: str) -> list[dict[str, Any]]:
             "created_at": r["created_at"],
             "model_type": r["model_type"],
             "n_samples": r["n_samples"],
+            "n_corrections": r["n_corrections"],
             "cv": json.loads(r["metrics_json"]),
             "path": r["path"],
             "served": r["version"] == cfg.served_version,

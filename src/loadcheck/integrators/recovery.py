@@ -162,13 +162,14 @@ def _adopt(
     with store.ws.transaction() as conn:
         conn.execute(
             "INSERT INTO versions (integrator, version, path, model_type, n_samples, "
-            "metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "n_corrections, metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 name,
                 version,
                 str(store.model_dir(name) / str(version)),
                 model.model_type,
                 int(model.metadata.get("n_samples", 0)),
+                int(model.metadata.get("n_corrections", 0)),
                 json.dumps(cv),
                 _created_at(model, folder),
             ),

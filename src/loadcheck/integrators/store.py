@@ -12,7 +12,12 @@ from typing import Any
 
 from loadcheck.atomic import file_lock, remove_dir_atomically
 from loadcheck.integrators.errors import IngestError, IntegratorError, NotFoundError, validate_name
-from loadcheck.integrators.ingest import ArchiveReport, ZipLimits, read_image_archive
+from loadcheck.integrators.ingest import (
+    ArchiveImage,
+    ArchiveReport,
+    ZipLimits,
+    read_image_archive,
+)
 from loadcheck.scoring.model_types import (
     DEFAULT_MODEL_TYPE,
     get_model_type,
@@ -93,6 +98,16 @@ class AddDataReport:
             "already_present": self.already_present,
             "skipped": [{"entry": n, "reason": r} for n, r in self.skipped],
         }
+
+
+def insert_image_row(conn: sqlite3.Connection, img: ArchiveImage, stamp: str) -> None:
+    """Record a stored fitting image (its bytes already in the image store) in the workspace;
+    an image already recorded is kept as it is."""
+    conn.execute(
+        "INSERT OR IGNORE INTO images (sha256, ext, size_bytes, width, height, stored_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (img.sha256, img.ext, len(img.data), img.width, img.height, stamp),
+    )
 
 
 class IntegratorStore:
@@ -295,11 +310,7 @@ class IntegratorStore:
                     )
                 for label, report in reports.items():
                     for img in report.images:
-                        conn.execute(
-                            "INSERT OR IGNORE INTO images (sha256, ext, size_bytes, width, height, "
-                            "stored_at) VALUES (?, ?, ?, ?, ?, ?)",
-                            (img.sha256, img.ext, len(img.data), img.width, img.height, stamp),
-                        )
+                        insert_image_row(conn, img, stamp)
                         if img.sha256 in existing:
                             out.already_present += 1
                             continue
@@ -332,10 +343,15 @@ class IntegratorStore:
         return int(removed)
 
     def samples(self, name: str) -> list[sqlite3.Row]:
+        """Fitting samples with their image's extension and size; ``correction_record_id`` is
+        the inspection record whose correction added the sample (``None``: from the zips)."""
         with self.ws.reader() as conn:
             return conn.execute(
-                "SELECT s.sha256, s.label, s.original_name, i.ext, i.width, i.height "
-                "FROM samples s JOIN images i ON i.sha256 = s.sha256 WHERE s.integrator = ? "
+                "SELECT s.sha256, s.label, s.original_name, i.ext, i.width, i.height, "
+                "c.record_id AS correction_record_id "
+                "FROM samples s JOIN images i ON i.sha256 = s.sha256 "
+                "LEFT JOIN sample_corrections c ON c.integrator = s.integrator "
+                "AND c.sha256 = s.sha256 WHERE s.integrator = ? "
                 "ORDER BY s.original_name, s.sha256",
                 (name,),
             ).fetchall()

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from loadcheck.workspace.paths import default_home
-from loadcheck.workspace.schema import SCHEMA
+from loadcheck.workspace.schema import COLUMNS_ADDED, SCHEMA
 
 DB_FILE = "loadcheck.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: sample_corrections, versions.n_corrections
 BUSY_TIMEOUT_S = 30.0
 
 
@@ -93,6 +93,10 @@ class Workspace:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                for table, column, alter in COLUMNS_ADDED:
+                    have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+                    if column not in have:
+                        conn.execute(alter)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:

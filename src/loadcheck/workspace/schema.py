@@ -1,4 +1,12 @@
-"""The workspace SQLite schema (bump ``SCHEMA_VERSION`` in db.py when it changes)."""
+"""The workspace SQLite schema (bump ``SCHEMA_VERSION`` in db.py when it changes).
+
+``CREATE TABLE IF NOT EXISTS`` adds new tables to older workspaces; a column added to an existing
+table also needs its ``ALTER TABLE`` in :data:`COLUMNS_ADDED`.
+
+``sample_corrections`` tags the fitting samples that came from an operator's correction of an
+inspection record (``loadcheck.integrators.corrections``); ``versions.n_corrections`` is how
+many such samples a fitted version was fitted on.
+"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS integrators (
@@ -43,9 +51,20 @@ CREATE TABLE IF NOT EXISTS versions (
     path           TEXT NOT NULL,
     model_type     TEXT NOT NULL,
     n_samples      INTEGER NOT NULL,
+    n_corrections  INTEGER NOT NULL DEFAULT 0,
     metrics_json   TEXT NOT NULL,
     created_at     TEXT NOT NULL,
     PRIMARY KEY (integrator, version)
+);
+CREATE TABLE IF NOT EXISTS sample_corrections (
+    integrator    TEXT NOT NULL,
+    sha256        TEXT NOT NULL,
+    record_id     INTEGER NOT NULL,
+    label         INTEGER NOT NULL CHECK (label IN (0, 1)),
+    corrected_by  TEXT NOT NULL,
+    corrected_at  TEXT NOT NULL,
+    PRIMARY KEY (integrator, sha256),
+    FOREIGN KEY (integrator, sha256) REFERENCES samples(integrator, sha256) ON DELETE CASCADE
 );
 CREATE TABLE IF NOT EXISTS audit_log (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,3 +75,13 @@ CREATE TABLE IF NOT EXISTS audit_log (
     detail_json TEXT NOT NULL DEFAULT '{}'
 );
 """
+
+#: Columns added after schema version 1: (table, column, ALTER TABLE statement), applied to a
+#: workspace whose table lacks the column.
+COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
+    (
+        "versions",
+        "n_corrections",
+        "ALTER TABLE versions ADD COLUMN n_corrections INTEGER NOT NULL DEFAULT 0",
+    ),
+)
