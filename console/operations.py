@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loadcheck import tensor_names as tn
 from loadcheck.console.config import ConsoleConfig
@@ -22,6 +23,9 @@ from loadcheck.integrators.store import IntegratorStore
 from loadcheck.serving.deploy import ModelControl, deploy, undeploy
 from loadcheck.serving.state import deployed_integrators
 from loadcheck.workspace.db import Workspace
+
+if TYPE_CHECKING:
+    from loadcheck.gateway.tokens import IssuedToken, TokenStore
 
 
 def control_for(config: ConsoleConfig) -> ModelControl:
@@ -72,19 +76,54 @@ def is_deployed(config: ConsoleConfig, name: str) -> bool:
     return name in deployed_integrators(config.repository)
 
 
-def deploy_integrator(store: IntegratorStore, name: str, config: ConsoleConfig) -> int:
+@dataclass(frozen=True)
+class NewToken:
+    """A gateway token just issued or rotated (shown once), and whether its hash reached the
+    published token source (``publish_error``: why not)."""
+
+    token: IssuedToken
+    publish_error: str | None = None
+
+
+def _publish_tokens(tokens: TokenStore, config: ConsoleConfig) -> str | None:
+    """Publish the token hashes to the repository; the error message, or None."""
+    from loadcheck.gateway.token_source import publish_tokens
+    from loadcheck.serving.storage import StorageError
+
+    try:
+        publish_tokens(tokens.all(), config.repository)
+    except (StorageError, OSError) as exc:
+        return f"publishing the token hashes to {config.repository} failed: {exc}"
+    return None
+
+
+def deploy_integrator(
+    store: IntegratorStore, name: str, config: ConsoleConfig
+) -> tuple[int, NewToken | None]:
     """Write the served version's scorer and ensemble, load them on Triton, issue the gateway
-    token; returns the deployed version."""
+    token on the first deploy (and publish its hash); returns the deployed version and the new
+    token, if one was issued."""
     from loadcheck.gateway.tokens import TokenStore
 
     cfg = store.get(name)
     if cfg.served_version is None:
         raise IntegratorError(f"integrator {name!r} has no fitted version; fit it first")
     version = deploy(config.repository, name, cfg.served_version, control_for(config))
-    TokenStore(store.ws).issue(name)
+    tokens = TokenStore(store.ws)
+    issued = tokens.ensure(name)
+    new = None if issued is None else NewToken(issued, _publish_tokens(tokens, config))
     with store.ws.transaction() as conn:
         Workspace.audit(conn, "deploy", name, version=version)
-    return version
+    return version, new
+
+
+def rotate_token(store: IntegratorStore, name: str, config: ConsoleConfig) -> NewToken:
+    """A new gateway token for ``name`` (the old URL stops working), its hash published."""
+    from loadcheck.gateway.tokens import TokenStore
+
+    tokens = TokenStore(store.ws)
+    issued = tokens.rotate(name)
+    return NewToken(issued, _publish_tokens(tokens, config))
 
 
 def undeploy_integrator(store: IntegratorStore, name: str, config: ConsoleConfig) -> list[str]:
@@ -119,12 +158,13 @@ class Endpoints:
     python: str
 
 
-def endpoints(store: IntegratorStore, name: str, config: ConsoleConfig) -> Endpoints:
-    from loadcheck.gateway.tokens import TokenStore
-
+def endpoints(
+    store: IntegratorStore, name: str, config: ConsoleConfig, token: IssuedToken | None = None
+) -> Endpoints:
+    """The endpoints of ``name``; the legacy URL only with a ``token`` just issued (tokens are
+    stored as hashes and shown once)."""
     model = tn.integrator_model_name(name)
     base = config.public_triton_url.rstrip("/")
-    token = TokenStore(store.ws).get(name)
     legacy = None if token is None else f"{config.gateway_url.rstrip('/')}{token.path}"
     host = base.split("://", 1)[-1]
     python = (

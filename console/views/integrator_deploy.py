@@ -8,10 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from loadcheck.console.operations import (
+    NewToken,
     deploy_integrator,
     endpoints,
     is_deployed,
     rollback_integrator,
+    rotate_token,
     undeploy_integrator,
 )
 from loadcheck.console.widgets import Session, action
@@ -65,21 +67,31 @@ def _deploy(session: Session, store: IntegratorStore, name: str) -> None:
     deployed = is_deployed(cfg, name)
     st.markdown(f"**Deployment**: {'deployed' if deployed else 'not deployed'}")
     left, right = st.columns(2)
+    new: NewToken | None = None
     if left.button("Deploy", key="deploy", type="primary"):
         with action(session, "deploying"):
-            version = deploy_integrator(store, name, cfg)
+            version, new = deploy_integrator(store, name, cfg)
             st.success(f"deployed {name} (version {version})")
     if right.button("Undeploy", key="undeploy"):
         with action(session, "undeploying"):
             models = undeploy_integrator(store, name, cfg)
             st.success(f"unloaded {', '.join(models)}")
-    ends = endpoints(store, name, cfg)
+    if st.button("Rotate the legacy URL", key="rotate_token"):
+        with action(session, "rotating the gateway token"):
+            new = rotate_token(store, name, cfg)
+    ends = endpoints(store, name, cfg, None if new is None else new.token)
     st.markdown(f"Triton endpoint: `{ends.triton_infer_url}`")
     if ends.legacy_url:
         st.markdown(f"Legacy endpoint (gateway): `{ends.legacy_url}`")
+        st.warning("Copy this URL now: it is shown once (only its hash is kept).")
         st.code(ends.curl_legacy or "", language="bash")
+        if new is not None and new.publish_error:
+            st.error(new.publish_error)
     else:
-        st.caption("The legacy token URL is issued on the first deploy.")
+        st.caption(
+            "The legacy token URL is shown once, on the first deploy or a rotation "
+            "(only its hash is kept); rotate it for a new URL."
+        )
     st.code(ends.curl_ready, language="bash")
     st.code(ends.python, language="python")
 

@@ -93,8 +93,9 @@ REPOSITORY: Final = EnvVar(
 )
 TRITON_URL: Final = EnvVar(
     "LOADCHECK_TRITON_URL",
-    "Triton's host:port (no scheme) for inspect, the gateway, integrator fit/predict --triton and "
-    "the console: the HTTP port; a command run with --grpc needs the gRPC port instead.",
+    "Triton's host:port for inspect, the gateway, integrator fit/predict --triton and "
+    "the console: the HTTP port; a command run with --grpc needs the gRPC port instead. "
+    "inspect also takes https://host:port (TLS; grpcs:// with --grpc).",
     f"localhost:{TRITON_HTTP_PORT}",
 )
 API_KEY: Final = EnvVar(
@@ -108,6 +109,20 @@ API_KEY_FILE: Final = EnvVar(
     "A file holding the API key (a Docker/Kubernetes secret); the images' entrypoint reads it "
     "into LOADCHECK_API_KEY, so the key is never written in compose files.",
     scope=Scope.CONTAINER,
+)
+CA_FILE: Final = EnvVar(
+    "LOADCHECK_CA_FILE",
+    "inspect and the client: PEM bundle of the CAs that may sign the TLS certificate of the "
+    "server at --url (default: the system's trust store); turns TLS on for a bare host:port.",
+)
+CERT_FILE: Final = EnvVar(
+    "LOADCHECK_CERT_FILE",
+    "inspect and the client: the client's TLS certificate (PEM) for mutual TLS; needs "
+    "LOADCHECK_KEY_FILE.",
+)
+KEY_FILE: Final = EnvVar(
+    "LOADCHECK_KEY_FILE",
+    "inspect and the client: the unencrypted PEM private key of LOADCHECK_CERT_FILE.",
 )
 S3_ENDPOINT_URL: Final = EnvVar(
     "LOADCHECK_S3_ENDPOINT_URL",
@@ -192,6 +207,19 @@ GATEWAY_MAX_IN_FLIGHT: Final = EnvVar(
     "with Retry-After, not queued. Bounds its memory: about this many times the largest body.",
     "16",
 )
+GATEWAY_TOKENS_FROM: Final = EnvVar(
+    "LOADCHECK_GATEWAY_TOKENS_FROM",
+    "Where the gateway reads its token hashes: `workspace` (the workspace database), "
+    "`repository` (the document the console publishes in LOADCHECK_REPOSITORY), or a folder or "
+    "s3://bucket/prefix repository holding that document.",
+    "workspace",
+)
+GATEWAY_TOKENS_MAX_AGE: Final = EnvVar(
+    "LOADCHECK_GATEWAY_TOKENS_MAX_AGE",
+    "Seconds a gateway reading published tokens keeps its copy before reading it again (a "
+    "rotated token stops working within this time).",
+    "3",
+)
 GATEWAY_URL: Final = EnvVar(
     "LOADCHECK_GATEWAY_URL",
     "The gateway's public base URL, shown in the console's copy-paste examples.",
@@ -233,6 +261,9 @@ ALL: Final[tuple[EnvVar, ...]] = (
     TRITON_URL,
     API_KEY,
     API_KEY_FILE,
+    CA_FILE,
+    CERT_FILE,
+    KEY_FILE,
     S3_ENDPOINT_URL,
     POLL_SECS,
     DATABASE_URL,
@@ -248,6 +279,8 @@ ALL: Final[tuple[EnvVar, ...]] = (
     GATEWAY_MIN_BODY_RATE_KIB,
     GATEWAY_MAX_CONNECTIONS,
     GATEWAY_MAX_IN_FLIGHT,
+    GATEWAY_TOKENS_FROM,
+    GATEWAY_TOKENS_MAX_AGE,
     GATEWAY_URL,
     PUBLIC_TRITON_URL,
     EXPORT_DIR,

@@ -70,6 +70,7 @@ from loadcheck.client.errors import (
 )
 from loadcheck.client.images import check_image_bytes
 from loadcheck.gateway.limits import GatewayLimits
+from loadcheck.gateway.tokens import TokenBinding
 from loadcheck.gateway.upload import (
     BodyLimits,
     BodyTooSlowError,
@@ -102,9 +103,11 @@ class InferenceBackend(Protocol):
 
 
 class TokenLookup(Protocol):
-    """Maps a URL token to its integrator (blocking; called in a worker thread)."""
+    """Maps a URL token to its source, an integrator and optional camera (blocking; called in a
+    worker thread): the workspace's :class:`~loadcheck.gateway.tokens.TokenStore` or the
+    published :class:`~loadcheck.gateway.token_source.PublishedTokens`."""
 
-    def lookup(self, token: str) -> str | None: ...
+    def lookup(self, token: str) -> TokenBinding | None: ...
 
 
 def error_response(
@@ -119,7 +122,9 @@ def error_response(
 
 
 def legacy_body(result: InspectionResult, *, detail: bool) -> dict[str, Any]:
-    """``{"score_result": ...}``; with ``detail`` also probability, threshold and features."""
+    """``{"score_result": ...}``; with ``detail`` also probability, threshold, features, the
+    "needs review" flag (``needs_review``, ``review_reasons``: ``[{"code", "message"}]``) and
+    ``provenance`` (``null`` from a server that predates it)."""
     body: dict[str, Any] = {"score_result": result.score_result.value}
     if detail:
         body["probability"] = round(result.probability, 6)
@@ -128,6 +133,9 @@ def legacy_body(result: InspectionResult, *, detail: bool) -> dict[str, Any]:
         body["feature_spec_version"] = (
             result.features.spec_version if result.features is not None else None
         )
+        body["needs_review"] = result.review.needs_review
+        body["review_reasons"] = [r.to_dict() for r in result.review.reasons]
+        body["provenance"] = result.provenance.to_dict() if result.provenance is not None else None
     return body
 
 
@@ -179,7 +187,8 @@ def create_app(
             )
         in_flight[0] += 1
         try:
-            integrator = await run_in_threadpool(tokens.lookup, token)
+            binding = await run_in_threadpool(tokens.lookup, token)
+            integrator = None if binding is None else binding.integrator
             response = await _inspect(request, integrator)
         finally:
             in_flight[0] -= 1

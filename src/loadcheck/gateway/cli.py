@@ -1,17 +1,25 @@
-"""``loadcheck gateway``: serve the legacy endpoint; ``tokens``, ``rotate`` and ``revoke`` manage
-its URL tokens in the workspace (``--home``, ``$LOADCHECK_HOME``). Triton is ``--triton``
-(``$LOADCHECK_TRITON_URL``). The limits (body size, header and body timeouts, minimum body rate,
-connections, uploads in flight) are options with ``$LOADCHECK_GATEWAY_*`` variables
-(:mod:`loadcheck.gateway.limits`)."""
+"""``loadcheck gateway``: serve the legacy endpoint; ``tokens``, ``rotate``, ``revoke`` and
+``publish`` manage its URL tokens in the workspace (``--home``, ``$LOADCHECK_HOME``; stored as
+hashes, a token is printed once) and publish their hashes into the repository (``--repository``,
+``$LOADCHECK_REPOSITORY``) for gateways started with ``--tokens-from repository``. Triton is
+``--triton`` (``$LOADCHECK_TRITON_URL``). The limits (body size, header and body timeouts,
+minimum body rate, connections, uploads in flight) are options with ``$LOADCHECK_GATEWAY_*``
+variables (:mod:`loadcheck.gateway.limits`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from loadcheck.cli_options import api_key_option, home_option, host_option, triton_url_option
+from loadcheck.cli_options import (
+    api_key_option,
+    home_option,
+    host_option,
+    repository_option,
+    triton_url_option,
+)
 from loadcheck.deploy_constants import GATEWAY_PORT
 from loadcheck.environment import (
     GATEWAY_BODY_TIMEOUT,
@@ -20,12 +28,19 @@ from loadcheck.environment import (
     GATEWAY_MAX_CONNECTIONS,
     GATEWAY_MAX_IN_FLIGHT,
     GATEWAY_MIN_BODY_RATE_KIB,
+    GATEWAY_TOKENS_FROM,
+    GATEWAY_TOKENS_MAX_AGE,
     TRITON_URL,
 )
 from loadcheck.gateway import limits as lim
 
 if TYPE_CHECKING:
-    from loadcheck.gateway.tokens import TokenStore
+    from loadcheck.gateway.app import TokenLookup
+    from loadcheck.gateway.tokens import IssuedToken, TokenStore
+
+#: ``--tokens-from`` values that are not a repository location.
+WORKSPACE_SOURCE = "workspace"
+REPOSITORY_SOURCE = "repository"
 
 gateway_app = typer.Typer(
     help="The legacy-compatible HTTP gateway (POST /quality_detector/handle_image_post/<token>/).",
@@ -39,6 +54,71 @@ def _store(home: Path) -> TokenStore:
     from loadcheck.workspace import Workspace
 
     return TokenStore(Workspace(home))
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _camera_option() -> Any:
+    return typer.Option(
+        None,
+        "--camera",
+        help="A camera of the integrator (its own URL); default: the integrator's own URL.",
+    )
+
+
+def _publish(store: TokenStore, repository: str) -> None:
+    """Publish the store's hashes to ``repository`` when it is s3:// or an existing folder."""
+    from loadcheck.gateway.token_source import publish_tokens
+    from loadcheck.serving.storage import StorageError, is_object_store
+
+    if not is_object_store(repository) and not Path(repository).is_dir():
+        typer.echo(
+            f"not published: no repository folder {repository} (gateways reading the workspace "
+            "see the change at once; `loadcheck gateway publish --repository ...` publishes)",
+            err=True,
+        )
+        return
+    try:
+        count = publish_tokens(store.all(), repository)
+    except (StorageError, OSError) as exc:
+        raise _fail(
+            f"the workspace has the change, but publishing the token hashes to {repository} "
+            f"failed: {exc}; gateways reading it keep the previous tokens until "
+            "`loadcheck gateway publish` succeeds",
+            1,
+        ) from exc
+    typer.echo(f"published {count} token hashes to {repository}", err=True)
+
+
+def _issued_line(token: IssuedToken) -> str:
+    return f"{token.binding}\t{token.path}"
+
+
+def token_lookup(tokens_from: str, repository: str, home: Path, max_age_s: float) -> TokenLookup:
+    """The token source ``--tokens-from`` names: the workspace's store, or the published document
+    of ``repository`` (``repository``) or of another folder / ``s3://`` location."""
+    if tokens_from == WORKSPACE_SOURCE:
+        store = _store(home)
+        missing = [n for n in store.deployed_integrators() if store.get(n) is None]
+        if missing:
+            typer.echo(
+                f"deployed integrators without a token: {', '.join(missing)}; "
+                "`loadcheck gateway tokens` issues them",
+                err=True,
+            )
+        return store
+    from loadcheck.gateway.token_source import PublishedTokens
+
+    location = repository if tokens_from == REPOSITORY_SOURCE else tokens_from
+    published = PublishedTokens(location, max_age_s)
+    typer.echo(
+        f"tokens: {len(published)} hashes from {published.url} (re-read after {max_age_s:g} s)",
+        err=True,
+    )
+    return published
 
 
 @gateway_app.callback(invoke_without_command=True)
@@ -96,6 +176,23 @@ def gateway_command(
     retry_after: int = typer.Option(5, "--retry-after", min=1, help="Retry-After of 503s, s."),
     api_key: str | None = api_key_option(),
     home: Path = home_option(),
+    tokens_from: str = typer.Option(
+        GATEWAY_TOKENS_FROM.get_default(),
+        "--tokens-from",
+        envvar=GATEWAY_TOKENS_FROM.name,
+        help="Token hashes from the 'workspace' database, the 'repository' (the document "
+        "published in --repository), or a folder or s3://bucket/prefix holding it.",
+    ),
+    tokens_max_age: float = typer.Option(
+        float(GATEWAY_TOKENS_MAX_AGE.get_default()),
+        "--tokens-max-age",
+        min=0.0,
+        envvar=GATEWAY_TOKENS_MAX_AGE.name,
+        help="Seconds published tokens are cached before being read again.",
+    ),
+    repository: str = repository_option(
+        "Model repository whose published tokens --tokens-from repository reads."
+    ),
 ) -> None:
     """Serve the legacy endpoint in front of Triton (run without a sub-command)."""
     if ctx.invoked_subcommand is not None:
@@ -104,10 +201,13 @@ def gateway_command(
     from loadcheck.client.retry import RetryPolicy
     from loadcheck.gateway.app import create_app
     from loadcheck.gateway.server import run_gateway
+    from loadcheck.gateway.token_source import TokenSourceError
+    from loadcheck.serving.storage import StorageError
 
-    store = _store(home)
-    for token in store.issue_for_deployed():
-        typer.echo(f"issued a token for {token.integrator}: {token.path}", err=True)
+    try:
+        tokens = token_lookup(tokens_from, repository, home, tokens_max_age)
+    except (StorageError, TokenSourceError) as exc:
+        raise _fail(f"--tokens-from {tokens_from}: {exc}") from exc
     try:
         backend = AsyncInspectionClient(
             triton,
@@ -128,7 +228,7 @@ def gateway_command(
     )
     app = create_app(
         backend,
-        store,
+        tokens,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         retry_after_s=retry_after,
         limits=limits,
@@ -137,44 +237,73 @@ def gateway_command(
 
 
 @gateway_app.command("tokens")
-def tokens_command(home: Path = home_option()) -> None:
-    """List the URL token of every integrator (issuing tokens for deployed ones without)."""
+def tokens_command(home: Path = home_option(), repository: str = repository_option()) -> None:
+    """List every token's source and rotation time; deployed integrators without a token get one
+    (printed now, once: only its hash is kept)."""
     store = _store(home)
-    new = {t.integrator for t in store.issue_for_deployed()}
-    tokens = store.all()
-    if not tokens:
+    issued = store.issue_for_deployed()
+    for token in issued:
+        typer.echo(f"{_issued_line(token)}\t(new: shown once, copy it now)")
+    new = {t.binding for t in issued}
+    records = [r for r in store.all() if r.binding not in new]
+    if not records and not issued:
         typer.echo("no tokens yet: deploy an integrator, or run `loadcheck gateway rotate NAME`")
         return
-    for t in tokens:
-        note = "  (new)" if t.integrator in new else ""
-        typer.echo(f"{t.integrator}\t{t.path}\trotated {t.rotated_at}{note}")
+    for r in records:
+        typer.echo(f"{r.binding}\trotated {r.rotated_at}\t(stored as a hash; rotate for a new URL)")
+    if issued:
+        _publish(store, repository)
 
 
 @gateway_app.command("rotate")
 def rotate_command(
     name: str = typer.Argument(..., help="Integrator whose token to replace."),
+    camera: str | None = _camera_option(),
     home: Path = home_option(),
+    repository: str = repository_option(),
 ) -> None:
-    """Replace an integrator's token (the old URL stops working at once) and print the new URL."""
+    """Replace a token (the old URL stops working) and print the new URL, once."""
+    from loadcheck.gateway.tokens import TokenError
+
     store = _store(home)
     known = store.known_integrators()
     if name not in known:
-        typer.echo(
-            f"error: no integrator {name!r} in the workspace; known: {', '.join(known) or 'none'}",
-            err=True,
-        )
-        raise typer.Exit(2)
-    token = store.rotate(name)
-    typer.echo(f"{token.integrator}\t{token.path}")
+        raise _fail(f"no integrator {name!r} in the workspace; known: {', '.join(known) or 'none'}")
+    try:
+        token = store.rotate(name, camera)
+    except TokenError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(_issued_line(token))
+    _publish(store, repository)
 
 
 @gateway_app.command("revoke")
 def revoke_command(
     name: str = typer.Argument(..., help="Integrator whose token to delete."),
+    camera: str | None = _camera_option(),
     home: Path = home_option(),
+    repository: str = repository_option(),
 ) -> None:
-    """Delete an integrator's token: its URL answers 404 until a new token is issued."""
-    if not _store(home).revoke(name):
-        typer.echo(f"error: {name!r} has no token", err=True)
-        raise typer.Exit(2)
-    typer.echo(f"revoked the token of {name}")
+    """Delete a token: its URL answers 404 until a new token is issued."""
+    from loadcheck.gateway.tokens import TokenBinding, TokenError
+
+    store = _store(home)
+    try:
+        revoked = store.revoke(name, camera)
+    except TokenError as exc:
+        raise _fail(str(exc)) from exc
+    if not revoked:
+        raise _fail(f"{TokenBinding(name, camera)!s} has no token")
+    typer.echo(f"revoked the token of {TokenBinding(name, camera)!s}")
+    _publish(store, repository)
+
+
+@gateway_app.command("publish")
+def publish_command(home: Path = home_option(), repository: str = repository_option()) -> None:
+    """Publish every token's hash (never the token) into the repository, for gateways started
+    with --tokens-from repository."""
+    from loadcheck.serving.storage import is_object_store
+
+    if not is_object_store(repository) and not Path(repository).is_dir():
+        raise _fail(f"no repository folder {repository}; expected a folder or s3://bucket/prefix")
+    _publish(_store(home), repository)

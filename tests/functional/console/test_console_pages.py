@@ -17,6 +17,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from loadcheck.console.auth import AdminStore
+from loadcheck.gateway.token_source import TOKENS_FILE
+from loadcheck.gateway.tokens import token_sha256
 from loadcheck.workspace import Workspace
 
 # torch: the tiny test models (the triton fixture's) are exported with PyTorch.
@@ -113,6 +115,13 @@ def _model_ready(env: Env, model: str, version: str = "") -> bool:
     return bool(client.is_model_ready(model, version))
 
 
+def _shown_token(at: AppTest) -> str:
+    """The token of the legacy URL in the page's code blocks."""
+    marker = "/quality_detector/handle_image_post/"
+    code = next(c.value for c in at.code if marker in c.value)
+    return code.split(marker, 1)[1].split("/", 1)[0]
+
+
 def test_every_page_needs_a_login(app: AppTest) -> None:
     assert app.text_input(key="login_password") is not None
     assert len(app.sidebar.radio) == 0
@@ -191,6 +200,18 @@ def test_integrator_flow_from_create_to_undeploy(app: AppTest, env: Env) -> None
     assert _model_ready(env, f"integrator_{NAME}")
     assert _model_ready(env, f"scorer_{NAME}", "2")
     assert any("/quality_detector/handle_image_post/" in c.value for c in at.code)
+    # the token is shown once; only its hash is kept, and published in the repository
+    first = _shown_token(at)
+    published = (env.triton.repository / TOKENS_FILE).read_text()  # type: ignore[attr-defined]
+    assert token_sha256(first) in published and first not in published
+    at.button(key="rotate_token").click().run()
+    _ok(at)
+    rotated = _shown_token(at)
+    published = (env.triton.repository / TOKENS_FILE).read_text()  # type: ignore[attr-defined]
+    assert rotated != first and token_sha256(rotated) in published
+    assert token_sha256(first) not in published
+    at.run()
+    assert not any("/quality_detector/handle_image_post/" in c.value for c in at.code)
     at.selectbox(key="rollback_version").set_value(1)
     at.button(key="rollback").click().run()
     _ok(at)

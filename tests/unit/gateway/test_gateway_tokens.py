@@ -1,15 +1,23 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from loadcheck.cli import app
-from loadcheck.gateway.tokens import TokenStore, plausible_token
+from loadcheck.gateway.token_source import TOKENS_FILE, parse_document
+from loadcheck.gateway.tokens import (
+    TokenBinding,
+    TokenError,
+    TokenStore,
+    plausible_token,
+    token_sha256,
+)
 from loadcheck.workspace import Workspace
-from loadcheck.workspace.db import now_iso
+from loadcheck.workspace.db import DB_FILE, now_iso
 
 
 @pytest.fixture
@@ -33,13 +41,71 @@ def test_tokens_are_long_random_and_url_safe(workspace: Workspace) -> None:
     assert all(len(t) >= 43 and plausible_token(t) for t in tokens)
 
 
-def test_issuing_is_idempotent_and_lookup_finds_the_integrator(workspace: Workspace) -> None:
+def test_issuing_shows_the_token_once_and_lookup_finds_its_source(workspace: Workspace) -> None:
     store = TokenStore(workspace)
     first = store.issue("site_a")
-    assert store.issue("site_a") == first
-    assert store.lookup(first.token) == "site_a"
+    assert store.ensure("site_a") is None
+    with pytest.raises(TokenError, match="rotate it"):
+        store.issue("site_a")
+    assert store.lookup(first.token) == TokenBinding("site_a", None)
     assert store.lookup("unknown") is None
-    assert store.lookup("'; DROP TABLE gateway_tokens; --") is None
+    assert store.lookup("'; DROP TABLE gateway_token_hashes; --") is None
+
+
+def test_only_the_hash_of_a_token_is_stored(workspace: Workspace) -> None:
+    store = TokenStore(workspace)
+    token = store.issue("site_a").token
+    record = store.get("site_a")
+    assert record is not None and record.token_sha256 == token_sha256(token)
+    assert not hasattr(record, "token")
+    for path in workspace.home.glob("*.db*"):
+        assert token.encode() not in path.read_bytes()
+
+
+def test_a_camera_has_its_own_token_next_to_its_integrators(workspace: Workspace) -> None:
+    store = TokenStore(workspace)
+    own = store.issue("site_a")
+    lane = store.issue("site_a", camera="lane-2")
+    assert store.lookup(own.token) == TokenBinding("site_a")
+    assert store.lookup(lane.token) == TokenBinding("site_a", "lane-2")
+    store.rotate("site_a", camera="lane-2")
+    assert store.lookup(lane.token) is None
+    assert store.lookup(own.token) == TokenBinding("site_a")
+    assert [str(r.binding) for r in store.all()] == ["site_a", "site_a/lane-2"]
+    assert store.revoke("site_a", "lane-2") and store.lookup(own.token) is not None
+    with pytest.raises(TokenError, match="camera name 'Lane 2'"):
+        store.rotate("site_a", camera="Lane 2")
+
+
+def test_clear_tokens_of_an_older_workspace_are_hashed_and_keep_working(tmp_path: Path) -> None:
+    home = tmp_path / "old"
+    Workspace(home)
+    clear = "A" * 20 + "legacy-clear-token-xyz"
+    with sqlite3.connect(home / DB_FILE) as conn:
+        conn.execute(
+            "CREATE TABLE gateway_tokens (integrator TEXT PRIMARY KEY, token TEXT NOT NULL "
+            "UNIQUE, created_at TEXT NOT NULL, rotated_at TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO gateway_tokens VALUES ('north', ?, '2025-01-01T00:00:00Z', "
+            "'2025-02-01T00:00:00Z')",
+            (clear,),
+        )
+    store = TokenStore(Workspace(home))
+    assert store.lookup(clear) == TokenBinding("north")
+    record = store.get("north")
+    assert record is not None and record.rotated_at == "2025-02-01T00:00:00Z"
+    with store.workspace.reader() as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert "gateway_tokens" not in tables
+    for path in home.glob("*.db*"):  # the database and its write-ahead log
+        assert clear.encode() not in path.read_bytes(), path.name
+    assert [
+        e["detail"]["count"]
+        for e in store.workspace.audit_entries()
+        if e["action"] == "gateway_tokens_hashed"
+    ] == [1]
+    assert TokenStore(Workspace(home)).lookup(clear) == TokenBinding("north")
 
 
 def test_rotation_replaces_the_token_and_keeps_the_creation_time(workspace: Workspace) -> None:
@@ -49,12 +115,12 @@ def test_rotation_replaces_the_token_and_keeps_the_creation_time(workspace: Work
     assert new.token != old.token
     assert new.created_at == old.created_at
     assert store.lookup(old.token) is None
-    assert store.lookup(new.token) == "site_a"
+    assert store.lookup(new.token) == TokenBinding("site_a")
 
 
 def test_tokens_survive_reopening_the_workspace(workspace: Workspace) -> None:
     token = TokenStore(workspace).issue("site_a").token
-    assert TokenStore(Workspace(workspace.home)).lookup(token) == "site_a"
+    assert TokenStore(Workspace(workspace.home)).lookup(token) == TokenBinding("site_a")
 
 
 def test_revoking_deletes_the_token(workspace: Workspace) -> None:
@@ -91,13 +157,17 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_gateway_tokens_lists_the_url_of_every_deployed_integrator(workspace: Workspace) -> None:
+def test_gateway_tokens_shows_new_urls_once_and_then_only_the_sources(
+    workspace: Workspace,
+) -> None:
     add_integrator(workspace, "north", 1)
     code, out, _ = run_cli("tokens", "--home", str(workspace.home))
     assert code == 0
-    token = TokenStore(workspace).get("north")
-    assert token is not None
-    assert f"north\t/quality_detector/handle_image_post/{token.token}/" in out
+    token = out.split("/quality_detector/handle_image_post/", 1)[1].split("/", 1)[0]
+    assert "shown once" in out
+    assert TokenStore(workspace).lookup(token) == TokenBinding("north")
+    code, again, _ = run_cli("tokens", "--home", str(workspace.home))
+    assert code == 0 and token not in again and "north\trotated " in again
 
 
 def test_gateway_rotate_prints_the_new_url_and_refuses_unknown_integrators(
@@ -108,11 +178,33 @@ def test_gateway_rotate_prints_the_new_url_and_refuses_unknown_integrators(
     old = store.issue("north").token
     code, out, _ = run_cli("rotate", "north", "--home", str(workspace.home))
     assert code == 0
-    new = store.get("north")
-    assert new is not None and new.token != old and new.token in out
+    new = out.split("/quality_detector/handle_image_post/", 1)[1].split("/", 1)[0]
+    assert new != old and store.lookup(new) == TokenBinding("north")
+    assert store.lookup(old) is None
     code, _, err = run_cli("rotate", "nobody", "--home", str(workspace.home))
     assert code == 2
     assert "no integrator 'nobody'" in err and "north" in err
+
+
+def test_rotate_and_revoke_publish_the_hashes_into_the_repository_folder(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    add_integrator(workspace, "north", 1)
+    repository = tmp_path / "repository"
+    repository.mkdir()
+    where = ["--home", str(workspace.home), "--repository", str(repository)]
+    code, out, err = run_cli("rotate", "north", "--camera", "gate-1", *where)
+    assert code == 0 and "published 1 token hashes" in err
+    token = out.split("/quality_detector/handle_image_post/", 1)[1].split("/", 1)[0]
+    document = (repository / TOKENS_FILE).read_text()
+    assert token not in document
+    assert [(e.binding, e.sha256) for e in parse_document(document.encode())] == [
+        (TokenBinding("north", "gate-1"), token_sha256(token))
+    ]
+    code, _, _ = run_cli("revoke", "north", "--camera", "gate-1", *where)
+    assert code == 0 and parse_document((repository / TOKENS_FILE).read_bytes()) == []
+    code, _, err = run_cli("rotate", "north", *where[:2], "--repository", str(tmp_path / "none"))
+    assert code == 0 and "not published: no repository folder" in err
 
 
 def test_gateway_revoke_of_an_integrator_without_token_exits_two(workspace: Workspace) -> None:
