@@ -219,7 +219,7 @@ def test_gateway_answers_a_form_upload_like_the_legacy_system(
     scene_jpegs: list[bytes],
 ) -> None:
     base, store = gateway
-    token = store.issue(triton.integrator).token
+    token = store.rotate(triton.integrator).token
     small = min(scene_jpegs, key=len)
     assert len(small) < 64 * 1024
     response = upload(base + legacy_path(token), small)
@@ -237,7 +237,7 @@ def test_gateway_error_statuses(
     triton: Any, gateway: tuple[str, TokenStore], scene_jpegs: list[bytes]
 ) -> None:
     base, store = gateway
-    url = base + legacy_path(store.issue(triton.integrator).token)
+    url = base + legacy_path(store.rotate(triton.integrator).token)
     assert upload(url, scene_jpegs[0], field="file").status_code == 400
     assert upload(base + legacy_path("no-such-token"), scene_jpegs[0]).status_code == 404
     assert upload(url, b"\xff\xd8\xff" + bytes(100_000)).status_code == 413
@@ -252,7 +252,7 @@ def test_gateway_token_rotation_end_to_end(
 ) -> None:
     base, store = gateway
     small = min(scene_jpegs, key=len)
-    old = store.issue(triton.integrator).token
+    old = store.rotate(triton.integrator).token
     new = store.rotate(triton.integrator).token
     assert upload(base + legacy_path(old), small).status_code == 404
     assert upload(base + legacy_path(new), small).status_code == 200
