@@ -1,4 +1,5 @@
-"""CLI: ``loadcheck repository build``, ``serve``, ``deploy`` and ``undeploy``.
+"""CLI: ``loadcheck repository build``, ``serve``, ``deploy`` and ``undeploy`` (``--wait``: until
+every Triton replica follows, :mod:`loadcheck.serving.replicas`).
 
 Every option of ``repository build`` defaults to :class:`RepositorySettings`' value; the choices
 are the :class:`Runtime`, :class:`Device` and :class:`SamFrame` enums. ``--repository`` is
@@ -13,6 +14,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import typer
 
@@ -21,6 +23,7 @@ from loadcheck.deploy_constants import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITO
 from loadcheck.environment import POLL_SECS, REPOSITORY
 from loadcheck.pipeline.prompts import SamFrame
 from loadcheck.serving.config import Device
+from loadcheck.serving.replicas import DEFAULT_WAIT_TIMEOUT_S, ReplicaTarget
 from loadcheck.serving.repository import NETWORKS, RepositorySettings
 from loadcheck.serving.runtimes import Runtime
 
@@ -35,9 +38,9 @@ repository_app = typer.Typer(
 )
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+    return typer.Exit(code)
 
 
 def _overrides(items: list[str], flag: str, allowed: tuple[str, ...]) -> dict[str, str]:
@@ -253,6 +256,58 @@ def serve_command(
     raise typer.Exit(code)
 
 
+def _wait_option() -> Any:
+    return typer.Option(
+        False,
+        "--wait",
+        help="Wait until every replica (--replica, --replicas-from, else --url) serves it.",
+    )
+
+
+def _replica_option() -> Any:
+    return typer.Option(
+        [], "--replica", help="A Triton replica's HTTP host:port to wait for (repeatable)."
+    )
+
+
+def _replicas_from_option() -> Any:
+    return typer.Option(
+        None,
+        "--replicas-from",
+        help="A headless Service's host:port: every address it resolves to is a replica.",
+    )
+
+
+def _wait_timeout_option() -> Any:
+    return typer.Option(
+        DEFAULT_WAIT_TIMEOUT_S,
+        "--wait-timeout",
+        min=0.0,
+        help="Seconds to wait for the replicas (exit 1 naming those that did not follow).",
+    )
+
+
+def _wait(
+    target: ReplicaTarget, replica: list[str], replicas_from: str | None, url: str | None, t: float
+) -> None:
+    """Wait for every replica to serve ``target``, printing each one's progress."""
+    from loadcheck.serving.replicas import ReplicaError, resolve_replicas, wait_for_replicas
+
+    try:
+        urls = list(replica)
+        if replicas_from:
+            urls += resolve_replicas(replicas_from)
+        if not urls and url:
+            urls = [url]
+        if not urls:
+            raise ReplicaError("--wait needs --replica, --replicas-from or --url")
+        typer.echo(f"waiting for {len(urls)} replicas: {', '.join(urls)}")
+        wait_for_replicas(urls, target, t, report=typer.echo)
+    except ReplicaError as exc:
+        raise _fail(str(exc), 1) from exc
+    typer.echo(f"every replica: {target.description}")
+
+
 def deploy_command(
     name: str = typer.Argument(..., help="Integrator name."),
     repository: str = repository_option(),
@@ -265,19 +320,28 @@ def deploy_command(
         None, "--url", help="Running server's HTTP host:port; load the integrator there."
     ),
     api_key: str | None = api_key_option("Key of the model-repository API."),
+    wait: bool = _wait_option(),
+    replica: list[str] = _replica_option(),
+    replicas_from: str | None = _replicas_from_option(),
+    wait_timeout: float = _wait_timeout_option(),
 ) -> None:
-    """Write integrator NAME's scorer and ensemble into the repository and load it."""
-    from loadcheck.serving.deploy import DeployError, ModelControl, deploy
+    """Write integrator NAME's scorer and ensemble into the repository and load it (a roll back
+    is a deploy of an earlier --version); --wait: until every replica serves it."""
+    from loadcheck.serving.deploy import DeployError, ModelControl, deploy, scorer_versions
+    from loadcheck.serving.replicas import deployed_target
     from loadcheck.serving.storage import StorageError
 
     control = ModelControl(url, api_key) if url else None
     try:
         chosen = deploy(repository, name, version, control)
+        versions = scorer_versions(repository, name) if wait else []
     except (DeployError, StorageError) as exc:
         raise _fail(str(exc)) from exc
     except Exception as exc:  # tritonclient raises InferenceServerException
         raise _fail(f"the server refused to load {name}: {exc}") from exc
     typer.echo(f"deployed {name} (scorer version {chosen})" + (f" on {url}" if url else ""))
+    if wait:
+        _wait(deployed_target(name, chosen, versions), replica, replicas_from, url, wait_timeout)
 
 
 def undeploy_command(
@@ -288,9 +352,15 @@ def undeploy_command(
     force: bool = typer.Option(
         False, "--force", help="Unload the segmentator even while integrators use it."
     ),
+    wait: bool = _wait_option(),
+    replica: list[str] = _replica_option(),
+    replicas_from: str | None = _replicas_from_option(),
+    wait_timeout: float = _wait_timeout_option(),
 ) -> None:
-    """Unload integrator NAME (or the segmentator) and stop loading it at start."""
+    """Unload integrator NAME (or the segmentator) and stop loading it at start; --wait: until
+    no replica serves it."""
     from loadcheck.serving.deploy import DeployError, ModelControl, undeploy
+    from loadcheck.serving.replicas import undeployed_target
     from loadcheck.serving.storage import StorageError
 
     control = ModelControl(url, api_key) if url else None
@@ -301,3 +371,5 @@ def undeploy_command(
     except Exception as exc:
         raise _fail(f"the server refused to unload {name}: {exc}") from exc
     typer.echo(f"unloaded {', '.join(models)}")
+    if wait:
+        _wait(undeployed_target(name), replica, replicas_from, url, wait_timeout)
