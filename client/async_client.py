@@ -198,6 +198,8 @@ class AsyncInspectionClient:
             timings=StageTimings(timings),
             masks=result.masks,
             trucks=result.trucks,
+            review=result.review,
+            provenance=result.provenance,
         )
 
     def _checked_bytes(self, image: ImageInput) -> bytes:

@@ -17,11 +17,14 @@ import numpy as np
 from loadcheck import tensor_names as tn
 from loadcheck.client.errors import ServerError
 from loadcheck.payloads import (
+    NOT_FLAGGED,
     Detections,
     InspectionResult,
     LoadFeatures,
     PayloadError,
+    ReviewFlag,
     SegmentationMasks,
+    ServedProvenance,
     StageTimings,
     TruckResult,
     Verdict,
@@ -41,7 +44,12 @@ INTEGRATOR_OUTPUTS: tuple[str, ...] = (
     tn.CLASS_IDS,
     tn.SCORES,
     tn.TRUCKS_JSON,
+    tn.REVIEW_JSON,
+    tn.PROVENANCE_JSON,
 )
+#: Outputs a server that predates them does not declare: the transport asks for them only where
+#: the model declares them, and a result without them is "not flagged", provenance unknown.
+OPTIONAL_OUTPUTS: frozenset[str] = frozenset({tn.REVIEW_JSON, tn.PROVENANCE_JSON})
 #: Outputs of ``segmentator``; ``integrator_<name>`` returns its masks too, on request.
 SEGMENTATOR_OUTPUTS: tuple[str, ...] = (
     tn.BOXES_XYXY,
@@ -63,6 +71,8 @@ OUTPUT_RANKS: dict[str, int] = {
     tn.CLASS_IDS: 1,
     tn.SCORES: 1,
     tn.TRUCKS_JSON: 1,
+    tn.REVIEW_JSON: 1,
+    tn.PROVENANCE_JSON: 1,
     tn.MASKS: 3,
     tn.MASK_IOU: 1,
 }
@@ -130,6 +140,45 @@ def decode_trucks(text: str) -> tuple[TruckResult, ...]:
     return tuple(trucks)
 
 
+def _json_output(outputs: Mapping[str, np.ndarray | None], name: str) -> Any:
+    """The JSON value of the one-string output ``name``, or ``None`` when it is absent."""
+    raw = outputs.get(name)
+    if raw is None or np.asarray(raw).size == 0:
+        return None
+    text = _text(np.asarray(raw).reshape(-1)[0])
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ServerError(f"{name}: not JSON ({exc})") from exc
+
+
+def decode_review(outputs: Mapping[str, np.ndarray | None]) -> ReviewFlag:
+    """The review flag of ``REVIEW_JSON`` (``{"needs_review": bool, "reasons": [{"code",
+    "message"}]}``); not flagged when the server sent none (a server that predates it)."""
+    data = _json_output(outputs, tn.REVIEW_JSON)
+    if data is None:
+        return NOT_FLAGGED
+    if not isinstance(data, dict):
+        raise ServerError(f"{tn.REVIEW_JSON}: expected a JSON object, got {data!r}")
+    try:
+        return ReviewFlag.from_dict(data)
+    except PayloadError as exc:
+        raise ServerError(f"{tn.REVIEW_JSON}: {exc}") from exc
+
+
+def decode_provenance(outputs: Mapping[str, np.ndarray | None]) -> ServedProvenance | None:
+    """The provenance of ``PROVENANCE_JSON``; ``None`` when the server sent none."""
+    data = _json_output(outputs, tn.PROVENANCE_JSON)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ServerError(f"{tn.PROVENANCE_JSON}: expected a JSON object, got {data!r}")
+    try:
+        return ServedProvenance.from_dict(data)
+    except PayloadError as exc:
+        raise ServerError(f"{tn.PROVENANCE_JSON}: {exc}") from exc
+
+
 def decode_detections(outputs: Mapping[str, np.ndarray | None], model: str) -> Detections:
     """Detections from ``BOXES_XYXY`` float32 ``[N, 4]``, ``SCORES`` and ``CLASS_IDS`` ``[N]``."""
     boxes = _get(outputs, tn.BOXES_XYXY, model).astype(np.float32, copy=False).reshape(-1, 4)
@@ -174,7 +223,8 @@ def decode_inspection(
     """Build an :class:`InspectionResult` from the outputs of ``integrator_<name>``.
 
     When the outputs hold ``MASKS`` and ``MASK_IOU`` (asked for with the verdict), the result
-    carries them; mask ``i`` belongs to detection ``i``.
+    carries them; mask ``i`` belongs to detection ``i``. ``REVIEW_JSON`` and ``PROVENANCE_JSON``
+    are optional (:data:`OPTIONAL_OUTPUTS`).
 
     Raises:
         ServerError: an output is missing or does not have the documented shape/value.
@@ -217,4 +267,6 @@ def decode_inspection(
         timings=timings if timings is not None else StageTimings(),
         masks=masks,
         trucks=trucks,
+        review=decode_review(outputs),
+        provenance=decode_provenance(outputs),
     )

@@ -132,6 +132,7 @@ class TritonTransport:
         self.headers: dict[str, str] = {API_KEY_HEADER: api_key} if api_key else {}
         self._client: Any = None
         self._input_shapes: dict[str, list[int]] = {}
+        self._output_names: dict[str, frozenset[str]] = {}
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -159,7 +160,8 @@ class TritonTransport:
         return {"client_timeout": self.timeout_s} if self.protocol == "grpc" else {}
 
     async def _image_shape(self, model: str) -> list[int]:
-        """``[1]`` for a model served with ``max_batch_size: 0``, ``[1, 1]`` for a batching one."""
+        """``[1]`` for a model served with ``max_batch_size: 0``, ``[1, 1]`` for a batching one
+        (read once per model from its metadata, with the outputs it declares)."""
         shape = self._input_shapes.get(model)
         if shape is None:
             client = self._get_client()
@@ -175,7 +177,16 @@ class TritonTransport:
             dims = [int(d) for d in inputs[tn.IMAGE_BYTES].get("shape", [1])]
             shape = [1, 1] if len(dims) == 2 else [1]
             self._input_shapes[model] = shape
+            self._output_names[model] = frozenset(str(o["name"]) for o in meta.get("outputs", []))
         return shape
+
+    def _asked(self, model: str, outputs: Sequence[str]) -> list[str]:
+        """``outputs`` less the optional ones (:data:`~loadcheck.client.decode.OPTIONAL_OUTPUTS`)
+        that ``model`` does not declare (a server that predates them)."""
+        from loadcheck.client.decode import OPTIONAL_OUTPUTS
+
+        declared = self._output_names.get(model, frozenset())
+        return [n for n in outputs if n not in OPTIONAL_OUTPUTS or n in declared]
 
     async def infer(
         self, model: str, image: bytes, outputs: Sequence[str]
@@ -188,6 +199,7 @@ class TritonTransport:
             import tritonclient.grpc as mod
         tensor = mod.InferInput(tn.IMAGE_BYTES, shape, "BYTES")
         tensor.set_data_from_numpy(np.array([image], dtype=np.object_).reshape(shape))
+        outputs = self._asked(model, outputs)
         requested = [mod.InferRequestedOutput(name) for name in outputs]
         result = await self._call(
             lambda: client.infer(

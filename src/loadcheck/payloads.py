@@ -9,6 +9,7 @@ names the field, what it got and what is expected.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -286,6 +287,156 @@ class TruckResult:
     probability: float
 
 
+_REVIEW_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ReviewReason:
+    """Why a verdict's evidence is weak: a short stable ``code`` (``low_mask_quality``...) and
+    a plain-language ``message`` for an operator (codes: :mod:`loadcheck.scoring.review`)."""
+
+    code: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if not _REVIEW_CODE.match(str(self.code)):
+            raise PayloadError(
+                f"review reason code: expected lowercase letters, digits and '_', got {self.code!r}"
+            )
+        object.__setattr__(self, "code", str(self.code))
+        object.__setattr__(self, "message", str(self.message))
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ReviewFlag:
+    """Whether a verdict should be looked at by a person, and why.
+
+    The three legacy strings never change; this travels beside them. ``needs_review`` is true
+    exactly when there is a reason. The default (no reason) is what a server that predates the
+    flag is decoded as.
+    """
+
+    reasons: tuple[ReviewReason, ...] = ()
+
+    def __post_init__(self) -> None:
+        reasons = tuple(self.reasons)
+        if not all(isinstance(r, ReviewReason) for r in reasons):
+            raise PayloadError("review reasons: expected ReviewReason items")
+        object.__setattr__(self, "reasons", reasons)
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.reasons)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"needs_review": bool, "reasons": [{"code", "message"}, ...]}``."""
+        return {"needs_review": self.needs_review, "reasons": [r.to_dict() for r in self.reasons]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewFlag:
+        """Inverse of :meth:`to_dict`; :class:`PayloadError` when it does not fit."""
+        try:
+            reasons = tuple(
+                ReviewReason(str(r["code"]), str(r.get("message", "")))
+                for r in data.get("reasons", [])
+            )
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise PayloadError(f"review: expected reasons as [{{code, message}}]: {exc}") from exc
+        flag = cls(reasons)
+        if "needs_review" in data and bool(data["needs_review"]) != flag.needs_review:
+            raise PayloadError(
+                f"review: needs_review is {data['needs_review']!r} but {len(reasons)} reasons"
+            )
+        return flag
+
+
+NOT_FLAGGED = ReviewFlag()
+
+
+@dataclass(frozen=True)
+class ServedProvenance:
+    """What answered a verdict, as the serving scorer reports it.
+
+    Attributes:
+        integrator: the integrator's name.
+        scorer_version: the scorer's version folder that Triton loaded (``None``: unknown).
+        repository_build: the model repository build's id (its manifest's ``build.id``;
+            ``None`` for a repository built before builds had ids).
+        networks: lowercase hex SHA-256 of each network's model card, by network name
+            (``detector``, ``sam_encoder``, ``sam_decoder``); empty when unknown.
+    """
+
+    integrator: str
+    scorer_version: int | None = None
+    repository_build: str | None = None
+    networks: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.scorer_version is not None:
+            version = int(self.scorer_version)
+            if version < 1:
+                raise PayloadError(f"scorer_version: expected >= 1, got {self.scorer_version}")
+            object.__setattr__(self, "scorer_version", version)
+        networks = {str(k): str(v) for k, v in dict(self.networks).items()}
+        bad = sorted(k for k, v in networks.items() if not _HEX_SHA256.match(v))
+        if bad:
+            raise PayloadError(f"networks: expected a lowercase hex SHA-256 for {bad}")
+        object.__setattr__(self, "networks", networks)
+        object.__setattr__(self, "repository_build", self.repository_build or None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "integrator": self.integrator,
+            "scorer_version": self.scorer_version,
+            "repository_build": self.repository_build,
+            "networks": dict(sorted(self.networks.items())),
+        }
+
+    def to_record(self, *, recorded_by: str, source: str | None = None) -> Any:
+        """This provenance as an inspection record's
+        :class:`loadcheck.records.model.Provenance` (the integrator is the record's own field).
+
+        Args:
+            recorded_by: who writes the record (``inspect``, ``gateway``).
+            source: where the photo came from, if known.
+        """
+        from loadcheck.records.model import Provenance
+
+        return Provenance(
+            scorer_version=self.scorer_version,
+            repository_build=self.repository_build,
+            networks=dict(self.networks),
+            recorded_by=recorded_by,
+            source=source,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServedProvenance:
+        """Inverse of :meth:`to_dict`; :class:`PayloadError` when it does not fit."""
+        try:
+            version = data.get("scorer_version")
+            return cls(
+                integrator=str(data["integrator"]),
+                scorer_version=None if version is None else int(version),
+                repository_build=None
+                if data.get("repository_build") is None
+                else str(data["repository_build"]),
+                networks=dict(data.get("networks") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, PayloadError):
+                raise
+            raise PayloadError(f"provenance: malformed ({exc!r})") from exc
+
+
 @dataclass(frozen=True)
 class InspectionResult:
     """The answer for one photo.
@@ -299,6 +450,10 @@ class InspectionResult:
         timings: per-stage timings.
         masks: masks, only when asked for.
         trucks: per-truck results, most prominent (largest bed) first.
+        review: whether the evidence is weak and why (default: not flagged, as a server that
+            predates the flag is decoded).
+        provenance: what answered (integrator, scorer version, repository build, network
+            cards); ``None`` from a server that predates it.
     """
 
     score_result: Verdict
@@ -309,6 +464,8 @@ class InspectionResult:
     timings: StageTimings = field(default_factory=StageTimings)
     masks: SegmentationMasks | None = None
     trucks: tuple[TruckResult, ...] = ()
+    review: ReviewFlag = NOT_FLAGGED
+    provenance: ServedProvenance | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -343,6 +500,9 @@ class InspectionResult:
             }
             for t in self.trucks
         ]
+        out["needs_review"] = self.review.needs_review
+        out["review_reasons"] = [r.to_dict() for r in self.review.reasons]
+        out["provenance"] = self.provenance.to_dict() if self.provenance is not None else None
         return out
 
 

@@ -69,6 +69,8 @@ FEATURES: Final = "FEATURES"  # float32 [F]
 FEATURE_NAMES: Final = "FEATURE_NAMES"  # BYTES [F]
 FEATURE_SPEC_VERSION: Final = "FEATURE_SPEC_VERSION"  # BYTES [1]
 TRUCKS_JSON: Final = "TRUCKS_JSON"  # BYTES [1]: per-truck results, most prominent first
+REVIEW_JSON: Final = "REVIEW_JSON"  # BYTES [1]: {"needs_review", "reasons": [{code, message}]}
+PROVENANCE_JSON: Final = "PROVENANCE_JSON"  # BYTES [1]: integrator, scorer version, build, cards
 
 
 def scorer_model_name(integrator: str) -> str:

@@ -82,6 +82,21 @@ def _vertical_gap_ok(load_xyxy: np.ndarray, bed_xyxy: np.ndarray) -> np.ndarray:
     return (gap_above <= bed_h) & (gap_below <= bed_h)
 
 
+def load_owners(detections: Detections) -> np.ndarray:
+    """int ``[L]``: for each load detection (in detection order), the index among the bed
+    detections of the bed it joins (see :func:`group_trucks`), ``-1`` for none."""
+    bed_idx = np.flatnonzero(detections.class_id == BED_CLASS_ID)
+    load_idx = np.flatnonzero(detections.class_id == LOAD_CLASS_ID)
+    if load_idx.size == 0 or bed_idx.size == 0:
+        return np.full(load_idx.size, -1)
+    share = _x_overlap(detections.xyxy[load_idx], detections.xyxy[bed_idx])
+    share = np.where(
+        _vertical_gap_ok(detections.xyxy[load_idx], detections.xyxy[bed_idx]), share, 0.0
+    )
+    best = np.argmax(share, axis=1)
+    return np.where(share[np.arange(load_idx.size), best] >= MIN_X_OVERLAP, best, -1)
+
+
 def group_trucks(detections: Detections, masks: SegmentationMasks) -> list[TruckMasks]:
     """Pair each detected bed with the loads whose box lies mostly over it.
 
@@ -102,14 +117,7 @@ def group_trucks(detections: Detections, masks: SegmentationMasks) -> list[Truck
     if bed_idx.size == 0:
         return []
     load_idx = np.flatnonzero(detections.class_id == LOAD_CLASS_ID)
-    owner = np.full(load_idx.size, -1)
-    if load_idx.size:
-        share = _x_overlap(detections.xyxy[load_idx], detections.xyxy[bed_idx])
-        share = np.where(
-            _vertical_gap_ok(detections.xyxy[load_idx], detections.xyxy[bed_idx]), share, 0.0
-        )
-        best = np.argmax(share, axis=1)
-        owner = np.where(share[np.arange(load_idx.size), best] >= MIN_X_OVERLAP, best, -1)
+    owner = load_owners(detections)
     trucks: list[tuple[int, TruckMasks]] = []
     for b, det in enumerate(bed_idx):
         bed_mask = masks.mask_hw[det]

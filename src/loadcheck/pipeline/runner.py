@@ -219,6 +219,8 @@ class PipelineRunner:
             timings=StageTimings(result.timings_ms),
             masks=decoded.masks,
             trucks=decoded.trucks,
+            review=decoded.review,
+            provenance=decoded.provenance,
         )
 
 

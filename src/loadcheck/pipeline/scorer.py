@@ -6,30 +6,42 @@ carries mineral when :func:`~loadcheck.features.trucks.is_loaded`. The verdict, 
 (largest bed mask); every loaded truck also gets its own verdict in ``trucks``. The score model
 is the integrator's fitted artifact in the model's version folder (XGBoost UBJ + JSON, never a
 pickle), loaded once.
+
+Beside the verdict the scorer answers ``REVIEW_JSON`` (:mod:`loadcheck.scoring.review`: whether
+the evidence is weak, and why; thresholds from the version's ``scorer.json``) and
+``PROVENANCE_JSON`` (the integrator, the scorer version Triton loaded, the repository build and
+the networks' model-card hashes, which the repository builder passes in the scorer's config
+parameters).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
 from loadcheck import tensor_names as tn
 from loadcheck.payloads import (
+    NOT_FLAGGED,
     Detections,
     LoadFeatures,
     PayloadError,
+    ReviewFlag,
     SegmentationMasks,
+    ServedProvenance,
     TruckResult,
     Verdict,
 )
-from loadcheck.pipeline.params import StepSettings
+from loadcheck.pipeline.params import Codec, StepSettings
 from loadcheck.pipeline.step import Arrays, Step, StepContext, StepInputError
 from loadcheck.pipeline.tensors import TensorSpec, spec
+
+if TYPE_CHECKING:
+    from loadcheck.scoring.review import ReviewSettings
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class ScoredImage:
     threshold: float
     features: LoadFeatures | None
     trucks: tuple[TruckResult, ...]
+    review: ReviewFlag = NOT_FLAGGED
 
     def trucks_json(self) -> str:
         return json.dumps(
@@ -54,8 +67,14 @@ class ScoredImage:
             ]
         )
 
-    def to_tensors(self, feature_names: tuple[str, ...], spec_version: str) -> dict[str, Any]:
+    def to_tensors(
+        self,
+        feature_names: tuple[str, ...],
+        spec_version: str,
+        provenance: ServedProvenance | None = None,
+    ) -> dict[str, Any]:
         """Output tensors of ``scorer_<name>`` (names of :mod:`loadcheck.tensor_names`)."""
+        prov = json.dumps(provenance.to_dict() if provenance is not None else None)
         features = self.features
         names = features.names if features is not None else feature_names
         values = features.values if features is not None else np.zeros(len(names), np.float32)
@@ -67,27 +86,48 @@ class ScoredImage:
             tn.FEATURE_NAMES: np.array([n.encode() for n in names], np.object_),
             tn.FEATURE_SPEC_VERSION: np.array([spec_version.encode()], np.object_),
             tn.TRUCKS_JSON: np.array([self.trucks_json().encode()], np.object_),
+            tn.REVIEW_JSON: np.array([json.dumps(self.review.to_dict()).encode()], np.object_),
+            tn.PROVENANCE_JSON: np.array([prov.encode()], np.object_),
         }
 
 
-def score_segmentation(detections: Detections, masks: SegmentationMasks, model: Any) -> ScoredImage:
-    """Verdict for the most prominent loaded truck, plus one result per loaded truck.
+def score_segmentation(
+    detections: Detections,
+    masks: SegmentationMasks,
+    model: Any,
+    review: ReviewSettings | None = None,
+) -> ScoredImage:
+    """Verdict for the most prominent loaded truck, plus one result per loaded truck, and the
+    verdict's review flag.
 
     Args:
         detections: N boxes in original pixels with loadcheck class ids.
         masks: N masks at the original resolution, aligned with ``detections``.
         model: a :class:`loadcheck.scoring.model.ScoreModel` (``predict_proba``, ``threshold``).
+        review: the review thresholds (default: :class:`~loadcheck.scoring.review.ReviewSettings`).
     """
     from loadcheck.features.trucks import group_trucks
+    from loadcheck.scoring.review import DEFAULT_REVIEW, review_verdict
     from loadcheck.scoring.verdict import score_trucks
 
-    result = score_trucks(group_trucks(detections, masks), model)
+    trucks = group_trucks(detections, masks)
+    result = score_trucks(trucks, model)
+    flag = review_verdict(
+        result.score_result,
+        result.probability,
+        float(result.threshold),
+        trucks,
+        detections,
+        masks.resolution_wh,
+        review or DEFAULT_REVIEW,
+    )
     return ScoredImage(
         result.score_result,
         result.probability,
         float(result.threshold),
         result.features if result.trucks else None,  # no loaded truck: no feature vector
         result.trucks,
+        flag,
     )
 
 
@@ -107,39 +147,102 @@ VERDICT_TENSORS: tuple[TensorSpec, ...] = (
     spec(tn.FEATURE_NAMES, "bytes", -1),
     spec(tn.FEATURE_SPEC_VERSION, "bytes", 1),
     spec(tn.TRUCKS_JSON, "bytes", 1),
+    spec(tn.REVIEW_JSON, "bytes", 1),
+    spec(tn.PROVENANCE_JSON, "bytes", 1),
 )
+
+
+def _format_networks(networks: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(dict(networks).items()))
+
+
+def _parse_networks(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        name, eq, digest = item.partition("=")
+        if not eq or not name.strip():
+            raise ValueError(f"expected NETWORK=SHA256 items separated by ',', got {item!r}")
+        out[name.strip()] = digest.strip()
+    return out
+
+
+NETWORKS_CODEC = Codec(_format_networks, _parse_networks)
 
 
 @dataclass(frozen=True)
 class ScorerSettings(StepSettings):
-    """The scorer has no settings of its own: its score model (with the integrator's threshold
-    and feature settings) is the fitted artifact in the version folder."""
+    """What the repository tells the scorer about the build it serves in (its provenance).
+
+    The score model itself (with the integrator's threshold, feature and review settings) is
+    the fitted artifact in the version folder.
+
+    Attributes:
+        repository_build: the build's id from the repository manifest (``""``: unknown, e.g. a
+            repository built before builds had ids).
+        networks: the networks' model-card SHA-256 by network name.
+    """
+
+    repository_build: str = ""
+    networks: Mapping[str, str] = field(default_factory=dict, metadata={"codec": NETWORKS_CODEC})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "networks", dict(sorted(dict(self.networks).items())))
 
 
 class ScorerStep(Step):
     """Inputs: the segmentator's outputs (``BOXES_XYXY`` [N, 4], ``CLASS_IDS`` [N], ``SCORES``
     [N], ``MASKS`` uint8 [N, H, W], ``MASK_IOU`` [N]). Outputs: ``SCORE_RESULT``,
     ``PROBABILITY``, ``THRESHOLD``, ``FEATURES``, ``FEATURE_NAMES``, ``FEATURE_SPEC_VERSION``,
-    ``TRUCKS_JSON``."""
+    ``TRUCKS_JSON``, ``REVIEW_JSON``, ``PROVENANCE_JSON``."""
 
     kind = "scorer"
     settings_type = ScorerSettings
+    settings: ScorerSettings
 
-    def __init__(self, name: str, settings: StepSettings, model: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: StepSettings,
+        model: Any,
+        *,
+        version: int | None = None,
+        review: ReviewSettings | None = None,
+    ) -> None:
         from loadcheck.features.spec import FEATURE_SPEC
+        from loadcheck.scoring.review import REVIEW_KEY, ReviewSettings
 
         super().__init__(name, settings)
         self.model = model
         self.feature_names = tuple(FEATURE_SPEC.names)
         self.spec_version = str(FEATURE_SPEC.version)
+        if review is None:
+            review = ReviewSettings.from_json(getattr(model, "metadata", {}).get(REVIEW_KEY))
+        self.review = review
+        self.provenance = ServedProvenance(
+            integrator=name.removeprefix(tn.SCORER_PREFIX),
+            scorer_version=version,
+            repository_build=self.settings.repository_build or None,
+            networks=self.settings.networks,
+        )
 
     @classmethod
     def load(cls, settings: StepSettings, context: StepContext) -> Self:
+        """The score model of the version folder; its name is the version Triton loaded.
+
+        Raises:
+            ValueError: no version folder, or review settings in ``scorer.json`` that do not
+                parse (:class:`~loadcheck.scoring.review.ReviewSettingsError`).
+        """
         from loadcheck.scoring.model import ScoreModel
 
         if context.version_dir is None:
             raise ValueError(f"{context.name}: the score model's version folder is needed")
-        return cls(context.name, settings, ScoreModel.load(Path(context.version_dir)))
+        folder = Path(context.version_dir)
+        model = ScoreModel.load(folder)
+        version = int(folder.name) if folder.name.isdigit() and int(folder.name) > 0 else None
+        return cls(context.name, settings, model, version=version)
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
@@ -155,5 +258,5 @@ class ScorerStep(Step):
             masks = SegmentationMasks(feeds[tn.MASKS], feeds[tn.MASK_IOU])
         except PayloadError as exc:
             raise StepInputError(str(exc)) from None
-        scored = score_segmentation(detections, masks, self.model)
-        return scored.to_tensors(self.feature_names, self.spec_version)
+        scored = score_segmentation(detections, masks, self.model, self.review)
+        return scored.to_tensors(self.feature_names, self.spec_version, self.provenance)

@@ -16,6 +16,7 @@ from loadcheck.features.spec import FEATURE_SPEC
 from loadcheck.monitoring.drift import REFERENCE_KEY, DriftReference
 from loadcheck.scoring.model import ScoreModel
 from loadcheck.scoring.model_types import get_model_type, resolved_params
+from loadcheck.scoring.review import REVIEW_KEY, ReviewSettings
 from loadcheck.scoring.settings import (
     FeatureSetting,
     check_settings_for_type,
@@ -179,6 +180,7 @@ def fit_score_model(
     threshold: float = 0.5,
     cv_folds: int = 5,
     integrator: str = "",
+    review: ReviewSettings | None = None,
 ) -> FitResult:
     """Cross-validate, then fit on all samples.
 
@@ -187,6 +189,8 @@ def fit_score_model(
         y: ``[N]`` labels, 1 = Qualified, 0 = Unqualified.
         cv_folds: K for stratified K-fold (reduced to the smaller class count, min 2);
             0 skips cross-validation.
+        review: the "needs review" thresholds stored with the version (default: the defaults
+            of :class:`~loadcheck.scoring.review.ReviewSettings`).
 
     Raises:
         FitError: fewer than 2 samples of a class, bad shapes, non-finite features.
@@ -245,4 +249,5 @@ def fit_score_model(
     )
     # the fitting data per feature, for the served scorer's drift figures
     model.metadata[REFERENCE_KEY] = DriftReference.from_samples(x, FEATURE_SPEC.names).to_json()
+    model.metadata[REVIEW_KEY] = (review or ReviewSettings()).to_json()
     return FitResult(model, cv, seconds)

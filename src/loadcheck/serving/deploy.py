@@ -24,6 +24,7 @@ from pathlib import Path
 from loadcheck import tensor_names as tn
 from loadcheck.pipeline.declaration import SEGMENTATOR_MODELS
 from loadcheck.serving import layout
+from loadcheck.serving.build_info import BuildInfo, scorer_settings
 from loadcheck.serving.config import Device, InstanceGroup, parse_config, render_config
 from loadcheck.serving.repository import MANIFEST, read_manifest, write_model
 from loadcheck.serving.state import STATE_FILE, deployed_integrators, save_deployed, state_bytes
@@ -132,11 +133,17 @@ def workspace_served_version(
 
 
 def stage_integrator(
-    staged: Path, source: ModelRepository, name: str, version: int, instances: int = 1
+    staged: Path,
+    source: ModelRepository,
+    name: str,
+    version: int,
+    instances: int = 1,
+    build: BuildInfo | None = None,
 ) -> None:
     """Write integrator ``name`` serving ``version`` into the staging folder ``staged``: the
     version's files (read from ``source``: the fits' folder, or the repository itself) and its
-    ``model.py``, the scorer's config and the ``integrator_<name>`` ensemble."""
+    ``model.py``, the scorer's config (carrying the repository ``build`` into its answers'
+    provenance) and the ``integrator_<name>`` ensemble."""
     scorer = tn.scorer_model_name(name)
     prefix = f"{scorer}/{version}"
     target = staged / prefix
@@ -148,7 +155,9 @@ def stage_integrator(
             continue
         (target / relative).write_bytes(data)
     (target / "model.py").write_text(layout.model_py(), encoding="utf-8")
-    config = layout.scorer_config(name, InstanceGroup(instances, Device.CPU), (version,))
+    config = layout.scorer_config(
+        name, InstanceGroup(instances, Device.CPU), (version,), scorer_settings(build)
+    )
     (staged / scorer / CONFIG_FILE).write_text(render_config(config), encoding="utf-8")
     write_model(staged, layout.integrator_config(name))
 
@@ -199,8 +208,9 @@ def write_integrator(
     chosen = choose_version(repo, name, version, fitted, home)
     if instances is None:
         instances = _scorer_instances(repo)
+    build = read_manifest(repo).build if repo.exists(MANIFEST) else None
     with repo.staging() as staged:
-        stage_integrator(staged, LocalRepository(fitted), name, chosen, instances)
+        stage_integrator(staged, LocalRepository(fitted), name, chosen, instances, build)
         if deployed is not None:
             (staged / STATE_FILE).write_bytes(state_bytes(deployed))
         repo.publish(staged)

@@ -103,15 +103,19 @@ def integrator_config(integrator: str) -> ModelConfig:
 
 
 def scorer_config(
-    integrator: str, instances: InstanceGroup, versions: tuple[int, ...] = ()
+    integrator: str,
+    instances: InstanceGroup,
+    versions: tuple[int, ...] = (),
+    settings: ScorerSettings | None = None,
 ) -> ModelConfig:
-    """``scorer_<integrator>``, serving exactly ``versions`` (default: the latest)."""
+    """``scorer_<integrator>``, serving exactly ``versions`` (default: the latest), with the
+    repository build's provenance in ``settings``."""
     name = tn.scorer_model_name(integrator)
     stage = integrator_stages(integrator)[1]
     return python_config(
         name,
         ScorerStep.kind,
-        ScorerSettings(),
+        settings or ScorerSettings(),
         stage.inputs,
         stage.outputs,
         instances,

@@ -37,6 +37,7 @@ from loadcheck.pipeline.masks import MaskRefinement
 from loadcheck.pipeline.prompts import DetectorSettings, SamFrame
 from loadcheck.pipeline.step import Step
 from loadcheck.serving import layout
+from loadcheck.serving.build_info import BUILD_KEY, BuildInfo, BuildInfoError, card_hashes
 from loadcheck.serving.config import Device, InstanceGroup, ModelConfig, render_config
 from loadcheck.serving.runtimes import (
     DEFAULT_RUNTIME,
@@ -240,11 +241,13 @@ class RepositorySettings:
 
 @dataclass(frozen=True)
 class Manifest:
-    """What ``loadcheck repository build`` recorded: the export folder and the settings."""
+    """What ``loadcheck repository build`` recorded: the export folder, the settings and the
+    build (``None`` for a repository built before builds had ids)."""
 
     export_dir: Path | None
     settings: RepositorySettings
     raw_settings: dict[str, Any]
+    build: BuildInfo | None = None
 
 
 def read_manifest(repository: ModelRepository | Path | str) -> Manifest:
@@ -268,7 +271,11 @@ def read_manifest(repository: ModelRepository | Path | str) -> Manifest:
             f"{repo.url}/{MANIFEST}: not a manifest written by loadcheck ({exc})"
         ) from exc
     export = data.get("export_dir")
-    return Manifest(Path(export) if export else None, RepositorySettings.from_json(raw), raw)
+    try:
+        build = BuildInfo.from_json(data[BUILD_KEY]) if data.get(BUILD_KEY) else None
+    except BuildInfoError as exc:
+        raise RepositoryError(f"{repo.url}/{MANIFEST}: {exc}") from exc
+    return Manifest(Path(export) if export else None, RepositorySettings.from_json(raw), raw, build)
 
 
 def write_model(
@@ -430,21 +437,28 @@ def _stage_repository(
                 shutil.rmtree(out.staging, ignore_errors=True)
         notes.extend(out.notes)
     write_model(repository, layout.segmentator_config(segmentator))
-    _upgrade_integrators(target, repository, settings.scorer_instances)
-    manifest = {"export_dir": str(networks.folder.resolve()), "settings": settings.to_json()}
+    build = BuildInfo.new(card_hashes(networks), settings.to_json())
+    _upgrade_integrators(target, repository, settings.scorer_instances, build)
+    manifest = {
+        "export_dir": str(networks.folder.resolve()),
+        "settings": settings.to_json(),
+        BUILD_KEY: build.to_json(),
+    }
     atomic_write_text(repository / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return notes
 
 
-def _upgrade_integrators(target: ModelRepository, staged: Path, instances: int) -> None:
+def _upgrade_integrators(
+    target: ModelRepository, staged: Path, instances: int, build: BuildInfo
+) -> None:
     """Stage the deployed integrators' generated files (the ensemble, and the scorer's config
     and ``model.py`` of its served version, read from ``target``) so that a repository written
-    by an older loadcheck keeps serving them."""
+    by an older loadcheck keeps serving them, and their answers name this ``build``."""
     from loadcheck.serving.deploy import served_scorer_version, stage_integrator
 
     for name in deployed_integrators_in(target):
         version = served_scorer_version(target, name)
         if version is not None:
-            stage_integrator(staged, target, name, version, instances)
+            stage_integrator(staged, target, name, version, instances, build)
         else:
             write_model(staged, layout.integrator_config(name))

@@ -11,6 +11,8 @@ metric                                          kind     meaning
 =============================================  =======  ===========================================
 ``loadcheck_verdicts_total{verdict}``           counter  answered photos by verdict
 ``loadcheck_photos_without_truck_total``        counter  photos where the detector found no bed
+``loadcheck_needs_review_total``                counter  answered photos flagged "needs review"
+``loadcheck_review_reasons_total{reason}``      counter  flagged photos by review reason code
 ``loadcheck_recent_photos``                     gauge    photos in the recent window (<= WINDOW)
 ``loadcheck_recent_probability``                gauge    mean probability, recent loaded trucks
 ``loadcheck_recent_detector_confidence``        gauge    mean detector confidence, recent photos
@@ -28,6 +30,7 @@ a missing metrics API or a failing publish is logged and the answer goes out.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from collections.abc import Mapping
@@ -51,6 +54,8 @@ BED_CLASS_ID = CLASS_NAMES.index(LoadClass.BED.value)
 
 VERDICTS_TOTAL = "loadcheck_verdicts_total"
 NO_TRUCK_TOTAL = "loadcheck_photos_without_truck_total"
+NEEDS_REVIEW_TOTAL = "loadcheck_needs_review_total"
+REVIEW_REASONS_TOTAL = "loadcheck_review_reasons_total"
 RECENT_PHOTOS = "loadcheck_recent_photos"
 RECENT_PROBABILITY = "loadcheck_recent_probability"
 RECENT_DETECTOR_CONFIDENCE = "loadcheck_recent_detector_confidence"
@@ -61,6 +66,8 @@ FEATURE_OUT_OF_RANGE = "loadcheck_feature_out_of_range_share"
 METRIC_NAMES: tuple[str, ...] = (
     VERDICTS_TOTAL,
     NO_TRUCK_TOTAL,
+    NEEDS_REVIEW_TOTAL,
+    REVIEW_REASONS_TOTAL,
     RECENT_PHOTOS,
     RECENT_PROBABILITY,
     RECENT_DETECTOR_CONFIDENCE,
@@ -81,6 +88,7 @@ class ScoredPhoto:
         detector_confidence: mean confidence of the photo's detections (``None``: none).
         mask_iou: mean SAM predicted IoU of the photo's masks (``None``: no mask).
         features: float32 ``[F]`` the scored truck's features; ``None`` without a loaded truck.
+        review_codes: the verdict's "needs review" reason codes (empty: not flagged).
     """
 
     verdict: Verdict
@@ -89,6 +97,11 @@ class ScoredPhoto:
     detector_confidence: float | None
     mask_iou: float | None
     features: np.ndarray | None
+    review_codes: tuple[str, ...] = ()
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.review_codes)
 
     @classmethod
     def from_tensors(
@@ -110,7 +123,18 @@ class ScoredPhoto:
             detector_confidence=float(scores.mean()) if len(scores) else None,
             mask_iou=float(ious.mean()) if len(ious) else None,
             features=np.asarray(outputs[tn.FEATURES], np.float32).reshape(-1) if loaded else None,
+            review_codes=_review_codes(outputs),
         )
+
+
+def _review_codes(outputs: Mapping[str, np.ndarray]) -> tuple[str, ...]:
+    """The reason codes of ``REVIEW_JSON`` (none when the output is absent)."""
+    raw = outputs.get(tn.REVIEW_JSON)
+    if raw is None or np.asarray(raw).size == 0:
+        return ()
+    value = np.asarray(raw).reshape(-1)[0]
+    data = json.loads(value.decode() if isinstance(value, bytes) else str(value))
+    return tuple(str(r["code"]) for r in data.get("reasons", []))
 
 
 def _mean(values: deque[float]) -> float:
@@ -143,6 +167,17 @@ class ScorerMetrics:
             for v in Verdict
         }
         self._no_truck = metric(NO_TRUCK_TOTAL, family.COUNTER, "Photos with no truck bed found")
+        self._needs_review = metric(
+            NEEDS_REVIEW_TOTAL, family.COUNTER, 'Answered photos flagged "needs review"'
+        )
+        from loadcheck.scoring.review import ReviewCode
+
+        self._reasons = {
+            code.value: metric(
+                REVIEW_REASONS_TOTAL, family.COUNTER, "Flagged photos by reason", reason=code.value
+            )
+            for code in ReviewCode
+        }
         self._gauges = {
             name: metric(name, family.GAUGE, text)
             for name, text in (
@@ -170,6 +205,12 @@ class ScorerMetrics:
         self._verdicts[photo.verdict].increment(1.0)
         if not photo.has_truck:
             self._no_truck.increment(1.0)
+        if photo.needs_review:
+            self._needs_review.increment(1.0)
+        for code in photo.review_codes:
+            counter = self._reasons.get(code)
+            if counter is not None:  # a code this loadcheck does not know is not a label
+                counter.increment(1.0)
         self._photos = min(self._photos + 1, WINDOW)
         for window, value in (
             (self._probability, photo.probability),

@@ -1,0 +1,236 @@
+"""The "needs review" flag: whether a verdict's evidence is weak, and why.
+
+The verdict itself (the three legacy strings) never changes; :func:`review_verdict` looks at the
+evidence the scorer had — the detections, SAM's predicted mask IoU, the grouped trucks and the
+probability — and returns a :class:`~loadcheck.payloads.ReviewFlag` with one
+:class:`~loadcheck.payloads.ReviewReason` per weakness found:
+
+=========================  ======================================================================
+code                       when
+=========================  ======================================================================
+``low_detector_confidence`` the judged truck's bed (or its load) was detected with a confidence
+                           below ``min_detector_confidence``
+``low_mask_quality``       SAM's predicted IoU of the judged truck's bed (or load) mask is below
+                           ``min_mask_iou``
+``bed_without_load``       "No Mine Detected" although a truck bed was detected: its load was
+                           missed, or the bed is empty
+``load_without_bed``       a load was detected that joins no detected bed (the bed was missed, or
+                           the load box lies beside the truck)
+``near_threshold``         the probability is within ``probability_margin`` of the threshold
+``truck_cut_by_frame``     the judged truck's bed box touches the photo's edge (within
+                           ``frame_margin`` of its width / height): part of it may be out of view
+``several_trucks``         more than one loaded truck in view; the verdict is about the largest
+=========================  ======================================================================
+
+The judged truck is the one the verdict is about (the most prominent loaded truck; for "No Mine
+Detected" the most prominent detected bed). Thresholds are an integrator's settings
+(:class:`ReviewSettings`), stored with each fitted version in ``scorer.json`` (key
+:data:`REVIEW_KEY`); a version fitted before they existed is reviewed with the defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from loadcheck.features.trucks import load_owners, loaded_trucks
+from loadcheck.payloads import (
+    LOAD_CLASS_ID,
+    Detections,
+    ReviewFlag,
+    ReviewReason,
+    TruckMasks,
+    Verdict,
+)
+
+#: Key of the review settings in a fitted version's ``scorer.json``.
+REVIEW_KEY = "review"
+
+
+class ReviewCode(StrEnum):
+    """The stable codes of :class:`~loadcheck.payloads.ReviewReason` (see the module table)."""
+
+    LOW_DETECTOR_CONFIDENCE = "low_detector_confidence"
+    LOW_MASK_QUALITY = "low_mask_quality"
+    BED_WITHOUT_LOAD = "bed_without_load"
+    LOAD_WITHOUT_BED = "load_without_bed"
+    NEAR_THRESHOLD = "near_threshold"
+    TRUCK_CUT_BY_FRAME = "truck_cut_by_frame"
+    SEVERAL_TRUCKS = "several_trucks"
+
+
+class ReviewSettingsError(ValueError):
+    """A review setting is out of range or unknown; the message names it."""
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """When a verdict is flagged "needs review" (each check is off at 0 / ``False``).
+
+    Attributes:
+        min_detector_confidence: the judged bed's and load's detector confidence must reach
+            this (in [0, 1]).
+        min_mask_iou: SAM's predicted IoU of the judged bed and load masks must reach this.
+        probability_margin: a probability closer than this to the threshold is flagged.
+        frame_margin: a bed box within this share of the photo's width / height from an edge
+            is cut by the frame (in [0, 0.5)).
+        bed_without_load: flag "No Mine Detected" when a bed was detected.
+        load_without_bed: flag a load that joins no bed.
+        several_trucks: flag more than one loaded truck in view.
+    """
+
+    min_detector_confidence: float = 0.5
+    min_mask_iou: float = 0.8
+    probability_margin: float = 0.1
+    frame_margin: float = 0.01
+    bed_without_load: bool = True
+    load_without_bed: bool = True
+    several_trucks: bool = True
+
+    def __post_init__(self) -> None:
+        for name, high in (
+            ("min_detector_confidence", 1.0),
+            ("min_mask_iou", 1.0),
+            ("probability_margin", 1.0),
+            ("frame_margin", 0.499),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ReviewSettingsError(f"review {name}: expected a number, got {value!r}")
+            if not math.isfinite(value) or not 0.0 <= value <= high:
+                raise ReviewSettingsError(
+                    f"review {name}: expected a number in [0, {high:g}], got {value!r}"
+                )
+            object.__setattr__(self, name, float(value))
+        for name in ("bed_without_load", "load_without_bed", "several_trucks"):
+            if not isinstance(getattr(self, name), bool):
+                raise ReviewSettingsError(
+                    f"review {name}: expected true or false, got {getattr(self, name)!r}"
+                )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ReviewSettings:
+        """The settings of a ``scorer.json``'s ``review`` block; missing keys (or a missing
+        block: ``None``) take the defaults, unknown keys are refused."""
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise ReviewSettingsError(f"review settings: expected an object, got {data!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ReviewSettingsError(
+                f"review settings: unknown keys {unknown}; known: {sorted(known)}"
+            )
+        return cls(**dict(data))
+
+
+DEFAULT_REVIEW = ReviewSettings()
+
+
+def _cut_by_frame(xyxy: Sequence[float], image_wh: tuple[int, int], margin: float) -> bool:
+    w, h = image_wh
+    x1, y1, x2, y2 = xyxy
+    mx, my = margin * w, margin * h
+    return x1 <= mx or y1 <= my or x2 >= w - mx or y2 >= h - my
+
+
+def review_verdict(
+    verdict: Verdict,
+    probability: float,
+    threshold: float,
+    trucks: Sequence[TruckMasks],
+    detections: Detections,
+    image_wh: tuple[int, int],
+    settings: ReviewSettings = DEFAULT_REVIEW,
+) -> ReviewFlag:
+    """The review flag of one photo's verdict (see the module docstring).
+
+    Args:
+        verdict / probability / threshold: the photo's answer.
+        trucks: the photo's trucks, most prominent first (:func:`~loadcheck.features.trucks.
+            group_trucks`).
+        detections: every kept detection (for loads that join no bed).
+        image_wh: the photo's width and height in pixels.
+        settings: the integrator's review thresholds.
+    """
+    reasons: list[ReviewReason] = []
+    loaded = loaded_trucks(list(trucks))
+    judged = loaded[0] if loaded else (trucks[0] if trucks else None)
+    s = settings
+    if judged is not None:
+        parts = [("bed", judged.bed_confidence, judged.bed_mask_iou)]
+        if loaded:
+            parts.append(("load", judged.load_confidence, judged.load_mask_iou))
+        low_conf = [(n, c) for n, c, _ in parts if c < s.min_detector_confidence]
+        if low_conf:
+            found = ", ".join(f"{n} {c:.2f}" for n, c in low_conf)
+            reasons.append(
+                ReviewReason(
+                    ReviewCode.LOW_DETECTOR_CONFIDENCE,
+                    f"the detector is unsure of the truck ({found}; "
+                    f"expected >= {s.min_detector_confidence:.2f})",
+                )
+            )
+        low_iou = [(n, q) for n, _, q in parts if q < s.min_mask_iou]
+        if low_iou:
+            found = ", ".join(f"{n} {q:.2f}" for n, q in low_iou)
+            reasons.append(
+                ReviewReason(
+                    ReviewCode.LOW_MASK_QUALITY,
+                    f"the segmentation of the truck may be poor (predicted IoU {found}; "
+                    f"expected >= {s.min_mask_iou:.2f})",
+                )
+            )
+    if s.bed_without_load and verdict is Verdict.NO_MINE_DETECTED and trucks:
+        reasons.append(
+            ReviewReason(
+                ReviewCode.BED_WITHOUT_LOAD,
+                f"a truck bed was found ({len(trucks)} in view) but no load on it: the load "
+                "may have been missed",
+            )
+        )
+    if s.load_without_bed:
+        loads = int(np.count_nonzero(detections.class_id == LOAD_CLASS_ID))
+        stray = int(np.count_nonzero(load_owners(detections) < 0)) if loads else 0
+        if stray:
+            reasons.append(
+                ReviewReason(
+                    ReviewCode.LOAD_WITHOUT_BED,
+                    f"{stray} load region(s) found on no truck bed: a truck may have been missed",
+                )
+            )
+    if loaded and s.probability_margin > 0 and abs(probability - threshold) < s.probability_margin:
+        reasons.append(
+            ReviewReason(
+                ReviewCode.NEAR_THRESHOLD,
+                f"the probability {probability:.2f} is close to the threshold {threshold:.2f}",
+            )
+        )
+    if (
+        judged is not None
+        and s.frame_margin > 0
+        and _cut_by_frame(judged.bed_xyxy, image_wh, s.frame_margin)
+    ):
+        reasons.append(
+            ReviewReason(
+                ReviewCode.TRUCK_CUT_BY_FRAME,
+                "the truck bed touches the photo's edge: part of it may be out of view",
+            )
+        )
+    if s.several_trucks and len(loaded) > 1:
+        reasons.append(
+            ReviewReason(
+                ReviewCode.SEVERAL_TRUCKS,
+                f"{len(loaded)} loaded trucks in view; the verdict is about the largest",
+            )
+        )
+    return ReviewFlag(tuple(reasons))
