@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ModelNotFoundError,
         RejectedInputError,
         ServerError,
+        TlsError,
         TransientError,
     )
     from loadcheck.client.images import ImageSource, collect_sources
@@ -44,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "RejectedInputError": "errors",
     "RetryPolicy": "retry",
     "ServerError": "errors",
+    "TlsError": "errors",
     "TransientError": "errors",
     "collect_sources": "images",
     "render_overlay": "overlay",
@@ -61,6 +63,7 @@ __all__ = [
     "RejectedInputError",
     "RetryPolicy",
     "ServerError",
+    "TlsError",
     "TransientError",
     "collect_sources",
     "render_overlay",

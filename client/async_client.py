@@ -25,7 +25,7 @@ from rich.progress import (
 
 from loadcheck import tensor_names as tn
 from loadcheck.client.decode import INTEGRATOR_OUTPUTS, MASK_OUTPUTS, decode_inspection
-from loadcheck.client.errors import InspectionError, ModelNotFoundError
+from loadcheck.client.errors import InspectionError, ModelNotFoundError, TlsError
 from loadcheck.client.images import (
     DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_IMAGE_PIXELS,
@@ -103,8 +103,12 @@ class AsyncInspectionClient:
         protocol: ``"http"`` or ``"grpc"``.
         timeout: limit of every network call, in seconds.
         api_key: key for Triton's restricted APIs (repository index); inference needs none.
+        ca_file: PEM bundle of the CAs that may sign the server's certificate (TLS; default: the
+            system's trust store). ``https://`` (or ``grpcs://``) URLs use TLS; a CA file or a
+            client certificate turns it on for a bare ``host:port``.
+        cert_file / key_file: the client's certificate and private key for mutual TLS (PEM).
         retry: the retry policy for transient failures (default: 4 tries, 0.25 s doubling).
-        transport: a ready transport (tests); overrides url/protocol/timeout/api_key.
+        transport: a ready transport (tests); overrides url/protocol/timeout/api_key/TLS.
         max_image_bytes: largest encoded image sent.
         max_image_pixels: largest image sent, in pixels as its header declares (the server's
             default limit: larger images are refused before anything is sent).
@@ -123,9 +127,18 @@ class AsyncInspectionClient:
         transport: Transport | None = None,
         max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        ca_file: str | os.PathLike | None = None,
+        cert_file: str | os.PathLike | None = None,
+        key_file: str | os.PathLike | None = None,
     ) -> None:
         self.transport: Transport = transport or TritonTransport(
-            url, protocol=protocol, timeout_s=timeout, api_key=api_key
+            url,
+            protocol=protocol,
+            timeout_s=timeout,
+            api_key=api_key,
+            ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
         )
         self.retry = retry or RetryPolicy()
         self.max_image_bytes = max_image_bytes
@@ -136,11 +149,20 @@ class AsyncInspectionClient:
         return self.transport.url
 
     async def _infer_timed(
-        self, model: str, data: bytes, outputs: tuple[str, ...], timings: dict[str, float], key: str
+        self,
+        model: str,
+        data: bytes,
+        outputs: tuple[str, ...],
+        timings: dict[str, float],
+        key: str,
+        request_id: str | None = None,
     ) -> Mapping[str, np.ndarray | None]:
+        # Only a given id is passed: transports written before request ids keep working.
+        extra = {"request_id": request_id} if request_id else {}
+
         async def attempt() -> Mapping[str, np.ndarray | None]:
             start = time.perf_counter()
-            out = await self.transport.infer(model, data, outputs)
+            out = await self.transport.infer(model, data, outputs, **extra)
             timings[key] = (time.perf_counter() - start) * 1000.0
             return out
 
@@ -150,7 +172,12 @@ class AsyncInspectionClient:
         return out
 
     async def inspect(
-        self, image: ImageInput, integrator: str, *, masks: bool = False
+        self,
+        image: ImageInput,
+        integrator: str,
+        *,
+        masks: bool = False,
+        request_id: str | None = None,
     ) -> InspectionResult:
         """Inspect one photo with ``integrator``.
 
@@ -160,6 +187,8 @@ class AsyncInspectionClient:
             integrator: the deployed integrator's name (model ``integrator_<name>``).
             masks: also return the masks of every detection (``MASKS``, ``MASK_IOU``), in the
                 same request.
+            request_id: the inference request's id on Triton (its logs and traces carry it;
+                the gateway passes its own request id); ``None``: none.
 
         Timings (ms, in ``result.timings``): ``client_prepare`` (read/encode/check, in a worker
         thread so that other requests go on meanwhile),
@@ -185,6 +214,7 @@ class AsyncInspectionClient:
             (*INTEGRATOR_OUTPUTS, *MASK_OUTPUTS) if masks else INTEGRATOR_OUTPUTS,
             timings,
             "round_trip",
+            request_id,
         )
         start = time.perf_counter()
         result = decode_inspection(outputs, model=model)
@@ -221,8 +251,9 @@ class AsyncInspectionClient:
 
         ``sources`` are files, folders (searched recursively) and zip archives. At most
         ``concurrency`` requests are in flight. A failed image yields an item with ``error``
-        set and the batch goes on; only an undeployed integrator stops it
-        (:class:`ModelNotFoundError`). Shows a progress bar on stderr unless ``progress=False``.
+        set and the batch goes on; only an undeployed integrator (:class:`ModelNotFoundError`)
+        or a failed TLS handshake (:class:`TlsError`) stops it. Shows a progress bar on stderr
+        unless ``progress=False``.
         """
         if concurrency < 1:
             raise ValueError(f"concurrency: expected >= 1, got {concurrency}")
@@ -245,7 +276,7 @@ class AsyncInspectionClient:
                     data = reader.read(source)
                     result = await self.inspect(data, integrator, masks=masks)
                     item = BatchItem(index, source, result)
-                except ModelNotFoundError as exc:
+                except (ModelNotFoundError, TlsError) as exc:
                     done.put_nowait(exc)
                     return
                 except (InspectionError, PayloadError) as exc:

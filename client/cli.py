@@ -1,8 +1,9 @@
 """``loadcheck inspect``: inspect photos, folders and zip archives on a loadcheck Triton server.
 
 Exit codes: 0 every image was inspected; 1 some failed (each listed with its reason on stderr),
-or no ready server answers at ``--url``; 2 usage errors (bad option, missing path, no images,
-unknown integrator). Library imports happen inside the command so ``loadcheck --help`` is fast.
+no ready server answers at ``--url``, or the TLS handshake failed; 2 usage errors (bad option,
+missing path, no images, unknown integrator, a missing or unusable TLS file). Library imports
+happen inside the command so ``loadcheck --help`` is fast.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from loadcheck.cli_options import api_key_option, database_option, home_option, triton_url_option
+from loadcheck.cli_options import (
+    api_key_option,
+    ca_file_option,
+    cert_file_option,
+    database_option,
+    home_option,
+    key_file_option,
+    triton_url_option,
+)
 from loadcheck.client.formats import OutputFormat
 from loadcheck.deploy_constants import TRITON_GRPC_PORT, TRITON_HTTP_PORT
 
@@ -23,17 +32,30 @@ if TYPE_CHECKING:
     from loadcheck.client.transport import Protocol_
     from loadcheck.records.recorder import Recorder
 
+#: ``(ca_file, cert_file, key_file)`` of ``--ca-file``, ``--cert-file``, ``--key-file``.
+TlsFiles = tuple[Path | None, Path | None, Path | None]
+
 DEFAULT_HTTP_URL = f"localhost:{TRITON_HTTP_PORT}"
 DEFAULT_GRPC_URL = f"localhost:{TRITON_GRPC_PORT}"
 
 
 def make_client(
-    url: str, protocol: Protocol_, timeout: float, api_key: str | None
+    url: str,
+    protocol: Protocol_,
+    timeout: float,
+    api_key: str | None,
+    tls_files: TlsFiles = (None, None, None),
 ) -> AsyncInspectionClient:
-    """Build the client the command uses (tests replace this function with a fake)."""
+    """Build the client the command uses (tests replace this function with a fake).
+
+    ``tls_files``: ``(ca_file, cert_file, key_file)``, each a path or None.
+    """
     from loadcheck.client.async_client import AsyncInspectionClient
 
-    return AsyncInspectionClient(url, protocol, timeout, api_key)
+    ca_file, cert_file, key_file = tls_files
+    return AsyncInspectionClient(
+        url, protocol, timeout, api_key, ca_file=ca_file, cert_file=cert_file, key_file=key_file
+    )
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -81,7 +103,8 @@ def inspect_command(
     ),
     url: str | None = triton_url_option(
         "--url",
-        f"Triton host:port (default: {DEFAULT_HTTP_URL}, or {DEFAULT_GRPC_URL} with --grpc).",
+        f"Triton host:port (default: {DEFAULT_HTTP_URL}, or {DEFAULT_GRPC_URL} with --grpc); "
+        "https://host:port (grpcs:// with --grpc) for TLS.",
     ),
     grpc: bool = typer.Option(False, "--grpc", help="Use gRPC instead of HTTP."),
     fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", "-f", help="Output format."),
@@ -97,6 +120,9 @@ def inspect_command(
     concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, help="Requests in flight."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per request."),
     api_key: str | None = api_key_option(),
+    ca_file: Path | None = ca_file_option(),
+    cert_file: Path | None = cert_file_option(),
+    key_file: Path | None = key_file_option(),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     record: bool = typer.Option(
         False,
@@ -117,7 +143,7 @@ def inspect_command(
     import asyncio
 
     from loadcheck.client.batch import run_batch, write_results
-    from loadcheck.client.errors import ModelNotFoundError, TransientError
+    from loadcheck.client.errors import ModelNotFoundError, TlsError, TransientError
     from loadcheck.client.formats import summary_line
     from loadcheck.client.images import SourceError, collect_sources
     from loadcheck.imageio import IMAGE_EXTENSIONS_TEXT
@@ -131,7 +157,11 @@ def inspect_command(
     protocol: Protocol_ = "grpc" if grpc else "http"
     try:
         client = make_client(
-            url or (DEFAULT_GRPC_URL if grpc else DEFAULT_HTTP_URL), protocol, timeout, api_key
+            url or (DEFAULT_GRPC_URL if grpc else DEFAULT_HTTP_URL),
+            protocol,
+            timeout,
+            api_key,
+            (ca_file, cert_file, key_file),
         )
     except ValueError as exc:
         raise _usage_error(str(exc)) from None
@@ -163,7 +193,7 @@ def inspect_command(
         raise _usage_error(f"integrator {integrator!r} is not deployed: {exc}") from None
     except ValueError as exc:
         raise _usage_error(str(exc)) from None
-    except TransientError as exc:
+    except (TransientError, TlsError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     finally:

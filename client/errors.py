@@ -9,6 +9,9 @@
   :func:`loadcheck.imageio.check_image` says). Never retried.
 * :class:`ModelNotFoundError`: the integrator (ensemble) is not loaded on the server. Never retried.
 * :class:`ServerError`: the server failed or answered something the client cannot read.
+* :class:`TlsError`: the TLS handshake failed (the server's certificate is not trusted or does not
+  name the host, the server wants a client certificate, or it does not speak TLS). Never retried:
+  the settings must change.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ class ModelNotFoundError(InspectionError):
 
 class ServerError(InspectionError):
     """The server failed (HTTP 500, gRPC ``INTERNAL``) or sent a response that does not decode."""
+
+
+class TlsError(InspectionError):
+    """The TLS handshake with the server failed; retrying with the same settings cannot help."""
 
 
 def first_line(message: str, limit: int = 300) -> str:

@@ -7,6 +7,7 @@ same. Not for use inside a running event loop (use :class:`AsyncInspectionClient
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncGenerator, Iterator
 from types import TracebackType
 from typing import TypeVar
@@ -30,6 +31,10 @@ class InspectionClient:
         with InspectionClient("triton:8000") as client:
             result = client.inspect("truck.jpg", integrator="north_pit")
             print(result.score_result, result.probability)
+
+        # TLS (mutual, with the site's own CA):
+        InspectionClient("https://triton.site:8443", ca_file="ca.pem",
+                         cert_file="client.pem", key_file="client.key")
     """
 
     def __init__(
@@ -43,8 +48,11 @@ class InspectionClient:
         transport: Transport | None = None,
         max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
         max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+        ca_file: str | os.PathLike | None = None,
+        cert_file: str | os.PathLike | None = None,
+        key_file: str | os.PathLike | None = None,
     ) -> None:
-        self._runner = asyncio.Runner()
+        # The client first: a bad URL or TLS file raises before a loop exists to leak.
         self._client = AsyncInspectionClient(
             url,
             protocol,
@@ -54,7 +62,11 @@ class InspectionClient:
             transport=transport,
             max_image_bytes=max_image_bytes,
             max_image_pixels=max_image_pixels,
+            ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
         )
+        self._runner = asyncio.Runner()
 
     @property
     def url(self) -> str:

@@ -16,7 +16,16 @@ from typing import Any
 
 import typer
 
-from loadcheck.environment import API_KEY, DATABASE_URL, HOME, REPOSITORY, TRITON_URL
+from loadcheck.environment import (
+    API_KEY,
+    CA_FILE,
+    CERT_FILE,
+    DATABASE_URL,
+    HOME,
+    KEY_FILE,
+    REPOSITORY,
+    TRITON_URL,
+)
 from loadcheck.export.sam_models import SAM_MODEL_TYPES
 
 
@@ -79,6 +88,41 @@ def api_key_option(
         help=help,
         show_default=False,
         callback=_warn_if_key_on_command_line,
+    )
+
+
+def ca_file_option() -> Any:
+    """``--ca-file PEM``: ``$LOADCHECK_CA_FILE``; the CAs trusted for the server's TLS
+    certificate (default: the system's store)."""
+    return typer.Option(
+        None,
+        "--ca-file",
+        envvar=CA_FILE.name,
+        help="TLS: PEM bundle of the CAs that may sign the server's certificate (default: the "
+        "system's trust store); turns TLS on for a bare host:port.",
+        show_default=False,
+    )
+
+
+def cert_file_option() -> Any:
+    """``--cert-file PEM``: ``$LOADCHECK_CERT_FILE``; the client's certificate (mutual TLS)."""
+    return typer.Option(
+        None,
+        "--cert-file",
+        envvar=CERT_FILE.name,
+        help="Mutual TLS: the client's certificate (PEM); needs --key-file.",
+        show_default=False,
+    )
+
+
+def key_file_option() -> Any:
+    """``--key-file PEM``: ``$LOADCHECK_KEY_FILE``; the private key of ``--cert-file``."""
+    return typer.Option(
+        None,
+        "--key-file",
+        envvar=KEY_FILE.name,
+        help="Mutual TLS: the unencrypted private key (PEM) of --cert-file.",
+        show_default=False,
     )
 
 

@@ -24,7 +24,11 @@ def transport(monkeypatch: pytest.MonkeyPatch) -> FakeTransport:
     fake = FakeTransport()
 
     def make_client(
-        url: str, protocol: Protocol_, timeout: float, api_key: str | None
+        url: str,
+        protocol: Protocol_,
+        timeout: float,
+        api_key: str | None,
+        tls_files: inspect_cli.TlsFiles = (None, None, None),
     ) -> AsyncInspectionClient:
         return AsyncInspectionClient(
             transport=fake, retry=RetryPolicy(max_attempts=2, initial_backoff_s=0)

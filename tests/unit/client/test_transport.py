@@ -70,14 +70,15 @@ def test_network_failures_are_transient_and_surprises_are_server_errors(
         ("localhost:8000", "localhost:8000"),
         ("http://h:8000/", "h:8000"),
         ("grpc://h:8001", "h:8001"),
+        ("https://h:8443", "h:8443"),
     ],
 )
 def test_urls_are_normalised_to_host_and_port(url: str, expected: str) -> None:
     assert normalize_url(url) == expected
 
 
-@pytest.mark.parametrize("url", ["", "http://h:8000/v2/models", "https://h:443"])
-def test_urls_with_a_path_or_tls_are_refused(url: str) -> None:
+@pytest.mark.parametrize("url", ["", "http://h:8000/v2/models", "ftp://h:21"])
+def test_urls_with_a_path_or_another_scheme_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="host:port"):
         normalize_url(url)
 
