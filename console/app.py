@@ -18,7 +18,7 @@ from loadcheck.console.widgets import Session, client_address
 from loadcheck.workspace import Workspace
 
 LOG = logging.getLogger(__name__)
-PAGES = ("Integrators", "Segmentator", "Segment images", "Audit log")
+PAGES = ("Integrators", "Inspections", "Segmentator", "Segment images", "Audit log")
 
 
 def _login(config: ConsoleConfig) -> None:
@@ -38,10 +38,17 @@ def _login(config: ConsoleConfig) -> None:
 
 
 def _render(page: str, session: Session) -> None:
-    from loadcheck.console.views import audit, integrators, segment_images, segmentator
+    from loadcheck.console.views import (
+        audit,
+        inspections,
+        integrators,
+        segment_images,
+        segmentator,
+    )
 
     modules = {
         "Integrators": integrators,
+        "Inspections": inspections,
         "Segmentator": segmentator,
         "Segment images": segment_images,
         "Audit log": audit,

@@ -60,6 +60,7 @@ def _fit(session: Session, store: IntegratorStore, name: str) -> None:
             acc = summary["cv_accuracy"]
             st.success(
                 f"fitted version {summary['version']} on {summary['n_samples']} images"
+                + f" ({summary['n_corrections']} of them from corrections of verdicts)"
                 + (f", CV accuracy {acc:.3f}" if acc is not None else "")
                 + f" in {summary['fit_seconds']:.1f} s"
             )
@@ -73,6 +74,10 @@ def _metrics(session: Session, store: IntegratorStore, name: str) -> None:
     version = next(v for v in list_versions(store, name) if v["served"])
     cv = version["cv"]
     st.subheader(f"Version {cfg.served_version} ({version['model_type']})")
+    st.caption(
+        f"fitted on {version['n_samples']} images, {version['n_corrections']} of them from "
+        "corrections of verdicts (Inspections page)"
+    )
     if cv:
         a, b, c, d = st.columns(4)
         a.metric("CV accuracy", f"{cv['accuracy']:.3f}")
