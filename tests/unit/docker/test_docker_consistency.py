@@ -102,13 +102,15 @@ def test_console_and_gateway_ports_agree_across_dockerfile_compose_and_k8s() -> 
     assert services["console"]["command"][-2:] == ["--port", str(dc.CONSOLE_PORT)]
     assert services["gateway"]["command"][-2:] == ["--port", str(dc.GATEWAY_PORT)]
     console = k8s_container("loadcheck-console", "console")
-    gateway = k8s_container("loadcheck-console", "gateway")
+    gateway = k8s_container("loadcheck-gateway", "gateway")
     assert console["args"][-2:] == ["--port", str(dc.CONSOLE_PORT)]
     assert gateway["args"][-2:] == ["--port", str(dc.GATEWAY_PORT)]
     assert [p["containerPort"] for p in console["ports"]] == [dc.CONSOLE_PORT]
     assert [p["containerPort"] for p in gateway["ports"]] == [dc.GATEWAY_PORT]
     service = k8s_resource("Service", "loadcheck-console")
-    assert {p["port"] for p in service["spec"]["ports"]} == {dc.CONSOLE_PORT, dc.GATEWAY_PORT}
+    assert {p["port"] for p in service["spec"]["ports"]} == {dc.CONSOLE_PORT}
+    service = k8s_resource("Service", "loadcheck-gateway")
+    assert {p["port"] for p in service["spec"]["ports"]} == {dc.GATEWAY_PORT}
 
 
 def test_health_checks_use_triton_and_streamlit_health_endpoints() -> None:
@@ -120,7 +122,7 @@ def test_health_checks_use_triton_and_streamlit_health_endpoints() -> None:
     assert console_health in compose()["services"]["console"]["healthcheck"]["test"]
     gateway_health = f"http://127.0.0.1:{dc.GATEWAY_PORT}{dc.GATEWAY_HEALTH_PATH}"
     assert gateway_health in compose()["services"]["gateway"]["healthcheck"]["test"]
-    gateway = k8s_container("loadcheck-console", "gateway")
+    gateway = k8s_container("loadcheck-gateway", "gateway")
     assert gateway["livenessProbe"]["httpGet"]["path"] == dc.GATEWAY_HEALTH_PATH
     assert gateway["readinessProbe"]["httpGet"]["path"] == dc.GATEWAY_READY_PATH
     console = k8s_container("loadcheck-console", "console")
@@ -185,13 +187,14 @@ def test_console_and_gateway_find_triton_through_the_one_triton_url_variable() -
     services = compose()["services"]
     for name in ("console", "gateway"):
         assert services[name]["environment"][env.TRITON_URL.name] == f"triton:{dc.TRITON_HTTP_PORT}"
-    for container in ("console", "gateway"):
-        variables = {
-            e["name"]: e.get("value") for e in k8s_container("loadcheck-console", container)["env"]
-        }
+    for deployment, container in (
+        ("loadcheck-console", "console"),
+        ("loadcheck-gateway", "gateway"),
+    ):
+        variables = {e["name"]: e.get("value") for e in k8s_container(deployment, container)["env"]}
         assert variables[env.TRITON_URL.name] == f"loadcheck-triton:{dc.TRITON_HTTP_PORT}"
     # the gateway's --triton repeats the variable (both name the same address)
-    gateway = k8s_container("loadcheck-console", "gateway")["args"]
+    gateway = k8s_container("loadcheck-gateway", "gateway")["args"]
     assert gateway[gateway.index("--triton") + 1] == f"loadcheck-triton:{dc.TRITON_HTTP_PORT}"
 
 
@@ -230,7 +233,7 @@ def test_containers_listen_on_every_interface_explicitly() -> None:
     for name in ("console", "gateway"):
         command = services[name]["command"]
         assert command[command.index("--host") + 1] == "0.0.0.0", name
-        args = k8s_container("loadcheck-console", name)["args"]
+        args = k8s_container(f"loadcheck-{name}", name)["args"]
         assert args[args.index("--host") + 1] == "0.0.0.0", name
     assert "--host 0.0.0.0" in (DOCKER / "serve.sh").read_text()
     cmd = [i.args for i in dockerfile_instructions(CONSOLE_DOCKERFILE) if i.keyword == "CMD"][-1]
@@ -268,7 +271,7 @@ def test_triton_gets_a_gpu_and_enough_shared_memory_everywhere() -> None:
 
 def test_queue_metric_agrees_between_adapter_rules_hpa_and_constants() -> None:
     values = yaml.safe_load(ADAPTER_VALUES.read_text())
-    (rule,) = values["rules"]["custom"]
+    (rule,) = [r for r in values["rules"]["custom"] if r["name"]["as"] == dc.QUEUE_METRIC_NAME]
     assert rule["name"]["as"] == dc.QUEUE_METRIC_NAME
     assert dc.TRITON_QUEUE_COUNTER in rule["seriesQuery"]
     query = rule["metricsQuery"]
@@ -311,3 +314,65 @@ def test_docs_state_every_port_and_variable() -> None:
         assert f"| {port} |" in docs, port
     for name in sorted(deploy_variables() - set(env.names(env.Scope.BUILD))):
         assert f"| `{name}` |" in docs, name
+
+
+def test_the_gateway_deployment_is_stateless_and_reads_the_published_tokens() -> None:
+    deployment = k8s_resource("Deployment", "loadcheck-gateway")
+    pod = deployment["spec"]["template"]["spec"]
+    assert "volumes" not in pod
+    (container,) = pod["containers"]
+    assert "volumeMounts" not in container
+    variables = {e["name"]: e for e in container["env"]}
+    assert variables[env.GATEWAY_TOKENS_FROM.name]["value"] == "repository"
+    assert float(variables[env.GATEWAY_TOKENS_MAX_AGE.name]["value"]) <= 5
+    repository = variables[env.REPOSITORY.name]["valueFrom"]["configMapKeyRef"]
+    config = k8s_resource("ConfigMap", repository["name"])
+    assert config["data"][repository["key"]].startswith("s3://")
+    assert deployment["spec"]["replicas"] >= 2
+    console = k8s_resource("Deployment", "loadcheck-console")["spec"]["template"]["spec"]
+    assert [c["name"] for c in console["containers"]] == ["console"]
+
+
+def test_the_gateway_hpa_scales_on_the_adapters_request_rate_of_a_counter_the_gateway_exports() -> (
+    None
+):
+    from loadcheck.gateway.app import LEGACY_ROUTE
+    from loadcheck.gateway.metrics import REQUESTS_TOTAL
+
+    values = yaml.safe_load(ADAPTER_VALUES.read_text())
+    (rule,) = [r for r in values["rules"]["custom"] if REQUESTS_TOTAL in r["seriesQuery"]]
+    hpa = k8s_resource("HorizontalPodAutoscaler", "loadcheck-gateway")
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["type"] == "Pods"
+    assert metric["pods"]["metric"]["name"] == rule["name"]["as"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "loadcheck-gateway"
+    assert f"rate({REQUESTS_TOTAL}{{" in rule["metricsQuery"]
+    (route,) = re.findall(r'route=~"([^"]+)"', rule["metricsQuery"])
+    assert re.fullmatch(route, LEGACY_ROUTE) and re.fullmatch(route, LEGACY_ROUTE.rstrip("/"))
+    replicas = k8s_resource("Deployment", "loadcheck-gateway")["spec"]["replicas"]
+    assert hpa["spec"]["minReplicas"] <= replicas <= hpa["spec"]["maxReplicas"]
+
+
+@pytest.mark.parametrize("name", ["loadcheck-gateway", "loadcheck-triton"])
+def test_each_pdb_selects_the_pods_of_its_deployment(name: str) -> None:
+    pdb = k8s_resource("PodDisruptionBudget", name)
+    labels = k8s_resource("Deployment", name)["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert pdb["spec"]["minAvailable"] >= 1
+
+
+def test_the_headless_service_resolves_to_every_triton_pod_on_the_http_port() -> None:
+    service = k8s_resource("Service", "loadcheck-triton-headless")
+    labels = k8s_resource("Deployment", "loadcheck-triton")["spec"]["template"]["metadata"]
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["selector"].items() <= labels["labels"].items()
+    assert [p["port"] for p in service["spec"]["ports"]] == [dc.TRITON_HTTP_PORT]
+
+
+def test_compose_gateway_reads_the_published_tokens_from_the_repository_volume() -> None:
+    services = compose()["services"]
+    gateway = services["gateway"]
+    assert gateway["environment"][env.GATEWAY_TOKENS_FROM.name] == "repository"
+    repository = gateway["environment"][env.REPOSITORY.name]
+    assert repository == services["console"]["environment"][env.REPOSITORY.name]
+    assert gateway["volumes"] == [f"model_repository:{repository}:ro"]

@@ -80,7 +80,22 @@ def test_the_prometheus_rule_manifest_holds_the_alert_files_groups() -> None:
     assert rule["kind"] == "PrometheusRule"
     assert rule["spec"]["groups"] == yaml.safe_load(ALERTS.read_text())["groups"]
     kustomization = yaml.safe_load((K8S / "monitoring" / "kustomization.yaml").read_text())
-    assert sorted(kustomization["resources"]) == ["prometheusrule.yaml", "servicemonitor.yaml"]
+    assert sorted(kustomization["resources"]) == [
+        "gateway-servicemonitor.yaml",
+        "prometheusrule.yaml",
+        "servicemonitor.yaml",
+    ]
+
+
+def test_the_gateway_service_monitor_scrapes_the_gateway_service_metrics_route() -> None:
+    monitor = yaml.safe_load((K8S / "monitoring" / "gateway-servicemonitor.yaml").read_text())
+    service = yaml.safe_load((K8S / "gateway-service.yaml").read_text())
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
 
 
 def test_prometheus_scrapes_triton_as_the_service_monitor_does() -> None:
