@@ -38,6 +38,12 @@ def synth_command(
     ),
     size: str = typer.Option("960x540", "--size", help="Image size WIDTHxHEIGHT in pixels."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    style: str = typer.Option(
+        "classic",
+        "--style",
+        help="Scene style: classic, quarry, night, dust; several comma-separated (scene i in "
+        "style i mod n) or 'all'. Labels never depend on the style.",
+    ),
 ) -> None:
     """Render synthetic truck-loading scenes with exact masks, labels, YOLO boxes and the
     legacy qualified/unqualified fitting zips."""
@@ -50,9 +56,14 @@ def synth_command(
     size_wh = parse_size(size)
 
     from loadcheck.synth.dataset import DatasetError, write_dataset
+    from loadcheck.synth.styles import parse_styles
 
     try:
-        summary = write_dataset(out, count, seed, size_wh, progress=progress)
+        styles = parse_styles(style)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--style") from exc
+    try:
+        summary = write_dataset(out, count, seed, size_wh, progress=progress, styles=styles)
     except DatasetError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from exc
     labels = ", ".join(f"{k}: {v}" for k, v in summary.labels.items()) or "none"

@@ -11,6 +11,10 @@ Layout under ``out`` (``<stem>`` = ``s<seed>_<index:06d>``)::
     yolo/labels/{train,val}/<stem>.txt  YOLO boxes: "class cx cy w h", normalised
     qualified.zip / unqualified.zip   the legacy fitting archives, images at the archive root
 
+With several ``styles`` (:mod:`loadcheck.synth.styles`), scene ``i`` is drawn by
+``styles[i % len(styles)]``; each record names its ``style``. The default (``classic`` only) writes
+the same images, masks, YOLO labels and zips as before styles existed.
+
 Scene ``i`` goes to ``val`` when ``i % 10 == 9`` (10 %), else to ``train``; with no ``val`` image
 ``data.yaml`` points ``val`` at the train folder. "No Mine Detected" images are in neither zip.
 Everything except ``data.yaml`` (which names the absolute output folder) is byte-identical for
@@ -39,6 +43,7 @@ from loadcheck.payloads import CLASS_NAMES, Verdict
 from loadcheck.synth import rules
 from loadcheck.synth.render import check_size, render_scene
 from loadcheck.synth.scene import Scene
+from loadcheck.synth.styles import DEFAULT_STYLE, STYLES, render_styled
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +68,7 @@ class DatasetSummary:
         count / seed / size_wh: the arguments.
         labels / views: image counts per label and per view.
         split_counts: image counts per YOLO split (``train``, ``val``).
+        styles: image counts per scene style.
         elapsed_s / images_per_s: wall-clock time of the whole write and its rate.
     """
 
@@ -73,6 +79,7 @@ class DatasetSummary:
     labels: dict[str, int] = field(default_factory=dict)
     views: dict[str, int] = field(default_factory=dict)
     split_counts: dict[str, int] = field(default_factory=dict)
+    styles: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
     @property
@@ -184,8 +191,10 @@ def write_dataset(
     seed: int,
     size_wh: tuple[int, int] = (960, 540),
     progress: bool = True,
+    styles: tuple[str, ...] = (DEFAULT_STYLE,),
 ) -> DatasetSummary:
-    """Render scenes ``0 .. count-1`` of ``seed`` at ``size_wh`` and write them under ``out``.
+    """Render scenes ``0 .. count-1`` of ``seed`` at ``size_wh`` and write them under ``out``,
+    scene ``i`` in style ``styles[i % len(styles)]``.
 
     ``out`` must be new, empty, or an earlier output of this function (whose files it replaces).
     Raises :class:`DatasetError` for a bad argument or an unusable folder.
@@ -198,12 +207,17 @@ def write_dataset(
         w, h = check_size(size_wh)
     except ValueError as exc:
         raise DatasetError(str(exc)) from exc
+    styles = tuple(styles)
+    unknown = [name for name in styles if name not in STYLES]
+    if not styles or unknown:
+        raise DatasetError(f"styles: got {list(styles)}, expected names from {list(STYLES)}")
     root = _prepare(Path(out))
     start = time.perf_counter()
     records: list[dict[str, Any]] = []
     labels: Counter[str] = Counter()
     views: Counter[str] = Counter()
     splits: Counter[str] = Counter()
+    per_style: Counter[str] = Counter()
     columns = (
         TextColumn("[bold]synth[/bold]"),
         BarColumn(),
@@ -218,12 +232,17 @@ def write_dataset(
         zips = {Verdict.QUALIFIED: q_zip, Verdict.UNQUALIFIED: u_zip}
         task = bar.add_task("scenes", total=count)
         for index in range(count):
-            scene = render_scene(int(seed), index, (w, h))
+            style = styles[index % len(styles)]
+            if style == DEFAULT_STYLE:
+                scene = render_scene(int(seed), index, (w, h))
+            else:
+                scene = render_styled(int(seed), index, (w, h), style)
             record = _write_scene(root, scene, zips)
             records.append(record)
             labels[record["label"]] += 1
             views[record["view"]] += 1
             splits[record["split"]] += 1
+            per_style[style] += 1
             bar.advance(task)
     document = {
         "generator": GENERATOR,
@@ -231,6 +250,7 @@ def write_dataset(
         "seed": int(seed),
         "count": int(count),
         "size_wh": [w, h],
+        "styles": list(styles),
         "class_names": list(CLASS_NAMES),
         "rule": {
             "qualified_min_fill": rules.QUALIFIED_MIN_FILL,
@@ -250,6 +270,7 @@ def write_dataset(
         labels={k: labels[k] for k in sorted(labels)},
         views={k: views[k] for k in sorted(views)},
         split_counts={k: splits[k] for k in ("train", "val")},
+        styles={k: per_style[k] for k in styles},
         elapsed_s=elapsed,
     )
     logger.debug(

@@ -117,6 +117,7 @@ class Scene:
         view / lighting / background / mineral / occluder: how it was drawn.
         haze: dust-haze strength in [0, 1); motion_blur_px: horizontal blur length (0 = none).
         jpeg_quality: the quality the image is encoded with on disk.
+        style: the scene style that drew it (:mod:`loadcheck.synth.styles`).
     """
 
     seed: int
@@ -138,6 +139,7 @@ class Scene:
     haze: float
     motion_blur_px: int
     jpeg_quality: int
+    style: str = "classic"
 
     @property
     def size_wh(self) -> tuple[int, int]:
@@ -200,6 +202,7 @@ class Scene:
             "haze": round(self.haze, 4),
             "motion_blur_px": self.motion_blur_px,
             "jpeg_quality": self.jpeg_quality,
+            "style": self.style,
             "seed": self.seed,
             "index": self.index,
         }
