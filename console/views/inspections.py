@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from loadcheck.client.errors import InspectionError
 from loadcheck.console.inspections import (
     MAX_EXPORT_ROWS,
     daily_verdicts,
@@ -225,7 +226,7 @@ def _detail(
                 caption="overlay: each truck's bed box and verdict (records keep no masks)",
                 width="stretch",
             )
-        except ValueError as exc:
+        except (ValueError, InspectionError) as exc:  # a photo the decoder refuses
             right.warning(f"no overlay: {exc}")
     else:
         left.info("the photo is not kept (none given, over the size cap, or purged)")
