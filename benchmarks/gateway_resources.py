@@ -136,7 +136,9 @@ def serve(port: int, home: Path, hold_s: float, max_in_flight: int, tune_malloc:
     from loadcheck.workspace import Workspace
 
     class HoldingBackend:
-        async def inspect(self, image: bytes, integrator: str) -> InspectionResult:
+        async def inspect(
+            self, image: bytes, integrator: str, *, request_id: str | None = None
+        ) -> InspectionResult:
             await asyncio.sleep(hold_s)
             return InspectionResult(Verdict.QUALIFIED, 0.9, 0.5, None)
 

@@ -15,9 +15,11 @@ from loadcheck import __version__
 from loadcheck.client.cli import inspect_command
 from loadcheck.console.cli import console_app
 from loadcheck.demo.cli import demo_command
+from loadcheck.environment import LOG_FORMAT
 from loadcheck.export.cli import export_app
 from loadcheck.gateway.cli import gateway_app
 from loadcheck.integrators.cli import integrator_app
+from loadcheck.logs import configure_logging
 from loadcheck.records.cli import records_app
 from loadcheck.serving import cli as serving_cli
 from loadcheck.synth.cli import synth_command
@@ -44,11 +46,17 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    log_format: str = typer.Option(
+        LOG_FORMAT.get_default(),
+        "--log-format",
+        envvar=LOG_FORMAT.name,
+        help="Log lines on stderr: 'text', or 'json' (one object per line, with request ids).",
+    ),
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        configure_logging(level=logging.DEBUG if verbose else logging.INFO, log_format=log_format)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-format") from None
 
 
 # In the order of the workflow: data, networks, serving, integrators, plants, operators.

@@ -220,6 +220,33 @@ GATEWAY_TOKENS_MAX_AGE: Final = EnvVar(
     "rotated token stops working within this time).",
     "3",
 )
+LOG_FORMAT: Final = EnvVar(
+    "LOADCHECK_LOG_FORMAT",
+    "Log lines of every loadcheck command on stderr: `text`, or `json` (one object per line with "
+    "time, level, logger, message and the gateway's request_id).",
+    "text",
+)
+GATEWAY_RECORD: Final = EnvVar(
+    "LOADCHECK_GATEWAY_RECORD",
+    "Whether the gateway records every verdict with its photo (docs/records.md): `auto` records "
+    "when LOADCHECK_DATABASE_URL is set or the workspace folder exists; `on`; `off`.",
+    "auto",
+)
+WEBHOOK_URL: Final = EnvVar(
+    "LOADCHECK_WEBHOOK_URL",
+    "http(s) URL the gateway POSTs chosen verdicts to, signed (docs/observability.md); unset: no "
+    "webhooks.",
+)
+WEBHOOK_SECRET: Final = EnvVar(
+    "LOADCHECK_WEBHOOK_SECRET",
+    "Shared HMAC-SHA256 key of the gateway's webhook signatures (at least 16 bytes).",
+)
+WEBHOOK_ON: Final = EnvVar(
+    "LOADCHECK_WEBHOOK_ON",
+    "Which verdicts the gateway posts: a comma-separated list of `unqualified`, `qualified`, "
+    "`no-mine`, `needs-review`.",
+    "unqualified",
+)
 GATEWAY_URL: Final = EnvVar(
     "LOADCHECK_GATEWAY_URL",
     "The gateway's public base URL, shown in the console's copy-paste examples.",
@@ -281,6 +308,11 @@ ALL: Final[tuple[EnvVar, ...]] = (
     GATEWAY_MAX_IN_FLIGHT,
     GATEWAY_TOKENS_FROM,
     GATEWAY_TOKENS_MAX_AGE,
+    LOG_FORMAT,
+    GATEWAY_RECORD,
+    WEBHOOK_URL,
+    WEBHOOK_SECRET,
+    WEBHOOK_ON,
     GATEWAY_URL,
     PUBLIC_TRITON_URL,
     EXPORT_DIR,

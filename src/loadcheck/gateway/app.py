@@ -23,7 +23,14 @@ Errors are JSON ``{"error": "<reason>"}``, never a traceback:
 =====  ===========================================================================
 
 ``GET /healthz`` answers 200 while the process runs; ``GET /readyz`` answers 200 only when Triton
-is ready (else 503 with ``Retry-After``), for load balancers.
+is ready (else 503 with ``Retry-After``), for load balancers. ``GET /metrics`` serves Prometheus
+metrics (:mod:`loadcheck.gateway.metrics`).
+
+Every answer carries ``X-Request-ID``: the caller's, when it sent a sane one, else a new id
+(:mod:`loadcheck.gateway.request_ids`); the request's log lines and its Triton inference carry
+the same id. After a verdict is answered, it is handed to the ``recorder`` (its record, with the
+photo, integrator, camera and the request id as the record's source) and to the ``webhooks``
+sender; both only queue, so neither delays nor fails the answer.
 
 The body is read once, as it arrives, keeping only the image (:mod:`loadcheck.gateway.upload`);
 the server's own limits (header timeout, connection cap) are in :mod:`loadcheck.gateway.server`.
@@ -49,7 +56,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -70,6 +77,8 @@ from loadcheck.client.errors import (
 )
 from loadcheck.client.images import check_image_bytes
 from loadcheck.gateway.limits import GatewayLimits
+from loadcheck.gateway.metrics import GatewayMetrics, instrument
+from loadcheck.gateway.request_ids import REQUEST_ID_HEADER, RequestIdMiddleware
 from loadcheck.gateway.tokens import TokenBinding
 from loadcheck.gateway.upload import (
     BodyLimits,
@@ -79,7 +88,12 @@ from loadcheck.gateway.upload import (
     read_image_field,
 )
 from loadcheck.imageio import DEFAULT_MAX_PIXELS
+from loadcheck.logs import REQUEST_ID
 from loadcheck.payloads import InspectionResult
+
+if TYPE_CHECKING:
+    from loadcheck.monitoring.webhooks import WebhookSender
+    from loadcheck.records.recorder import Recorder
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +109,9 @@ _TRUE = {"1", "true", "yes", "on"}
 class InferenceBackend(Protocol):
     """What the gateway needs from inference (an :class:`AsyncInspectionClient` or a fake)."""
 
-    async def inspect(self, image: bytes, integrator: str) -> InspectionResult: ...
+    async def inspect(
+        self, image: bytes, integrator: str, *, request_id: str | None = None
+    ) -> InspectionResult: ...
 
     async def ready(self) -> bool: ...
 
@@ -148,6 +164,9 @@ def create_app(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_concurrent_checks: int = DEFAULT_MAX_CONCURRENT_CHECKS,
     limits: GatewayLimits | None = None,
+    recorder: Recorder | None = None,
+    webhooks: WebhookSender | None = None,
+    metrics: GatewayMetrics | None = None,
 ) -> Starlette:
     """The gateway ASGI application.
 
@@ -162,6 +181,12 @@ def create_app(
         limits: the body timeout and minimum rate (408), and the uploads in progress at once
             (``max_in_flight``; 503 with ``Retry-After`` above, nothing queued); the defaults of
             :class:`GatewayLimits` when None. The server applies its other fields.
+        recorder: records every verdict (closed, after writing what is queued, when the
+            application shuts down); ``None``: nothing recorded.
+        webhooks: a started sender the verdicts are submitted to (it posts the ones its settings
+            choose; closed at shutdown); ``None``: no webhooks.
+        metrics: the registry ``/metrics`` serves (a new one when None); the recorder's and the
+            sender's counters are added to it.
     """
     if max_concurrent_checks < 1:
         raise ValueError(f"max_concurrent_checks: expected >= 1, got {max_concurrent_checks}")
@@ -174,6 +199,11 @@ def create_app(
     in_flight = [0]
     image_checks = anyio.CapacityLimiter(max_concurrent_checks)
     check = functools.partial(check_image_bytes, max_bytes=max_body_bytes, max_pixels=max_pixels)
+    metrics = metrics or GatewayMetrics()
+    if recorder is not None:
+        metrics.watch_records(lambda: recorder.stats)
+    if webhooks is not None:
+        metrics.watch_webhooks(webhooks)
 
     async def handle_image_post(request: Request) -> Response:
         start = time.perf_counter()
@@ -188,22 +218,22 @@ def create_app(
         in_flight[0] += 1
         try:
             binding = await run_in_threadpool(tokens.lookup, token)
-            integrator = None if binding is None else binding.integrator
-            response = await _inspect(request, integrator)
+            response = await _inspect(request, binding)
         finally:
             in_flight[0] -= 1
         logger.info(
-            "POST token=%s… integrator=%s -> %d in %.1f ms",
+            "POST token=%s… source=%s -> %d in %.1f ms",
             token[:4],
-            integrator,
+            binding,
             response.status_code,
             (time.perf_counter() - start) * 1000.0,
         )
         return response
 
-    async def _inspect(request: Request, integrator: str | None) -> Response:
-        if integrator is None:
+    async def _inspect(request: Request, binding: TokenBinding | None) -> Response:
+        if binding is None:
             return error_response(404, "unknown token")
+        integrator = binding.integrator
         declared = request.headers.get("content-length", "")
         try:
             data = await read_image_field(
@@ -224,23 +254,71 @@ def create_app(
             await anyio.to_thread.run_sync(check, data, limiter=image_checks)
         except InvalidImageError as exc:
             return error_response(422, str(exc))
+        request_id = REQUEST_ID.get()
         try:
-            result = await backend.inspect(data, integrator)
+            result = await backend.inspect(data, integrator, request_id=request_id)
         except RejectedInputError as exc:
+            metrics.triton_errors.labels("rejected").inc()
             return error_response(422, f"the image was rejected: {first_line(str(exc))}")
         except ModelNotFoundError:
+            metrics.triton_errors.labels("not_deployed").inc()
             logger.warning("integrator %r has a token but is not deployed", integrator)
             return error_response(404, "the integrator of this URL is not deployed")
         except TransientError as exc:
+            metrics.triton_errors.labels("unavailable").inc()
             logger.warning("Triton unavailable: %s", exc)
             return error_response(
                 503, "the inference server is unavailable; retry later", retry_after_s=retry_after_s
             )
         except InspectionError as exc:
+            metrics.triton_errors.labels("failed").inc()
             logger.error("inference failed for %r: %s", integrator, exc)
             return error_response(502, "the inference server failed on this request")
         detail = request.query_params.get("detail", "").lower() in _TRUE
-        return JSONResponse(legacy_body(result, detail=detail))
+        response = JSONResponse(legacy_body(result, detail=detail))
+        _after_verdict(result, data, binding, request_id)
+        return response
+
+    def _after_verdict(
+        result: InspectionResult, data: bytes, binding: TokenBinding, request_id: str | None
+    ) -> None:
+        """Queue the verdict's record and webhook; never raises, never waits."""
+        review = getattr(result, "review", None)
+        needs_review = None if review is None else bool(review.needs_review)
+        if recorder is not None:
+            served = getattr(result, "provenance", None)
+            try:
+                recorder.record(
+                    result,
+                    data,
+                    integrator=binding.integrator,
+                    camera=binding.camera,
+                    source=request_id,
+                    needs_review=needs_review,
+                    provenance=None if served is None else served.to_record(recorded_by="gateway"),
+                )
+            except Exception:  # a record that cannot be built must not cost the plant its answer
+                metrics.records_invalid += 1
+                logger.exception("the verdict's record could not be built (answered all the same)")
+        if webhooks is not None:
+            from loadcheck.monitoring.webhooks import VerdictEvent
+
+            try:
+                webhooks.submit(
+                    VerdictEvent(
+                        integrator=binding.integrator,
+                        verdict=result.score_result,
+                        probability=result.probability,
+                        threshold=result.threshold,
+                        request_id=request_id,
+                        camera=binding.camera,
+                        needs_review=bool(needs_review),
+                    )
+                )
+            except Exception:
+                logger.exception(
+                    "the verdict's webhook could not be queued (answered all the same)"
+                )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -261,13 +339,35 @@ def create_app(
         return error_response(status, str(reason))
 
     async def internal_error(request: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal error")
+        # Runs outside the request-id middleware: the id is read back from the request's state.
+        request_id = request.scope.get("state", {}).get("request_id")
+        logger.exception(
+            "unhandled error on %s %s",
+            request.method,
+            request.url.path,
+            extra={"request_id": request_id},
+        )
+        response = error_response(500, "internal error")
+        if request_id:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        return response
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await backend.close()
+        try:
+            yield
+        finally:
+            await backend.close()
+            if webhooks is not None:
+                await anyio.to_thread.run_sync(webhooks.close)
+            if recorder is not None:
+                stats = await anyio.to_thread.run_sync(recorder.close)
+                logger.info(
+                    "records: %d written, %d dropped, %d not written at shutdown",
+                    stats.written,
+                    stats.dropped,
+                    stats.queued,
+                )
 
     routes = [
         Route(LEGACY_ROUTE, handle_image_post, methods=["POST"]),
@@ -275,8 +375,11 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
     )
+    instrument(app, metrics)
+    app.add_middleware(RequestIdMiddleware)  # outermost: metrics and handlers run with the id
+    return app

@@ -4,7 +4,10 @@ hashes, a token is printed once) and publish their hashes into the repository (`
 ``$LOADCHECK_REPOSITORY``) for gateways started with ``--tokens-from repository``. Triton is
 ``--triton`` (``$LOADCHECK_TRITON_URL``). The limits (body size, header and body timeouts,
 minimum body rate, connections, uploads in flight) are options with ``$LOADCHECK_GATEWAY_*``
-variables (:mod:`loadcheck.gateway.limits`)."""
+variables (:mod:`loadcheck.gateway.limits`). ``--record`` keeps every verdict in the inspection
+records (``--database``, ``$LOADCHECK_DATABASE_URL``, else SQLite in the workspace);
+``--webhook-url`` posts chosen verdicts (:mod:`loadcheck.gateway.recording`); ``--log-format
+json`` writes JSON log lines with request ids (:mod:`loadcheck.logs`)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import typer
 
 from loadcheck.cli_options import (
     api_key_option,
+    database_option,
     home_option,
     host_option,
     repository_option,
@@ -28,9 +32,14 @@ from loadcheck.environment import (
     GATEWAY_MAX_CONNECTIONS,
     GATEWAY_MAX_IN_FLIGHT,
     GATEWAY_MIN_BODY_RATE_KIB,
+    GATEWAY_RECORD,
     GATEWAY_TOKENS_FROM,
     GATEWAY_TOKENS_MAX_AGE,
+    LOG_FORMAT,
     TRITON_URL,
+    WEBHOOK_ON,
+    WEBHOOK_SECRET,
+    WEBHOOK_URL,
 )
 from loadcheck.gateway import limits as lim
 
@@ -193,10 +202,53 @@ def gateway_command(
     repository: str = repository_option(
         "Model repository whose published tokens --tokens-from repository reads."
     ),
+    record: str = typer.Option(
+        GATEWAY_RECORD.get_default(),
+        "--record",
+        envvar=GATEWAY_RECORD.name,
+        help="Record every verdict with its photo: 'auto' (when a database is named or the "
+        "workspace exists), 'on' or 'off'. A store that is down never changes an answer.",
+    ),
+    database: str | None = database_option(),
+    webhook_url: str | None = typer.Option(
+        None,
+        "--webhook-url",
+        envvar=WEBHOOK_URL.name,
+        help="POST chosen verdicts here, signed (unset: no webhooks).",
+        show_default=False,
+    ),
+    webhook_secret: str | None = typer.Option(
+        None,
+        "--webhook-secret",
+        envvar=WEBHOOK_SECRET.name,
+        help="HMAC key of the webhook signatures (16 bytes or more; prefer the variable).",
+        show_default=False,
+    ),
+    webhook_on: str = typer.Option(
+        WEBHOOK_ON.get_default(),
+        "--webhook-on",
+        envvar=WEBHOOK_ON.name,
+        help="Verdicts posted, comma-separated: unqualified, qualified, no-mine, needs-review.",
+    ),
+    log_format: str | None = typer.Option(
+        None,
+        "--log-format",
+        help=f"Log lines as 'text' or 'json' (default: ${LOG_FORMAT.name}, else text).",
+        show_default=False,
+    ),
 ) -> None:
     """Serve the legacy endpoint in front of Triton (run without a sub-command)."""
     if ctx.invoked_subcommand is not None:
         return
+    if log_format is not None:
+        import logging
+
+        from loadcheck.logs import configure_logging
+
+        try:
+            configure_logging(level=logging.getLogger().level, log_format=log_format)
+        except ValueError as exc:
+            raise _fail(f"--log-format: {exc}") from exc
     from loadcheck.client.async_client import AsyncInspectionClient
     from loadcheck.client.retry import RetryPolicy
     from loadcheck.gateway.app import create_app
@@ -208,6 +260,22 @@ def gateway_command(
         tokens = token_lookup(tokens_from, repository, home, tokens_max_age)
     except (StorageError, TokenSourceError) as exc:
         raise _fail(f"--tokens-from {tokens_from}: {exc}") from exc
+    from loadcheck.gateway.recording import (
+        GatewaySetupError,
+        open_gateway_recorder,
+        webhook_settings,
+    )
+
+    try:
+        hooks = webhook_settings(webhook_url, webhook_secret, webhook_on)
+        recorder = open_gateway_recorder(record, database, home)
+    except GatewaySetupError as exc:
+        raise _fail(str(exc)) from exc
+    webhooks = None
+    if hooks is not None:
+        from loadcheck.monitoring.webhooks import WebhookSender
+
+        webhooks = WebhookSender(hooks).start()
     try:
         backend = AsyncInspectionClient(
             triton,
@@ -232,6 +300,8 @@ def gateway_command(
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         retry_after_s=retry_after,
         limits=limits,
+        recorder=recorder,
+        webhooks=webhooks,
     )
     run_gateway(app, host, port, limits, retry_after_s=retry_after)
 

@@ -10,7 +10,20 @@ metric                                                          kind       label
 ``loadcheck_gateway_requests_total``                            counter    route, method, status
 ``loadcheck_gateway_request_duration_seconds``                  histogram  route, method
 ``loadcheck_gateway_requests_in_progress``                      gauge      route, method
+``loadcheck_gateway_triton_errors_total``                       counter    kind
+``loadcheck_gateway_records_queued``                            gauge
+``loadcheck_gateway_records_written_total``                     counter
+``loadcheck_gateway_records_dropped_total``                     counter    reason
+``loadcheck_gateway_webhooks_total``                            counter    outcome
 =============================================================  =========  ========================
+
+``kind`` of a Triton error: ``unavailable`` (answered 503), ``failed`` (502), ``rejected`` (the
+image, 422) or ``not_deployed`` (404). The record and webhook series exist when the gateway
+records (:class:`~loadcheck.records.recorder.Recorder`) or posts webhooks; they are read from the
+writers' counters at each scrape. ``reason`` of a dropped record: ``queue_full`` (the store is
+slow or down and the queue is full), ``write_failed`` (the store refused or could not be
+reached), ``invalid`` (the record could not be built from the answer); ``outcome`` of a webhook:
+``delivered``, ``failed`` (attempts exhausted or refused), ``dropped`` (queue full).
 
 ``route`` is the matched route's *template* (``/quality_detector/handle_image_post/{token}/``),
 never the requested path: a plant's URL token is a secret and must not reach a metrics page.
@@ -23,7 +36,9 @@ tests) in one process do not share counts.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -33,6 +48,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,6 +63,77 @@ DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
 REQUESTS_TOTAL = "loadcheck_gateway_requests_total"
 REQUEST_DURATION = "loadcheck_gateway_request_duration_seconds"
 IN_PROGRESS = "loadcheck_gateway_requests_in_progress"
+TRITON_ERRORS = "loadcheck_gateway_triton_errors_total"
+RECORDS_QUEUED = "loadcheck_gateway_records_queued"
+RECORDS_WRITTEN = "loadcheck_gateway_records_written_total"
+RECORDS_DROPPED = "loadcheck_gateway_records_dropped_total"
+WEBHOOKS = "loadcheck_gateway_webhooks_total"
+#: ``kind`` values of :data:`TRITON_ERRORS`.
+TRITON_ERROR_KINDS = ("unavailable", "failed", "rejected", "not_deployed")
+
+
+class RecordCounters(Protocol):
+    """What the records collector reads (a :class:`~loadcheck.records.writer.WriterStats`)."""
+
+    @property
+    def written(self) -> int: ...
+    @property
+    def dropped_full(self) -> int: ...
+    @property
+    def dropped_failed(self) -> int: ...
+    @property
+    def queued(self) -> int: ...
+
+
+class WebhookCounters(Protocol):
+    """What the webhooks collector reads (a
+    :class:`~loadcheck.monitoring.webhooks.WebhookSender`)."""
+
+    delivered: int
+    failed: int
+    dropped: int
+
+
+class _RecordsCollector(Collector):
+    def __init__(self, stats: Callable[[], RecordCounters], invalid: Callable[[], int]) -> None:
+        self._stats = stats
+        self._invalid = invalid
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        stats = self._stats()
+        yield GaugeMetricFamily(
+            RECORDS_QUEUED, "Inspection records waiting for the store", value=stats.queued
+        )
+        yield CounterMetricFamily(
+            RECORDS_WRITTEN.removesuffix("_total"),
+            "Inspection records the store accepted",
+            value=stats.written,
+        )
+        dropped = CounterMetricFamily(
+            RECORDS_DROPPED.removesuffix("_total"),
+            "Inspection records not stored, by reason (the verdicts were answered all the same)",
+            labels=("reason",),
+        )
+        dropped.add_metric(("queue_full",), stats.dropped_full)
+        dropped.add_metric(("write_failed",), stats.dropped_failed)
+        dropped.add_metric(("invalid",), self._invalid())
+        yield dropped
+
+
+class _WebhooksCollector(Collector):
+    def __init__(self, sender: WebhookCounters) -> None:
+        self._sender = sender
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            WEBHOOKS.removesuffix("_total"),
+            "Verdict webhooks by outcome (delivered, failed, dropped)",
+            labels=("outcome",),
+        )
+        family.add_metric(("delivered",), self._sender.delivered)
+        family.add_metric(("failed",), self._sender.failed)
+        family.add_metric(("dropped",), self._sender.dropped)
+        yield family
 
 
 @dataclass
@@ -76,6 +164,24 @@ class GatewayMetrics:
             ("route", "method"),
             registry=self.registry,
         )
+
+        self.triton_errors = Counter(
+            TRITON_ERRORS.removesuffix("_total"),
+            "Inspections Triton did not answer with a verdict, by kind",
+            ("kind",),
+            registry=self.registry,
+        )
+        for kind in TRITON_ERROR_KINDS:
+            self.triton_errors.labels(kind)
+        self.records_invalid = 0
+
+    def watch_records(self, stats: Callable[[], RecordCounters]) -> None:
+        """Export the record writer's counters (``stats()`` is read at each scrape)."""
+        self.registry.register(_RecordsCollector(stats, lambda: self.records_invalid))
+
+    def watch_webhooks(self, sender: WebhookCounters) -> None:
+        """Export a webhook sender's counters (read at each scrape)."""
+        self.registry.register(_WebhooksCollector(sender))
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""

@@ -56,7 +56,9 @@ class VerdictEvent:
         verdict: the verdict.
         probability / threshold: the score and the integrator's threshold.
         observed_at: ISO 8601 UTC time of the verdict.
-        request_id: the caller's id of the photo, if any.
+        request_id: the caller's id of the photo, if any (the gateway's request id).
+        camera: the camera of the token that sent the photo, if it has one.
+        needs_review: whether the verdict was flagged "needs review".
         event_id: unique id of the event (the delivery header).
     """
 
@@ -68,6 +70,8 @@ class VerdictEvent:
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds")
     )
     request_id: str | None = None
+    camera: str | None = None
+    needs_review: bool = False
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_json(self) -> bytes:
@@ -80,6 +84,8 @@ class VerdictEvent:
                 "threshold": round(float(self.threshold), 6),
                 "observed_at": self.observed_at,
                 "request_id": self.request_id,
+                "camera": self.camera,
+                "needs_review": self.needs_review,
             },
             sort_keys=True,
         ).encode()
@@ -118,6 +124,7 @@ class WebhookSettings:
         url: ``http://`` or ``https://`` URL of the receiver.
         secret: the shared HMAC key (at least 16 bytes).
         verdicts: the verdicts that are posted (default: Unqualified only).
+        needs_review: also post every verdict flagged "needs review", whatever it is.
         queue_size: events waiting at most; more are dropped.
         timeout_s: per attempt (connect and answer).
         max_attempts: attempts per event, the first included.
@@ -127,6 +134,7 @@ class WebhookSettings:
     url: str
     secret: bytes
     verdicts: frozenset[Verdict] = frozenset({Verdict.UNQUALIFIED})
+    needs_review: bool = False
     queue_size: int = 1000
     timeout_s: float = 5.0
     max_attempts: int = 5
@@ -185,8 +193,12 @@ class WebhookSender:
         self.close()
 
     def submit(self, event: VerdictEvent) -> bool:
-        """Queue ``event`` if its verdict is posted; never blocks. False: not posted or dropped."""
-        if event.verdict not in self.settings.verdicts:
+        """Queue ``event`` if it is posted (its verdict is chosen, or it needs review and those
+        are chosen); never blocks. False: not posted or dropped."""
+        chosen = event.verdict in self.settings.verdicts or (
+            self.settings.needs_review and event.needs_review
+        )
+        if not chosen:
             return False
         try:
             self._queue.put_nowait(event)

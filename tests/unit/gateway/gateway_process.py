@@ -30,7 +30,9 @@ class HoldingBackend:
     def __init__(self, hold_s: float) -> None:
         self.hold_s = hold_s
 
-    async def inspect(self, image: bytes, integrator: str) -> InspectionResult:
+    async def inspect(
+        self, image: bytes, integrator: str, *, request_id: str | None = None
+    ) -> InspectionResult:
         await asyncio.sleep(self.hold_s)
         return InspectionResult(Verdict.QUALIFIED, 0.9, 0.5, None)
 

@@ -37,12 +37,16 @@ class FakeBackend:
         self.error: Exception | None = None
         self.is_ready = True
         self.seen: list[tuple[bytes, str]] = []
+        self.request_ids: list[str | None] = []
         self.closed = False
         self.loop_thread: int | None = None
 
-    async def inspect(self, image: bytes, integrator: str) -> InspectionResult:
+    async def inspect(
+        self, image: bytes, integrator: str, *, request_id: str | None = None
+    ) -> InspectionResult:
         self.loop_thread = threading.get_ident()
         self.seen.append((image, integrator))
+        self.request_ids.append(request_id)
         if self.error is not None:
             raise self.error
         features = LoadFeatures(("fullness", "roughness_pits"), np.array([0.9, 0.1]), "1.0")

@@ -83,7 +83,7 @@ def test_the_metrics_path_can_be_chosen(path: str) -> None:
         assert client.get(path).status_code == 200
 
 
-def test_the_gateway_application_is_instrumented_in_one_call(tmp_path: Path) -> None:
+def test_the_gateway_application_serves_its_metrics(tmp_path: Path) -> None:
     from test_gateway_app import FakeBackend, jpeg
 
     from loadcheck.gateway.app import LEGACY_ROUTE, create_app
@@ -92,7 +92,7 @@ def test_the_gateway_application_is_instrumented_in_one_call(tmp_path: Path) -> 
 
     store = TokenStore(Workspace(tmp_path / "ws"))
     token = store.issue("site_a").token
-    app = instrument(create_app(FakeBackend(), store))
+    app = create_app(FakeBackend(), store)  # create_app instruments itself
     with TestClient(app) as client:
         files = {"image": ("truck.jpg", jpeg(), "image/jpeg")}
         assert client.post(LEGACY_ROUTE.format(token=token), files=files).status_code == 200

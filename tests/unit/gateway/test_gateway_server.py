@@ -45,7 +45,9 @@ class GatedBackend:
         self.gate.set()
         self.waiting = 0
 
-    async def inspect(self, image: bytes, integrator: str) -> InspectionResult:
+    async def inspect(
+        self, image: bytes, integrator: str, *, request_id: str | None = None
+    ) -> InspectionResult:
         self.waiting += 1
         try:
             while not self.gate.is_set():
