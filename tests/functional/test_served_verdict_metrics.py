@@ -220,3 +220,28 @@ def test_the_dashboard_and_the_alert_rules_read_only_metrics_of_the_live_scrape(
         missing = metric_names(expr) - live - {"up"}  # up: Prometheus' own, per scrape target
         assert not missing, f"{where} reads {sorted(missing)}, which Triton does not publish"
     assert set(vm.METRIC_NAMES) <= live
+
+
+def test_needs_review_verdicts_are_counted_with_their_reasons(metrics_server, after_known_requests):
+    from loadcheck.payloads import Detections, SegmentationMasks
+    from loadcheck.pipeline.scorer import score_segmentation
+    from loadcheck.scoring.model import ScoreModel
+    from loadcheck.scoring.review import ReviewCode
+
+    samples, _ = after_known_requests
+    truck = _loaded_truck()
+    model = ScoreModel.load(metrics_server.repository / "scorer_site_a" / "1")
+    review = score_segmentation(
+        Detections(truck[tn.BOXES_XYXY], truck[tn.SCORES], truck[tn.CLASS_IDS]),
+        SegmentationMasks(truck[tn.MASKS], truck[tn.MASK_IOU]),
+        model,
+    ).review
+    # site A: the loaded truck 3 times (flagged or not as in-process), 2 empty photos (never)
+    flagged = 3 if review.needs_review else 0
+    assert sample(samples, vm.NEEDS_REVIEW_TOTAL, integrator="site_a") == flagged
+    assert sample(samples, vm.NEEDS_REVIEW_TOTAL, integrator="site_b") == 0
+    for code in ReviewCode:
+        want = 3 if code in review.codes else 0
+        got = sample(samples, vm.REVIEW_REASONS_TOTAL, integrator="site_a", reason=code.value)
+        assert got == want, code
+    assert (vm.NEEDS_REVIEW_TOTAL, frozenset({("integrator", "site_b")})) in samples

@@ -136,11 +136,136 @@ class ReviewSettings:
 DEFAULT_REVIEW = ReviewSettings()
 
 
-def _cut_by_frame(xyxy: Sequence[float], image_wh: tuple[int, int], margin: float) -> bool:
-    w, h = image_wh
-    x1, y1, x2, y2 = xyxy
-    mx, my = margin * w, margin * h
-    return x1 <= mx or y1 <= my or x2 >= w - mx or y2 >= h - my
+@dataclass(frozen=True)
+class ReviewEvidence:
+    """What the review looks at, as numbers (so that thresholds can be tried on stored evidence).
+
+    Attributes:
+        verdict / probability / threshold: the photo's answer.
+        trucks: detected beds; loaded: those that carry load.
+        bed_confidence / bed_mask_iou: the judged truck's bed (``None``: no bed detected).
+        load_confidence / load_mask_iou: the judged truck's load (``None``: not loaded).
+        stray_loads: load detections that join no bed.
+        edge_margin: the judged bed box's smallest distance to the photo's edge, as a share of
+            the photo's width (left/right) or height (top/bottom); ``None``: no bed.
+    """
+
+    verdict: Verdict
+    probability: float
+    threshold: float
+    trucks: int
+    loaded: int
+    bed_confidence: float | None
+    bed_mask_iou: float | None
+    load_confidence: float | None
+    load_mask_iou: float | None
+    stray_loads: int
+    edge_margin: float | None
+
+    @classmethod
+    def of(
+        cls,
+        verdict: Verdict,
+        probability: float,
+        threshold: float,
+        trucks: Sequence[TruckMasks],
+        detections: Detections,
+        image_wh: tuple[int, int],
+    ) -> ReviewEvidence:
+        """The evidence of one photo: its answer, its trucks (most prominent first, as
+        :func:`~loadcheck.features.trucks.group_trucks` returns them), every kept detection
+        and its size in pixels."""
+        loaded = loaded_trucks(list(trucks))
+        judged = loaded[0] if loaded else (trucks[0] if trucks else None)
+        loads = int(np.count_nonzero(detections.class_id == LOAD_CLASS_ID))
+        stray = int(np.count_nonzero(load_owners(detections) < 0)) if loads else 0
+        edge = None
+        if judged is not None:
+            w, h = image_wh
+            x1, y1, x2, y2 = judged.bed_xyxy
+            edge = max(0.0, min(x1 / w, (w - x2) / w, y1 / h, (h - y2) / h))
+        return cls(
+            verdict=Verdict(verdict),
+            probability=float(probability),
+            threshold=float(threshold),
+            trucks=len(trucks),
+            loaded=len(loaded),
+            bed_confidence=None if judged is None else judged.bed_confidence,
+            bed_mask_iou=None if judged is None else judged.bed_mask_iou,
+            load_confidence=judged.load_confidence if loaded and judged else None,
+            load_mask_iou=judged.load_mask_iou if loaded and judged else None,
+            stray_loads=stray,
+            edge_margin=edge,
+        )
+
+
+def _low(parts: Sequence[tuple[str, float | None]], minimum: float) -> str:
+    return ", ".join(f"{n} {v:.2f}" for n, v in parts if v is not None and v < minimum)
+
+
+def judge_evidence(
+    evidence: ReviewEvidence, settings: ReviewSettings = DEFAULT_REVIEW
+) -> ReviewFlag:
+    """The review flag of ``evidence`` under ``settings`` (see the module docstring)."""
+    e, s = evidence, settings
+    reasons: list[ReviewReason] = []
+    low = _low([("bed", e.bed_confidence), ("load", e.load_confidence)], s.min_detector_confidence)
+    if low:
+        reasons.append(
+            ReviewReason(
+                ReviewCode.LOW_DETECTOR_CONFIDENCE,
+                f"the detector is unsure of the truck ({low}; "
+                f"expected >= {s.min_detector_confidence:.2f})",
+            )
+        )
+    low = _low([("bed", e.bed_mask_iou), ("load", e.load_mask_iou)], s.min_mask_iou)
+    if low:
+        reasons.append(
+            ReviewReason(
+                ReviewCode.LOW_MASK_QUALITY,
+                f"the segmentation of the truck may be poor (predicted IoU {low}; "
+                f"expected >= {s.min_mask_iou:.2f})",
+            )
+        )
+    if s.bed_without_load and e.verdict is Verdict.NO_MINE_DETECTED and e.trucks:
+        reasons.append(
+            ReviewReason(
+                ReviewCode.BED_WITHOUT_LOAD,
+                f"a truck bed was found ({e.trucks} in view) but no load on it: the load may "
+                "have been missed",
+            )
+        )
+    if s.load_without_bed and e.stray_loads:
+        reasons.append(
+            ReviewReason(
+                ReviewCode.LOAD_WITHOUT_BED,
+                f"{e.stray_loads} load region(s) found on no truck bed: a truck may have been "
+                "missed",
+            )
+        )
+    margin = abs(e.probability - e.threshold)
+    if e.loaded and s.probability_margin > 0 and margin < s.probability_margin:
+        reasons.append(
+            ReviewReason(
+                ReviewCode.NEAR_THRESHOLD,
+                f"the probability {e.probability:.2f} is close to the threshold {e.threshold:.2f}",
+            )
+        )
+    if e.edge_margin is not None and s.frame_margin > 0 and e.edge_margin <= s.frame_margin:
+        reasons.append(
+            ReviewReason(
+                ReviewCode.TRUCK_CUT_BY_FRAME,
+                "the truck bed touches the photo's edge: part of it may be out of view",
+            )
+        )
+    if s.several_trucks and e.loaded > 1:
+        reasons.append(
+            ReviewReason(
+                ReviewCode.SEVERAL_TRUCKS,
+                f"{e.loaded} loaded trucks in view; the verdict is about the largest",
+            )
+        )
+    return ReviewFlag(tuple(reasons))
 
 
 def review_verdict(
@@ -162,75 +287,5 @@ def review_verdict(
         image_wh: the photo's width and height in pixels.
         settings: the integrator's review thresholds.
     """
-    reasons: list[ReviewReason] = []
-    loaded = loaded_trucks(list(trucks))
-    judged = loaded[0] if loaded else (trucks[0] if trucks else None)
-    s = settings
-    if judged is not None:
-        parts = [("bed", judged.bed_confidence, judged.bed_mask_iou)]
-        if loaded:
-            parts.append(("load", judged.load_confidence, judged.load_mask_iou))
-        low_conf = [(n, c) for n, c, _ in parts if c < s.min_detector_confidence]
-        if low_conf:
-            found = ", ".join(f"{n} {c:.2f}" for n, c in low_conf)
-            reasons.append(
-                ReviewReason(
-                    ReviewCode.LOW_DETECTOR_CONFIDENCE,
-                    f"the detector is unsure of the truck ({found}; "
-                    f"expected >= {s.min_detector_confidence:.2f})",
-                )
-            )
-        low_iou = [(n, q) for n, _, q in parts if q < s.min_mask_iou]
-        if low_iou:
-            found = ", ".join(f"{n} {q:.2f}" for n, q in low_iou)
-            reasons.append(
-                ReviewReason(
-                    ReviewCode.LOW_MASK_QUALITY,
-                    f"the segmentation of the truck may be poor (predicted IoU {found}; "
-                    f"expected >= {s.min_mask_iou:.2f})",
-                )
-            )
-    if s.bed_without_load and verdict is Verdict.NO_MINE_DETECTED and trucks:
-        reasons.append(
-            ReviewReason(
-                ReviewCode.BED_WITHOUT_LOAD,
-                f"a truck bed was found ({len(trucks)} in view) but no load on it: the load "
-                "may have been missed",
-            )
-        )
-    if s.load_without_bed:
-        loads = int(np.count_nonzero(detections.class_id == LOAD_CLASS_ID))
-        stray = int(np.count_nonzero(load_owners(detections) < 0)) if loads else 0
-        if stray:
-            reasons.append(
-                ReviewReason(
-                    ReviewCode.LOAD_WITHOUT_BED,
-                    f"{stray} load region(s) found on no truck bed: a truck may have been missed",
-                )
-            )
-    if loaded and s.probability_margin > 0 and abs(probability - threshold) < s.probability_margin:
-        reasons.append(
-            ReviewReason(
-                ReviewCode.NEAR_THRESHOLD,
-                f"the probability {probability:.2f} is close to the threshold {threshold:.2f}",
-            )
-        )
-    if (
-        judged is not None
-        and s.frame_margin > 0
-        and _cut_by_frame(judged.bed_xyxy, image_wh, s.frame_margin)
-    ):
-        reasons.append(
-            ReviewReason(
-                ReviewCode.TRUCK_CUT_BY_FRAME,
-                "the truck bed touches the photo's edge: part of it may be out of view",
-            )
-        )
-    if s.several_trucks and len(loaded) > 1:
-        reasons.append(
-            ReviewReason(
-                ReviewCode.SEVERAL_TRUCKS,
-                f"{len(loaded)} loaded trucks in view; the verdict is about the largest",
-            )
-        )
-    return ReviewFlag(tuple(reasons))
+    evidence = ReviewEvidence.of(verdict, probability, threshold, trucks, detections, image_wh)
+    return judge_evidence(evidence, settings)

@@ -147,3 +147,41 @@ def test_no_metrics_without_the_metrics_api_or_for_other_steps() -> None:
     assert vm.scorer_metrics(Segmentator.from_networks(synthetic_networks()).masks, api) is None
     scorer = types.SimpleNamespace(name="scorer_site_a")
     assert vm.scorer_metrics(scorer, types.SimpleNamespace()) is None
+
+
+def test_needs_review_photos_and_their_reasons_are_counted_per_integrator() -> None:
+    api, registry = fake_api()
+    metrics = ScorerMetrics(api, "site_a", None)
+    metrics.observe(photo(Verdict.QUALIFIED))
+    metrics.observe(photo(Verdict.QUALIFIED, review_codes=("near_threshold",)))
+    metrics.observe(
+        photo(Verdict.NO_MINE_DETECTED, None, review_codes=("bed_without_load", "load_without_bed"))
+    )
+    metrics.observe(photo(Verdict.UNQUALIFIED, review_codes=("a_code_from_a_newer_scorer",)))
+    assert value(registry, vm.NEEDS_REVIEW_TOTAL) == 3
+    assert value(registry, vm.REVIEW_REASONS_TOTAL, reason="near_threshold") == 1
+    assert value(registry, vm.REVIEW_REASONS_TOTAL, reason="bed_without_load") == 1
+    assert value(registry, vm.REVIEW_REASONS_TOTAL, reason="low_mask_quality") == 0
+    assert not any(
+        dict(labels).get("reason") == "a_code_from_a_newer_scorer" for _, labels in registry
+    )
+
+
+def test_the_review_flag_is_read_from_the_scorers_review_output() -> None:
+    import json
+
+    feeds = {
+        tn.CLASS_IDS: np.array([0], np.int32),
+        tn.SCORES: np.array([0.5], np.float32),
+        tn.MASK_IOU: np.array([0.8], np.float32),
+    }
+    outputs = {
+        tn.SCORE_RESULT: np.array([b"No Mine Detected"], np.object_),
+        tn.PROBABILITY: np.array([0.0], np.float32),
+        tn.FEATURES: np.zeros(3, np.float32),
+    }
+    assert ScoredPhoto.from_tensors(feeds, outputs).review_codes == ()  # an older scorer
+    review = {"needs_review": True, "reasons": [{"code": "bed_without_load", "message": "m"}]}
+    outputs[tn.REVIEW_JSON] = np.array([json.dumps(review).encode()], np.object_)
+    scored = ScoredPhoto.from_tensors(feeds, outputs)
+    assert scored.needs_review and scored.review_codes == ("bed_without_load",)

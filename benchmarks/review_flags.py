@@ -1,0 +1,125 @@
+"""How many photos "needs review" flags, and how many of the wrong verdicts it catches.
+
+    python benchmarks/review_flags.py [--models EXPORT_DIR] [--fit-count 300] [--test-count 300]
+        [--fit-seed 1] [--test-seed 2] [--max-flagged 0.15] [--json OUT] [--cache DIR]
+
+Serves ``--fit-count`` scenes of ``--fit-seed`` and ``--test-count`` of ``--test-seed`` through
+the segmentator's own steps in-process (the shipped demo models by default), fits an integrator
+on the fitting scenes (loadcheck's defaults), chooses the review thresholds on the fitting
+scenes' out-of-fold verdicts (the most wrong verdicts caught with at most ``--max-flagged`` of the
+photos flagged; ``loadcheck.evaluation.review_flags.GRID``), and reports on the test scenes, with
+the chosen and with the default thresholds: accuracy, share of photos flagged, share of wrong
+verdicts flagged and the count of each reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loadcheck.evaluation import arguments
+from loadcheck.evaluation.report import conclude, machine, progress_bar, write_json
+from loadcheck.evaluation.review_flags import (
+    ScoredScene,
+    choose_settings,
+    figures,
+    fitted_and_judged,
+    out_of_fold,
+    scene_from_json,
+    scene_to_json,
+    serve_scene,
+)
+from loadcheck.evaluation.scenes import load_scene, scene_folder
+from loadcheck.scoring.review import ReviewSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    arguments.add_models_argument(p)
+    p.add_argument("--fit-seed", type=int, default=1)
+    p.add_argument("--fit-count", type=arguments.positive_int, default=300)
+    p.add_argument("--test-seed", type=int, default=2)
+    p.add_argument("--test-count", type=arguments.positive_int, default=300)
+    p.add_argument("--size", type=arguments.size_wh, default=(960, 540), help="WIDTHxHEIGHT")
+    p.add_argument("--max-flagged", type=float, default=0.15, help="share of photos flagged")
+    p.add_argument("--cache", type=Path, default=Path("runs/eval_cache"))
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _serve(runner: Any, args: argparse.Namespace, seed: int, count: int, bar: Any) -> list:
+    """Scenes ``0 .. count-1`` of ``seed`` served, kept in the cache folder as JSON (keyed by
+    the models' folder, seed, count and size) and read back from there on the next run."""
+    folder = scene_folder(args.cache, seed, args.size)
+    kept = folder / f"review_evidence_{Path(args.models).resolve().name}_{count}.json"
+    if kept.is_file():
+        return [scene_from_json(d) for d in json.loads(kept.read_text())]
+    task = bar.add_task(f"seed {seed}", total=count)
+    out: list[ScoredScene] = []
+    for index in range(count):
+        scene = load_scene(folder, seed, index, args.size)
+        out.append(serve_scene(runner, scene.jpeg, scene.label))
+        bar.advance(task)
+    write_json(kept, [scene_to_json(s) for s in out])  # type: ignore[arg-type]
+    return out
+
+
+def _row(name: str, fig: dict[str, Any]) -> str:
+    return (
+        f"{name:<28} acc {fig['accuracy']:.3f}  flagged {fig['flagged_share']:.3f} "
+        f"({fig['flagged']}/{fig['scenes']})  wrong flagged "
+        f"{fig['wrong_flagged_share'] if fig['wrong_flagged_share'] is not None else '-'} "
+        f"({fig['wrong_flagged']}/{fig['wrong']})"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from loadcheck.pipeline.runner import PipelineRunner
+
+    models = args.models = args.models or arguments.shipped_models(parser)
+    runner = PipelineRunner.from_networks(models)
+    began = time.perf_counter()
+    with progress_bar(not args.no_progress) as bar:
+        fit = _serve(runner, args, args.fit_seed, args.fit_count, bar)
+        test = _serve(runner, args, args.test_seed, args.test_count, bar)
+    served_s = time.perf_counter() - began
+    chosen, fit_fig = choose_settings(out_of_fold(fit), args.max_flagged)
+    test_judged = fitted_and_judged(fit, test)
+    result = {
+        "machine": machine(),
+        "models": str(models),
+        "fit": {"seed": args.fit_seed, "count": args.fit_count},
+        "test": {"seed": args.test_seed, "count": args.test_count},
+        "serve_seconds": round(served_s, 1),
+        "chosen_on_fit_out_of_fold": {"settings": chosen.to_json(), "figures": fit_fig},
+        "test_chosen": figures(test_judged, chosen),
+        "test_defaults": {
+            "settings": ReviewSettings().to_json(),
+            "figures": figures(test_judged, ReviewSettings()),
+        },
+    }
+    table = "\n".join(
+        [
+            f"chosen on seed {args.fit_seed} (out of fold): {chosen.to_json()}",
+            _row("fit, out of fold, chosen", fit_fig),
+            _row("test, chosen", result["test_chosen"]),
+            _row("test, defaults", result["test_defaults"]["figures"]),
+            f"reasons (test, chosen): {result['test_chosen']['reasons']}",
+            f"reasons of wrong verdicts: {result['test_chosen']['reasons_of_wrong']}",
+            f"served {args.fit_count + args.test_count} scenes in {served_s:.0f} s on {machine()}",
+        ]
+    )
+    print(conclude(table, result, args.json))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
