@@ -3,7 +3,7 @@
 ``loadcheck --log-format json ...`` (or ``LOADCHECK_LOG_FORMAT=json``) writes one JSON object per
 line on stderr::
 
-    {"time": "2026-12-05T23:10:04.120Z", "level": "INFO", "logger": "loadcheck.gateway.app",
+    {"time": "2026-12-05T23:10:04.120+00:00", "level": "INFO", "logger": "loadcheck.gateway.app",
      "message": "POST ...", "request_id": "4f1c..."}
 
 ``request_id`` is the id of the gateway request being answered (``null`` outside one): the

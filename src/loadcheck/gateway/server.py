@@ -192,7 +192,8 @@ def gateway_config(
 ) -> uvicorn.Config:
     """The uvicorn configuration of the gateway: the limited h11 protocol, no WebSocket, no
     access log (it would write every URL token in clear; the app logs a token prefix), no
-    ``Server`` header."""
+    ``Server`` header, and no logging setup of its own: uvicorn's lines go through the root
+    logger's handler like every other (``--log-format json``: JSON lines too)."""
     return uvicorn.Config(
         app,
         host=host,
@@ -201,6 +202,7 @@ def gateway_config(
         ws="none",
         server_header=False,
         access_log=False,
+        log_config=None,
         log_level=log_level,
     )
 
