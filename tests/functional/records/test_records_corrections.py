@@ -3,6 +3,8 @@ migration of a schema-1 database (before corrections) with its records kept."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -167,3 +169,39 @@ def test_a_schema_1_database_is_migrated_to_corrections_with_its_records_kept(
             assert change.photo == b"photo"
         got = get_correction(store, old.record_id)
         assert got is not None and got.label == Verdict.QUALIFIED
+
+
+def test_two_operators_correcting_one_record_at_once_are_serialised(store: RecordStore) -> None:
+    kept = store.add(record(verdict=Verdict.NO_MINE_DETECTED), PHOTO)
+    rid = kept.record_id
+    assert rid is not None
+    start = threading.Barrier(2)
+    seen: dict[str, Verdict | None] = {}
+    errors: list[BaseException] = []
+
+    def correct(actor: str, label: Verdict) -> None:
+        try:
+            start.wait()
+            with correcting(store, rid, label, actor) as change:
+                seen[actor] = change.previous.label if change.previous else None
+                time.sleep(0.2)  # the other operator arrives while this one holds the record
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=correct, args=("alice", Verdict.QUALIFIED)),
+        threading.Thread(target=correct, args=("bob", Verdict.UNQUALIFIED)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    # one saw no correction, the other saw the first one's label: never both None
+    labels = {"alice": Verdict.QUALIFIED, "bob": Verdict.UNQUALIFIED}
+    (first,) = [actor for actor, previous in seen.items() if previous is None]
+    (second,) = [actor for actor in labels if actor != first]
+    assert seen[second] == labels[first]
+    final = get_correction(store, rid)
+    assert final is not None and final.revision == 2
+    assert (final.corrected_by, final.label) == (second, labels[second])
