@@ -8,7 +8,12 @@ import pytest
 from typer.testing import CliRunner
 
 from loadcheck.cli import app
-from loadcheck.gateway.token_source import TOKENS_FILE, parse_document
+from loadcheck.gateway.token_source import (
+    TOKENS_FILE,
+    PublishedTokens,
+    parse_document,
+    publish_tokens,
+)
 from loadcheck.gateway.tokens import (
     TokenBinding,
     TokenError,
@@ -215,3 +220,49 @@ def test_gateway_revoke_of_an_integrator_without_token_exits_two(workspace: Work
 def test_gateway_refuses_a_malformed_triton_url(workspace: Workspace) -> None:
     code, _, err = run_cli("--triton", "http://h:8000/v2", "--home", str(workspace.home))
     assert code == 2 and "host:port" in err
+
+
+class ServedError(Exception):
+    """Raised by the fake create_app once it has the token source."""
+
+
+def test_the_gateway_reads_the_published_tokens_of_a_repository_without_a_workspace(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import loadcheck.gateway.app as gateway_app
+
+    repository = tmp_path / "repository"
+    store = TokenStore(workspace)
+    token = store.issue("north", camera="gate-1").token
+    publish_tokens(store.all(), repository)
+    seen: dict[str, object] = {}
+
+    def fake_create_app(backend: object, tokens: object, **kw: object) -> None:
+        seen["tokens"] = tokens
+        raise ServedError
+
+    monkeypatch.setattr(gateway_app, "create_app", fake_create_app)
+    never = tmp_path / "no-workspace"
+    result = CliRunner().invoke(
+        app,
+        [
+            "gateway",
+            "--tokens-from",
+            "repository",
+            "--repository",
+            str(repository),
+            "--home",
+            str(never),
+        ],
+    )
+    assert isinstance(result.exception, ServedError), result.output
+    tokens = seen["tokens"]
+    assert isinstance(tokens, PublishedTokens)
+    assert tokens.lookup(token) == TokenBinding("north", "gate-1")
+    assert not never.exists()
+
+
+def test_an_unusable_token_source_stops_the_gateway_with_its_reason(workspace: Workspace) -> None:
+    code, _, err = run_cli("--tokens-from", "ftp://host/models", "--home", str(workspace.home))
+    assert code == 2
+    assert "--tokens-from ftp://host/models" in err and "expected a folder or s3://" in err
