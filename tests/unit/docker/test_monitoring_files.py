@@ -98,9 +98,29 @@ def test_the_gateway_service_monitor_scrapes_the_gateway_service_metrics_route()
     assert endpoint["path"] == "/metrics"
 
 
-def test_prometheus_scrapes_triton_as_the_service_monitor_does() -> None:
+def _scrape_jobs() -> dict[str, dict]:  # type: ignore[type-arg]
     config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
-    (job,) = config["scrape_configs"]
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
+def test_prometheus_scrapes_triton_and_the_gateway_and_nothing_else() -> None:
+    assert set(_scrape_jobs()) == {"loadcheck-triton", "loadcheck-gateway"}
+
+
+def test_prometheus_scrapes_the_compose_gateway_as_its_service_monitor_does() -> None:
+    job = _scrape_jobs()["loadcheck-gateway"]
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    command = services["gateway"]["command"]
+    assert job["static_configs"][0]["targets"] == [f"gateway:{dc.GATEWAY_PORT}"]
+    assert command[command.index("--port") + 1] == str(dc.GATEWAY_PORT)
+    assert job["metrics_path"] == "/metrics"
+    service = yaml.safe_load((K8S / "gateway-service.yaml").read_text())
+    # the Operator names the job after the Service
+    assert service["metadata"]["name"] == job["job_name"]
+
+
+def test_prometheus_scrapes_triton_as_the_service_monitor_does() -> None:
+    job = _scrape_jobs()["loadcheck-triton"]
     monitor = yaml.safe_load((K8S / "monitoring" / "servicemonitor.yaml").read_text())
     service = yaml.safe_load((K8S / "triton-service.yaml").read_text())
     # the Operator names the job after the Service; the rules match job="loadcheck-triton"
