@@ -10,9 +10,11 @@ fails, nothing is written anywhere; if the records store fails at the very end, 
 has the photo and correcting the record again completes it (the fitting-data step is
 idempotent).
 
-Fitting data is never overwritten: a photo already in the fitting data with the other label
-(from the zips, or from another record's correction) is refused with the reason. Only a sample
-added by this record's own correction is relabelled when the record is corrected again.
+Fitting data is never overwritten: a photo already in the fitting data from the zips with the
+other label is refused with the reason (with the same label it stays as it is). A photo that
+another record's correction added (the same photo judged twice) is refused too: its one sample
+follows that record. Only a sample added by this record's own correction is relabelled when the
+record is corrected again.
 The fitting sample is named ``record-<id>.<ext>`` (``--masks`` folders give its masks as
 ``record-<id>_bed.png`` / ``record-<id>_load.png``).
 """
@@ -65,8 +67,8 @@ class CorrectionResult:
         previous_label: the label of its previous correction (``None``: first one).
         fitting: what happened to the fitting data: ``added`` (a new sample), ``relabelled``
             (this record's own sample got the new label), ``present`` (the photo was already
-            there with this label, from the zips or another record's correction), or
-            ``unchanged`` (this record's sample already had this label).
+            there with this label, from the zips), or ``unchanged`` (this record's sample
+            already had this label).
         sample_name: the sample's name in the fitting data.
     """
 
@@ -84,7 +86,8 @@ class CorrectionResult:
         where = {
             ADDED: f"added to the fitting data of {c.integrator} as {self.sample_name}",
             RELABELLED: f"relabelled in the fitting data of {c.integrator} ({self.sample_name})",
-            ALREADY_PRESENT: f"already in the fitting data of {c.integrator} with this label",
+            ALREADY_PRESENT: f"already in the fitting data of {c.integrator} with this label "
+            "(from its zips)",
             UNCHANGED: f"already in the fitting data of {c.integrator} with this label",
         }[self.fitting]
         if not self.changed:
@@ -124,8 +127,8 @@ def put_correction_sample(
 
     Raises:
         NotFoundError: no such integrator in this workspace.
-        IngestError: the photo is not an acceptable image, or it is in the fitting data with
-            the other label (from the zips, or from another record's correction).
+        IngestError: the photo is not an acceptable image, it is in the fitting data from the
+            zips with the other label, or another record's correction added it.
     """
     value = _LABELS[label]
     store.get(integrator)
@@ -193,17 +196,19 @@ def _upsert_sample(
             (value, actor, stamp, integrator, image.sha256),
         )
         return RELABELLED, name
+    if owner is not None:
+        # The same photo judged twice: its one sample follows the record that added it.
+        raise IngestError(
+            f"the photo of record {record_id} is already in the fitting data of {integrator} as "
+            f"{_NAMES[old]} ({name}) from the correction of record {owner}, the same photo; "
+            f"correct record {owner} instead"
+        )
     if old == value:
         return ALREADY_PRESENT, name
-    source = (
-        f"the correction of record {owner}; correct that record instead"
-        if owner is not None
-        else "the fitting data; fitting data is never overwritten (clear the data first, "
-        "loadcheck integrator clear-data, to relabel it)"
-    )
     raise IngestError(
         f"the photo of record {record_id} is already in the fitting data of {integrator} as "
-        f"{_NAMES[old]} ({name}) from {source}"
+        f"{_NAMES[old]} ({name}) from the fitting data; fitting data is never overwritten (clear "
+        "the data first, loadcheck integrator clear-data, to relabel it)"
     )
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from integrator_files import dataset, jpeg_bytes, write_masks, write_zip
 
+from loadcheck.imageio import sha256_bytes
 from loadcheck.integrators.corrections import correct_record
 from loadcheck.integrators.errors import IngestError, NotFoundError
 from loadcheck.integrators.fitting import fit, list_versions
@@ -210,3 +211,16 @@ def test_the_zips_cannot_relabel_a_corrected_photo(site, records, tmp_path) -> N
     u = write_zip(tmp_path / "u2.zip", {"same.jpg": photo})
     with pytest.raises(IngestError, match="already stored with the other label"):
         store.add_data("a", q, u)
+
+
+def test_the_same_photo_in_another_record_is_corrected_through_the_first(site, records) -> None:
+    store, _ = site
+    photo = jpeg_bytes(107)
+    first = _record(records, photo, Verdict.NO_MINE_DETECTED)
+    second = _record(records, photo, Verdict.NO_MINE_DETECTED)
+    correct_record(records, store, first, "Qualified")
+    for label in ("Qualified", "Unqualified"):
+        with pytest.raises(IngestError, match=f"from the correction of record {first}"):
+            correct_record(records, store, second, label)
+    assert get_correction(records, second) is None
+    assert _sample(store, sha256_bytes(photo)) == (1, f"record-{first}.jpg", first)
