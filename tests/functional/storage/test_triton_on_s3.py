@@ -1,7 +1,8 @@
 """Two real tritonservers in poll mode on an s3:// repository held by moto's S3 server: a deploy
 made through deploy()'s publish is served by both, deploying another version (a roll back)
 reaches both, a rebuild of the segmentator reaches both, an interrupted publish never loads, an
-undeploy removes it from both."""
+undeploy removes it from both. ``loadcheck deploy|undeploy --wait`` returns only once both serve
+the new state, and names a replica that does not follow."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from s3_server import MotoServer
+from click.testing import Result
+from s3_server import MotoServer, free_port
 from serving_helpers import build_repository_for_test, fit_version
+from typer.testing import CliRunner
 
 from loadcheck import tensor_names as tn
-from loadcheck.serving.deploy import deploy, undeploy
+from loadcheck.cli import app
+from loadcheck.serving.deploy import deploy
 from loadcheck.serving.server import TritonServer
 from loadcheck.serving.storage import open_repository
 from loadcheck.serving.storage_s3 import S3Repository
@@ -119,6 +123,15 @@ def test_two_replicas_polling_a_bucket_follow_deploy_rollback_rebuild_and_undepl
     integrator = tn.integrator_model_name(NAME)
     jpeg = scene_jpegs[1]
     urls = [server.http_url for server in replicas]
+    where = [
+        "--repository",
+        bucket_repository,
+        "--wait",
+        "--replica",
+        urls[0],
+        "--replica",
+        urls[1],
+    ]
 
     def served(threshold: float | None) -> Callable[[], bool]:
         def check() -> bool:
@@ -133,10 +146,13 @@ def test_two_replicas_polling_a_bucket_follow_deploy_rollback_rebuild_and_undepl
     deploy(bucket_repository, NAME, version=1, home=home)
     _until(served(THRESHOLDS[1]), "version 1 served by both replicas", 300)
 
-    deploy(bucket_repository, NAME, version=2, home=home)
-    _until(served(THRESHOLDS[2]), "version 2 served by both replicas")
-    deploy(bucket_repository, NAME, version=1, home=home)  # roll back
-    _until(served(THRESHOLDS[1]), "the roll back to version 1 served by both replicas")
+    # `loadcheck deploy --wait` returns only once both replicas serve the version: checked at once
+    for version in (2, 1):  # another version, then the roll back
+        waited = _cli(home, "deploy", NAME, "--version", str(version), *where)
+        assert waited.exit_code == 0, waited.output
+        assert served(THRESHOLDS[version])(), f"--wait returned before both served {version}"
+        for url in urls:
+            assert f"{url}: {NAME} serving scorer version {version}" in waited.output
 
     # a rebuild publishes new versions pinned by their configs; both replicas switch to them
     build_repository_for_test(tiny_models, bucket_repository, max_det=4)  # type: ignore[arg-type]
@@ -167,8 +183,38 @@ def test_two_replicas_polling_a_bucket_follow_deploy_rollback_rebuild_and_undepl
         assert _threshold(url, tn.integrator_model_name(other), jpeg) is None
         assert _threshold(url, integrator, jpeg) == pytest.approx(THRESHOLDS[1])
 
-    undeploy(bucket_repository, NAME)
-    _until(served(None), "the undeployed integrator gone from both replicas")
+    waited = _cli(home, "undeploy", NAME, *where)
+    assert waited.exit_code == 0, waited.output
+    assert served(None)(), "--wait returned before both replicas dropped the integrator"
+
+    # a replica that does not follow (nothing listens there) is named when the time is up
+    dead = f"127.0.0.1:{free_port()}"
+    lagging = _cli(
+        home,
+        "deploy",
+        NAME,
+        "--version",
+        "2",
+        "--repository",
+        bucket_repository,
+        "--wait",
+        "--replica",
+        urls[0],
+        "--replica",
+        dead,
+        "--wait-timeout",
+        "20",
+    )
+    assert lagging.exit_code == 1, lagging.output
+    error = lagging.output.split("error: ", 1)[1]
+    assert error.startswith(f"1 of 2 replicas not {NAME} serving scorer version 2 after 20 s")
+    assert f"{dead} (unreachable" in error and urls[0] not in error
+    assert f"{urls[0]}: {NAME} serving scorer version 2" in lagging.output
+
+
+def _cli(home: Path, *args: str) -> Result:
+    """``loadcheck ARGS`` in this process, with the fits of ``home``."""
+    return CliRunner().invoke(app, list(args), env={"LOADCHECK_HOME": str(home)})
 
 
 def _copy_fit(home: Path, repository: Path, name: str, version: int = 1, seed: int = 0) -> Path:
