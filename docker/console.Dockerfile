@@ -28,7 +28,7 @@ COPY --from=wheel /dist/ /tmp/dist/
 RUN wheel="$(ls /tmp/dist/loadcheck-*.whl)" \
     && python -m pip install --no-cache-dir "${wheel}[console,gateway]" \
     && rm -rf /tmp/dist \
-    && python -c 'import loadcheck, numpy; assert int(numpy.__version__.split(".")[0]) < 2'
+    && python -c 'import importlib.util as u, loadcheck.console.cli; assert not u.find_spec("pytriton") and not u.find_spec("onnxruntime")'
 
 # Same non-root UID/GID as the Triton image: both write the shared volumes.
 RUN groupadd --system --gid 10001 loadcheck \

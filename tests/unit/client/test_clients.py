@@ -94,7 +94,7 @@ def batch_dir(tmp_path: Path, n: int = 6) -> Path:
     folder = tmp_path / "batch"
     folder.mkdir()
     for i in range(n):
-        (folder / f"img{i}.jpg").write_bytes(jpeg_bytes(40 * i))
+        (folder / f"img{i}.jpg").write_bytes(jpeg_bytes(40 * i % 256))  # uint8 under numpy 2
     (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     return folder
 
