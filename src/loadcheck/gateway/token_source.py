@@ -12,8 +12,9 @@ the old or the new one; Triton ignores top-level files)::
 
 Never a clear token. A gateway started with ``--tokens-from repository`` (or a folder or
 ``s3://`` location) looks tokens up through :class:`PublishedTokens`: the document is re-read
-when the copy in memory is older than ``max_age_s``; a failed or invalid read keeps the last
-good copy and logs, and is retried after ``max_age_s`` again. A missing document means no
+when the copy in memory is older than ``max_age_s`` (by the request that finds it stale; requests
+arriving during that read use the copy in memory); a failed or invalid read keeps the last good
+copy and logs, and is retried after ``max_age_s`` again. A missing document means no
 tokens (every URL answers 404) until one is published.
 """
 
@@ -201,10 +202,14 @@ class PublishedTokens:
         """The source of ``token`` in the document read at most ``max_age_s`` ago, or None."""
         if not plausible_token(token):
             return None
-        with self._lock:
-            if self._read_at is None or self._clock() - self._read_at >= self.max_age_s:
+        stale = self._read_at is None or self._clock() - self._read_at >= self.max_age_s
+        # one request re-reads the document; the others meanwhile use the copy they have
+        if stale and self._lock.acquire(blocking=False):
+            try:
                 self._refresh_locked()
-            table = self._table
+            finally:
+                self._lock.release()
+        table = self._table
         digest = token_sha256(token)
         entry = table.get(digest)
         if entry is None or not digests_match(entry.sha256, digest):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,38 @@ def test_the_document_round_trips(store: TokenStore) -> None:
     entries = parse_document(document_bytes(store.all()))
     assert [e.binding for e in entries] == [TokenBinding("a", "gate"), TokenBinding("b")]
     assert [e.sha256 for e in entries] == [r.token_sha256 for r in store.all()]
+
+
+class SlowRepository(LocalRepository):
+    """A folder repository whose reads wait for ``release`` once ``hold`` is set."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.hold = False
+        self.reading = threading.Event()
+        self.release = threading.Event()
+
+    def read_bytes(self, key: str) -> bytes | None:
+        if self.hold:
+            self.reading.set()
+            assert self.release.wait(10)
+        return super().read_bytes(key)
+
+
+def test_requests_use_the_copy_in_memory_while_one_request_rereads_it(
+    store: TokenStore, tmp_path: Path
+) -> None:
+    repository = SlowRepository(tmp_path / "slow")
+    token = store.issue("site_a").token
+    publish_tokens(store.all(), repository)
+    clock = Clock()
+    published = PublishedTokens(repository, max_age_s=1.0, clock=clock)
+    repository.hold = True
+    clock.now += 1.0
+    rereading = threading.Thread(target=published.lookup, args=(token,))
+    rereading.start()
+    assert repository.reading.wait(10)
+    assert published.lookup(token) == TokenBinding("site_a")  # not blocked by the slow read
+    repository.release.set()
+    rereading.join(10)
+    assert not rereading.is_alive()
