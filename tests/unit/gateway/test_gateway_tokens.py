@@ -25,6 +25,14 @@ from loadcheck.workspace import Workspace
 from loadcheck.workspace.db import DB_FILE, now_iso
 
 
+@pytest.fixture(autouse=True)
+def _elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in an empty folder: the CLI's default repository (./model_repository) is not the
+    checkout's."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LOADCHECK_REPOSITORY", raising=False)
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     return Workspace(tmp_path / "ws")
