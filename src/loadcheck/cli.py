@@ -21,6 +21,7 @@ from loadcheck.gateway.cli import gateway_app
 from loadcheck.integrators.cli import integrator_app
 from loadcheck.logs import configure_logging
 from loadcheck.records.cli import records_app
+from loadcheck.records.report_cli import report_command
 from loadcheck.serving import cli as serving_cli
 from loadcheck.synth.cli import synth_command
 from loadcheck.train.cli import train_app
@@ -71,6 +72,7 @@ app.command("undeploy")(serving_cli.undeploy_command)
 app.add_typer(integrator_app, name="integrator")
 app.command("inspect")(inspect_command)
 app.add_typer(records_app, name="records")
+app.command("report")(report_command)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(console_app, name="console")
 
