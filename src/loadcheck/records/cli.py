@@ -224,12 +224,16 @@ def show_command(
         None, "--photo", help="Write the record's photo to this file."
     ),
 ) -> None:
-    """One record as JSON (features, trucks, provenance); its photo with --photo."""
+    """One record as JSON (features, trucks, provenance, its correction); its photo with
+    --photo."""
+    from loadcheck.records.corrections import get_correction
+
     with open_store() as store:
         try:
             record = store.get(record_id)
         except KeyError as exc:
             raise _fail(exc.args[0], 2) from None
+        correction = get_correction(store, record_id)
         content = None
         if photo is not None:
             if record.photo_sha256 is None:
@@ -238,7 +242,8 @@ def show_command(
                 content = store.photo(record.photo_sha256)
             except KeyError as exc:
                 raise _fail(exc.args[0], 1) from None
-    typer.echo(json.dumps(record.to_json(), indent=2))
+    shown = {**record.to_json(), "correction": correction.to_json() if correction else None}
+    typer.echo(json.dumps(shown, indent=2))
     if photo is not None and content is not None:
         from loadcheck.atomic import atomic_write_bytes
 

@@ -86,7 +86,27 @@ def test_show_prints_the_record_and_writes_its_photo(home: Path, tmp_path: Path)
     code, out, err = run(home, "show", str(newest.record_id), "--photo", str(target))
     assert code == 0, err
     assert json.loads(out)["provenance"]["source"] == "day0.jpg"
+    assert json.loads(out)["correction"] is None
     assert target.read_bytes() == b"photo of day 0"
+
+
+def test_show_prints_the_records_correction(home: Path) -> None:
+    from loadcheck.records.corrections import correcting
+
+    with RecordStore(home=home) as store:
+        newest = store.query(RecordQuery(limit=1)).records[0]
+        assert newest.record_id is not None and newest.verdict == Verdict.QUALIFIED
+        with correcting(store, newest.record_id, "Unqualified", "console:alice"):
+            pass
+    code, out, err = run(home, "show", str(newest.record_id))
+    assert code == 0, err
+    shown = json.loads(out)["correction"]
+    assert (shown["verdict"], shown["label"], shown["corrected_by"], shown["revision"]) == (
+        "Qualified",
+        "Unqualified",
+        "console:alice",
+        1,
+    )
 
 
 def test_purge_deletes_records_past_the_retention_period(home: Path) -> None:
