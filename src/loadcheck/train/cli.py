@@ -16,6 +16,7 @@ import typer
 
 from loadcheck.cli_options import SamModelType, choices
 from loadcheck.export.yolov6_models import YOLOV6_CONFIGS
+from loadcheck.train.augment import PhotometricAugment
 from loadcheck.train.detector import OPTIMIZERS, DetectorTrainSettings
 from loadcheck.train.sam import LOSSES, SamTrainSettings
 from loadcheck.train.sam_data import FRAMES
@@ -104,6 +105,12 @@ def detector_command(
     augment: bool = typer.Option(
         _DET["augment"], "--augment/--no-augment", help="HSV jitter and flips."
     ),
+    photometric: bool = typer.Option(
+        True,
+        "--photometric/--no-photometric",
+        help="Photometric/style augmentation of training photos (colour jitter, grey, posterise, "
+        "blur, noise, JPEG, cut-out); labels never change.",
+    ),
     progress: bool = typer.Option(
         _DET["progress"], "--progress/--no-progress", help="Show a progress bar."
     ),
@@ -132,6 +139,7 @@ def detector_command(
         resume=resume,
         device=device,
         augment=augment,
+        photometric=PhotometricAugment(enabled=photometric),
         progress=progress,
     )
     try:
@@ -238,6 +246,12 @@ def sam_command(
         help="Continue an interrupted run from its OUT/last_ckpt.pt, with the same settings "
         "(--steps may grow): the result is the uninterrupted run's.",
     ),
+    photometric: bool = typer.Option(
+        True,
+        "--photometric/--no-photometric",
+        help="Photometric/style augmentation of training photos (colour jitter, grey, posterise, "
+        "blur, noise, JPEG, cut-out); labels never change.",
+    ),
     progress: bool = typer.Option(
         _SAM["progress"], "--progress/--no-progress", help="Show a progress bar."
     ),
@@ -272,6 +286,7 @@ def sam_command(
         save_every=save_every,
         log_every=log_every,
         fp16_checkpoint=fp16_checkpoint,
+        photometric=PhotometricAugment(enabled=photometric),
         resume=resume,
         progress=progress,
     )

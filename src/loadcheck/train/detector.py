@@ -24,12 +24,13 @@ import logging
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from loadcheck.train.augment import PhotometricAugment
 from loadcheck.train.common import (
     TrainError,
     TrainingLog,
@@ -78,7 +79,9 @@ class DetectorTrainSettings:
             so an 80-class COCO model can start a 2-class detector).
         resume: a ``last_ckpt.pt`` of an interrupted run to continue.
         device: ``cpu``/``cuda``/None (None: CUDA when available).
-        augment: HSV jitter and horizontal flips.
+        augment: HSV jitter and horizontal flips (and ``photometric`` when it is enabled).
+        photometric: photometric/style augmentation of the photos (colour jitter, grey,
+            posterise, blur, noise, JPEG, cut-out; :mod:`loadcheck.train.augment`); boxes kept.
         progress: show the rich progress bar.
     """
 
@@ -98,6 +101,7 @@ class DetectorTrainSettings:
     resume: Path | None = None
     device: str | None = None
     augment: bool = True
+    photometric: PhotometricAugment = field(default_factory=PhotometricAugment)
     progress: bool = True
 
     def validate(self) -> None:
@@ -137,11 +141,13 @@ class DetectorTrainSettings:
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in dataclasses.asdict(self).items()
             if k != "progress"
         }
+        out["photometric"] = self.photometric.to_json()
+        return out
 
 
 def _head_settings(config: str) -> Any:
@@ -260,7 +266,10 @@ def train_detector(settings: DetectorTrainSettings) -> TrainingLog:
             for first in range(0, len(order), settings.batch_size):
                 batch = [data.train[i] for i in order[first : first + settings.batch_size]]
                 images_u8, targets_np = make_batch(
-                    batch, settings.img_size, rng if settings.augment else None
+                    batch,
+                    settings.img_size,
+                    rng if settings.augment else None,
+                    settings.photometric if settings.augment else None,
                 )
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, total_steps, settings.peak_lr, warmup)

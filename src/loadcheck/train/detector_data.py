@@ -28,6 +28,7 @@ import yaml
 
 from loadcheck.imageio import ImageDecodeError, decode_image, is_image_name
 from loadcheck.pipeline.preprocess import LETTERBOX_PAD_VALUE, letterbox
+from loadcheck.train.augment import PhotometricAugment, augment_photo
 from loadcheck.train.common import TrainError
 
 logger = logging.getLogger(__name__)
@@ -154,13 +155,17 @@ def read_label_file(path: Path, num_classes: int) -> np.ndarray:
 
 
 def load_example(
-    sample: YoloSample, img_size: int, rng: np.random.Generator | None
+    sample: YoloSample,
+    img_size: int,
+    rng: np.random.Generator | None,
+    photometric: PhotometricAugment | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Letterboxed uint8 ``[S, S, 3]`` RGB image and float32 ``[n, 5]`` labels normalised to it.
 
-    With ``rng`` (training) the image gets YOLOv6's HSV jitter and a horizontal flip half the time.
+    With ``rng`` (training) the image gets YOLOv6's HSV jitter, ``photometric`` (images only) and
+    a horizontal flip half the time.
     """
-    rgb = read_rgb(sample.image, rng)
+    rgb = read_rgb(sample.image, rng, photometric)
     h0, w0 = rgb.shape[:2]
     boxed, lb = letterbox(rgb, (img_size, img_size), LETTERBOX_PAD_VALUE)
     labels = sample.labels.copy()
@@ -174,8 +179,11 @@ def load_example(
     return boxed, labels
 
 
-def read_rgb(path: Path, rng: np.random.Generator | None) -> np.ndarray:
-    """uint8 ``[H, W, 3]`` RGB of a training photo; with ``rng``, YOLOv6's HSV jitter applied."""
+def read_rgb(
+    path: Path, rng: np.random.Generator | None, photometric: PhotometricAugment | None = None
+) -> np.ndarray:
+    """uint8 ``[H, W, 3]`` RGB of a training photo; with ``rng``, YOLOv6's HSV jitter applied,
+    then ``photometric`` (:mod:`loadcheck.train.augment`) when given."""
     try:
         rgb = decode_image(Path(path).read_bytes())
     except (OSError, ImageDecodeError) as exc:
@@ -184,7 +192,11 @@ def read_rgb(path: Path, rng: np.random.Generator | None) -> np.ndarray:
         return rgb
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     augment_hsv(bgr, rng)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    # One draw whatever the photometric settings: the flips and box choices that follow see the
+    # same generator state with augmentation on or off.
+    own = np.random.default_rng(int(rng.integers(2**63)))
+    return rgb if photometric is None else augment_photo(rgb, own, photometric)
 
 
 def augment_hsv(
@@ -202,13 +214,17 @@ def augment_hsv(
 
 
 def make_batch(
-    samples: list[YoloSample], img_size: int, rng: np.random.Generator | None
+    samples: list[YoloSample],
+    img_size: int,
+    rng: np.random.Generator | None,
+    photometric: PhotometricAugment | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 ``[B, 3, S, S]`` RGB images and float32 ``[n, 6]`` YOLOv6 targets."""
+    """uint8 ``[B, 3, S, S]`` RGB images and float32 ``[n, 6]`` YOLOv6 targets (``rng`` and
+    ``photometric``: as :func:`load_example`)."""
     images = []
     targets = []
     for index, sample in enumerate(samples):
-        image, labels = load_example(sample, img_size, rng)
+        image, labels = load_example(sample, img_size, rng, photometric)
         images.append(image.transpose(2, 0, 1))
         batch_col = np.full((len(labels), 1), index, np.float32)
         targets.append(np.concatenate([batch_col, labels], axis=1))

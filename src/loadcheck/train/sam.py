@@ -36,7 +36,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ import numpy as np
 
 from loadcheck.payloads import LOAD_CLASS_ID
 from loadcheck.pipeline.prompts import prompt_points
+from loadcheck.train.augment import PhotometricAugment
 from loadcheck.train.common import (
     TrainError,
     TrainingLog,
@@ -127,6 +128,10 @@ class SamTrainSettings:
         log_every: add a record of the mean losses to the log every this many steps.
         fp16_checkpoint: store the state dict in fp16 (half the size: the vit_tiny checkpoint
             is 27 MB in fp32, 13 MB in fp16); the exporter loads it into fp32 modules.
+        photometric: photometric/style augmentation of the photos when training from scratch
+            (colour jitter, grey, posterise, blur, noise, JPEG, cut-out;
+            :mod:`loadcheck.train.augment`); masks and boxes kept. Not with ``from_sam``, whose
+            frozen encoder's embeddings are computed once.
         progress: show the rich progress bar.
         resume: the ``last_ckpt.pt`` of an interrupted run to continue (its settings, except
             :data:`RESUMABLE_CHANGES`, must be these).
@@ -154,6 +159,7 @@ class SamTrainSettings:
     save_every: int = 250
     log_every: int = 25
     fp16_checkpoint: bool = False
+    photometric: PhotometricAugment = field(default_factory=PhotometricAugment)
     progress: bool = True
     resume: Path | None = None
 
@@ -217,11 +223,13 @@ class SamTrainSettings:
         return DEFAULT_LR["decoder" if self.from_sam is not None else "scratch"]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in dataclasses.asdict(self).items()
             if k != "progress"
         }
+        out["photometric"] = self.photometric.to_json()
+        return out
 
 
 def mask_losses(
@@ -396,7 +404,15 @@ def train_sam(settings: SamTrainSettings) -> TrainingLog:
                 batch = [ex for ex, _ in examples]
             else:
                 batch = [
-                    make_example(samples[int(i)], side, f, pad_rgb, rng, settings.max_boxes)
+                    make_example(
+                        samples[int(i)],
+                        side,
+                        f,
+                        pad_rgb,
+                        rng,
+                        settings.max_boxes,
+                        settings.photometric,
+                    )
                     for i, f in zip(picks, frames, strict=True)
                 ]
                 embeddings = sam.image_encoder(_to_input(batch, sam, device))

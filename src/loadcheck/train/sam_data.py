@@ -32,6 +32,7 @@ from loadcheck import imageio
 from loadcheck.imageio import ImageDecodeError, is_image_name
 from loadcheck.payloads import BED_CLASS_ID, CLASS_NAMES, LOAD_CLASS_ID, Detections
 from loadcheck.pipeline.prompts import SamFrame, SamRegion, boxes_to_sam, sam_input, sam_region
+from loadcheck.train.augment import PhotometricAugment
 from loadcheck.train.common import TrainError
 from loadcheck.train.detector_data import read_rgb
 
@@ -192,14 +193,16 @@ def make_example(
     pad_rgb: tuple[int, int, int],
     rng: np.random.Generator | None = None,
     max_boxes: int = 8,
+    photometric: PhotometricAugment | None = None,
 ) -> SegExample:
     """The photo framed for SAM at ``side`` px with its instances' boxes and low-res targets.
 
-    With ``rng`` (training from scratch): YOLOv6-style HSV jitter, a horizontal flip half the
+    With ``rng`` (training from scratch): YOLOv6-style HSV jitter, ``photometric`` (the photo
+    only; :mod:`loadcheck.train.augment`), a horizontal flip half the
     time (before framing) and a random subset of at most ``max_boxes`` instances; without, the first
     ``max_boxes`` instances (deterministic, cacheable).
     """
-    rgb = read_rgb(sample.image, rng)
+    rgb = read_rgb(sample.image, rng, photometric)
     unions = {BED_CLASS_ID: read_mask(sample.bed_mask), LOAD_CLASS_ID: read_mask(sample.load_mask)}
     h, w = rgb.shape[:2]
     if unions[BED_CLASS_ID].shape != (h, w) or unions[LOAD_CLASS_ID].shape != (h, w):
