@@ -138,6 +138,12 @@ def set_command(
     threshold: float | None = typer.Option(
         None, "--threshold", help="Decision threshold in [0, 1]."
     ),
+    review: list[str] = typer.Option(
+        [],
+        "--review",
+        help='"Needs review" setting KEY=VALUE (repeatable), e.g. min_mask_iou=0.75 or '
+        "several_trucks=false; applies from the next fit.",
+    ),
     model_type: ScoreModelType | None = typer.Option(  # type: ignore[valid-type]
         None, "--model-type", help="Score model type."
     ),
@@ -145,6 +151,7 @@ def set_command(
 ) -> None:
     """Update settings (validated; unknown keys are rejected)."""
     from loadcheck.scoring.model_types import parse_param_assignments
+    from loadcheck.scoring.review import parse_review_assignment
     from loadcheck.scoring.settings import parse_feature_assignment
 
     _check_name(name)
@@ -162,6 +169,7 @@ def set_command(
             params=parse_param_assignments(param),
             features=features,
             threshold=threshold,
+            review=dict(parse_review_assignment(item) for item in review),
         )
         _echo_json(cfg.to_dict())
 

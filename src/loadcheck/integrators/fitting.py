@@ -165,6 +165,7 @@ def fit(
         threshold=cfg.threshold,
         cv_folds=cv_folds,
         integrator=name,
+        review=cfg.review,
     )
     with file_lock(store.ws.lock_path(name)):
         store.get(name)  # still there?

@@ -23,6 +23,7 @@ from loadcheck.scoring.model_types import (
     get_model_type,
     validate_params,
 )
+from loadcheck.scoring.review import ReviewSettings
 from loadcheck.scoring.settings import (
     DEFAULT_THRESHOLD,
     FeatureSetting,
@@ -55,6 +56,7 @@ class IntegratorConfig:
     served_version: int | None
     created_at: str
     updated_at: str
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> IntegratorConfig:
@@ -68,6 +70,7 @@ class IntegratorConfig:
             row["served_version"],
             row["created_at"],
             row["updated_at"],
+            ReviewSettings.from_json(json.loads(row["review_json"] or "{}")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +81,7 @@ class IntegratorConfig:
             "params": self.params,
             "features": features_to_json(self.features),
             "threshold": self.threshold,
+            "review": self.review.to_json(),
             "served_version": self.served_version,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -199,8 +203,11 @@ class IntegratorStore:
         params: Mapping[str, Any] | None = None,
         features: Mapping[str, FeatureSetting] | None = None,
         threshold: float | None = None,
+        review: Mapping[str, Any] | None = None,
     ) -> IntegratorConfig:
-        """Validate and store new settings (``params``/``features`` are merged into the old)."""
+        """Validate and store new settings (``params``/``features``/``review`` are merged into
+        the old). The threshold and the review settings reach the served scorer with the next
+        fit (they are written into each fitted version's ``scorer.json``)."""
         with self.ws.transaction() as conn:
             cfg = self.get(name, conn)
             new_type = model_type or cfg.model_type
@@ -211,15 +218,18 @@ class IntegratorStore:
             new_features = {**cfg.features, **(features or {})}
             check_settings_for_type(new_type, new_features)
             new_threshold = cfg.threshold if threshold is None else validate_threshold(threshold)
+            new_review = ReviewSettings.from_json({**cfg.review.to_json(), **(review or {})})
             conn.execute(
                 "UPDATE integrators SET description = ?, model_type = ?, params_json = ?, "
-                "features_json = ?, threshold = ?, updated_at = ? WHERE name = ?",
+                "features_json = ?, threshold = ?, review_json = ?, updated_at = ? "
+                "WHERE name = ?",
                 (
                     cfg.description if description is None else description,
                     new_type,
                     json.dumps(new_params),
                     json.dumps(features_to_json(new_features)),
                     new_threshold,
+                    json.dumps(new_review.changed()),
                     now_iso(),
                     name,
                 ),
@@ -232,6 +242,7 @@ class IntegratorStore:
                 params=dict(params or {}),
                 features=features_to_json(dict(features or {})),
                 threshold=threshold,
+                review=dict(review or {}),
             )
         return self.get(name)
 

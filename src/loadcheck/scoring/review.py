@@ -47,6 +47,7 @@ from loadcheck.payloads import (
     TruckMasks,
     Verdict,
 )
+from loadcheck.scoring.settings import SettingsError
 
 #: Key of the review settings in a fitted version's ``scorer.json``.
 REVIEW_KEY = "review"
@@ -64,7 +65,7 @@ class ReviewCode(StrEnum):
     SEVERAL_TRUCKS = "several_trucks"
 
 
-class ReviewSettingsError(ValueError):
+class ReviewSettingsError(SettingsError):
     """A review setting is out of range or unknown; the message names it."""
 
 
@@ -116,6 +117,11 @@ class ReviewSettings:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def changed(self) -> dict[str, Any]:
+        """Only the settings that differ from the defaults."""
+        default = ReviewSettings().to_json()
+        return {k: v for k, v in self.to_json().items() if default[k] != v}
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ReviewSettings:
         """The settings of a ``scorer.json``'s ``review`` block; missing keys (or a missing
@@ -134,6 +140,31 @@ class ReviewSettings:
 
 
 DEFAULT_REVIEW = ReviewSettings()
+
+
+def parse_review_assignment(item: str) -> tuple[str, float | bool]:
+    """``"min_mask_iou=0.7"`` -> ``("min_mask_iou", 0.7)``; ``"several_trucks=false"`` ->
+    ``("several_trucks", False)`` (checked against :class:`ReviewSettings`'s fields and ranges)."""
+    key, eq, text = item.partition("=")
+    key, text = key.strip(), text.strip()
+    kinds = {f.name: f.type for f in fields(ReviewSettings)}
+    if not eq or key not in kinds:
+        raise ReviewSettingsError(
+            f"--review {item!r}: expected KEY=VALUE with KEY one of {sorted(kinds)}"
+        )
+    value: float | bool
+    if kinds[key] in (bool, "bool"):
+        low = text.lower()
+        if low not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+            raise ReviewSettingsError(f"--review {item!r}: expected true or false")
+        value = low in ("true", "yes", "on", "1")
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ReviewSettingsError(f"--review {item!r}: expected a number") from None
+    ReviewSettings.from_json({key: value})  # the range check names the setting
+    return key, value
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ table also needs its ``ALTER TABLE`` in :data:`COLUMNS_ADDED`.
 
 ``sample_corrections`` tags the fitting samples that came from an operator's correction of an
 inspection record (``loadcheck.integrators.corrections``); ``versions.n_corrections`` is how
-many such samples a fitted version was fitted on.
+many such samples a fitted version was fitted on. ``integrators.review_json`` holds the
+integrator's "needs review" thresholds that differ from the defaults
+(``loadcheck.scoring.review.ReviewSettings``), written into each fitted version.
 """
 
 SCHEMA = """
@@ -16,6 +18,7 @@ CREATE TABLE IF NOT EXISTS integrators (
     params_json     TEXT NOT NULL DEFAULT '{}',
     features_json   TEXT NOT NULL DEFAULT '{}',
     threshold       REAL NOT NULL DEFAULT 0.5,
+    review_json     TEXT NOT NULL DEFAULT '{}',
     served_version  INTEGER,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL
@@ -83,5 +86,10 @@ COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
         "versions",
         "n_corrections",
         "ALTER TABLE versions ADD COLUMN n_corrections INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        "integrators",
+        "review_json",
+        "ALTER TABLE integrators ADD COLUMN review_json TEXT NOT NULL DEFAULT '{}'",
     ),
 )

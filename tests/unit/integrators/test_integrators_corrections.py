@@ -16,7 +16,7 @@ from loadcheck.integrators.fitting import fit, list_versions
 from loadcheck.payloads import Verdict
 from loadcheck.records import InspectionRecord, RecordError, RecordStore
 from loadcheck.records.corrections import get_correction
-from loadcheck.workspace.db import DB_FILE, Workspace, actor_scope
+from loadcheck.workspace.db import DB_FILE, SCHEMA_VERSION, Workspace, actor_scope
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def test_a_workspace_of_schema_1_gets_the_correction_count_column(tmp_path) -> N
     with ws.reader() as conn:
         row = conn.execute("SELECT n_samples, n_corrections FROM versions").fetchone()
         assert tuple(row) == (12, 0)
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("SELECT COUNT(*) FROM sample_corrections").fetchone()[0] == 0
 
 
