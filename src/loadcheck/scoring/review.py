@@ -24,8 +24,9 @@ code                       when
 
 The judged truck is the one the verdict is about (the most prominent loaded truck; for "No Mine
 Detected" the most prominent detected bed). Thresholds are an integrator's settings
-(:class:`ReviewSettings`), stored with each fitted version in ``scorer.json`` (key
-:data:`REVIEW_KEY`); a version fitted before they existed is reviewed with the defaults.
+(:class:`ReviewSettings`; ``loadcheck integrator set NAME --review KEY=VALUE``), written into each
+fitted version's ``scorer.json`` (key :data:`REVIEW_KEY`); a version fitted before they existed is
+reviewed with the defaults.
 """
 
 from __future__ import annotations
