@@ -11,9 +11,14 @@
 # embeds that interpreter, and loadcheck needs Python >= 3.11 (24.10 and earlier ship Python 3.10).
 # See docs/deploying.md for the reasons and for moving to a newer tag.
 ARG TRITON_TAG=24.12
+# The digest of nvcr.io/nvidia/tritonserver:${TRITON_TAG}-py3 (its multi-platform index), with its
+# "@": a tag can be re-pushed, a digest cannot. Written by `python3 docker/pin_triton_image.py`,
+# which asks the registry (docker buildx imagetools inspect); it MUST be filled at every release
+# and whenever TRITON_TAG changes. Empty (as committed until then): the tag alone.
+ARG TRITON_DIGEST=
 
 # --- wheel: build the loadcheck wheel with the container's own Python ---------------------------
-FROM nvcr.io/nvidia/tritonserver:${TRITON_TAG}-py3 AS wheel
+FROM nvcr.io/nvidia/tritonserver:${TRITON_TAG}-py3${TRITON_DIGEST} AS wheel
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /src
 # The package sources; src/loadcheck/{export,client,console} are symlinks to these folders.
@@ -26,7 +31,7 @@ RUN python3 -m pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
     && ls /dist/loadcheck-*.whl
 
 # --- base: Triton + loadcheck installed into the Python that the Python backend embeds ------------
-FROM nvcr.io/nvidia/tritonserver:${TRITON_TAG}-py3 AS base
+FROM nvcr.io/nvidia/tritonserver:${TRITON_TAG}-py3${TRITON_DIGEST} AS base
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Extras of the loadcheck package to install. `serve` covers the runtimes onnxruntime, tensorrt and
 # python-onnxruntime; add `export` (PyTorch) for the python-torch runtime: serve,export.
