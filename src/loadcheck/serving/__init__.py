@@ -10,4 +10,5 @@ Modules:
     server      ``TritonServer``: the tritonserver launcher (``loadcheck serve``)
     deploy      integrator deploy / undeploy through Triton's model-control API
     state       which models the server loads at start
+    replicas    ``deploy --wait``: until every Triton replica serves the published state
 """
