@@ -283,10 +283,9 @@ def create_app(
         result: InspectionResult, data: bytes, binding: TokenBinding, request_id: str | None
     ) -> None:
         """Queue the verdict's record and webhook; never raises, never waits."""
-        review = getattr(result, "review", None)
-        needs_review = None if review is None else bool(review.needs_review)
+        needs_review = result.review.needs_review
         if recorder is not None:
-            served = getattr(result, "provenance", None)
+            served = result.provenance  # None from a Triton that predates provenance
             try:
                 recorder.record(
                     result,
@@ -312,7 +311,7 @@ def create_app(
                         threshold=result.threshold,
                         request_id=request_id,
                         camera=binding.camera,
-                        needs_review=bool(needs_review),
+                        needs_review=needs_review,
                     )
                 )
             except Exception:
