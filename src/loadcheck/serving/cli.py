@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -295,14 +296,18 @@ def _wait(
 
     try:
         urls = list(replica)
-        if replicas_from:
-            urls += resolve_replicas(replicas_from)
-        if not urls and url:
+        if not urls and not replicas_from and url:
             urls = [url]
-        if not urls:
+        if not urls and not replicas_from:
             raise ReplicaError("--wait needs --replica, --replicas-from or --url")
-        typer.echo(f"waiting for {len(urls)} replicas: {', '.join(urls)}")
-        wait_for_replicas(urls, target, t, report=typer.echo)
+        discover: Callable[[], list[str]] | None = None
+        shown = list(urls)
+        if replicas_from:
+            name = replicas_from
+            discover = lambda: resolve_replicas(name)  # noqa: E731 - asked again every round
+            shown.append(f"every address of {name}")
+        typer.echo(f"waiting for the replicas: {', '.join(shown)}")
+        wait_for_replicas(urls, target, t, discover=discover, report=typer.echo)
     except ReplicaError as exc:
         raise _fail(str(exc), 1) from exc
     typer.echo(f"every replica: {target.description}")

@@ -4,8 +4,8 @@ Replicas in poll mode load a change on their own schedule; ``loadcheck deploy --
 ``loadcheck undeploy --wait`` ask each one, through Triton's open health API (no API key), until
 all of them serve the expected state (:class:`ReplicaTarget`) or the time is up. Replicas are
 given as ``host:port`` URLs (``--replica``, repeatable) or found by resolving a headless
-Service's name (``--replicas-from triton-headless:8000``: every address it resolves to, once at
-the start).
+Service's name (``--replicas-from triton-headless:8000``: every address it resolves to, resolved
+again every round so that pods scaled up or replaced during the wait are followed too).
 """
 
 from __future__ import annotations
@@ -134,6 +134,7 @@ def wait_for_replicas(
     target: ReplicaTarget,
     timeout_s: float = DEFAULT_WAIT_TIMEOUT_S,
     *,
+    discover: Callable[[], list[str]] | None = None,
     poll_s: float = DEFAULT_POLL_S,
     report: Callable[[str], None] = LOGGER.info,
     probe: Probe = triton_ready,
@@ -143,19 +144,27 @@ def wait_for_replicas(
     """Return once every replica serves ``target``; ``report`` gets a line per replica whenever
     its state changes.
 
+    ``discover`` (a headless Service's resolution) is asked again every round: a replica that
+    appears (a pod scaled up or restarted with a new address) is waited for too, one that is gone
+    is no longer waited for. ``urls`` are always waited for.
+
     Raises:
-        ReplicaError: no replica given, or after ``timeout_s`` the replicas that did not follow,
-            each with why.
+        ReplicaError: no replica given or found, or after ``timeout_s`` the replicas that did not
+            follow, each with why.
     """
-    if not urls:
+    fixed = [normalise_url(u) for u in urls]
+    found = _discover(discover, [], report) if discover is not None else []
+    if not fixed and not found:
         raise ReplicaError("no replica to wait for")
-    pending = {normalise_url(u): "not asked yet" for u in urls}
+    pending = {u: "not asked yet" for u in [*fixed, *found]}
+    followed: set[str] = set()
     deadline = clock() + timeout_s
     while True:
         for url in list(pending):
             reason = lag(url, target, probe)
             if reason is None:
                 del pending[url]
+                followed.add(url)
                 report(f"{url}: {target.description}")
             elif reason != pending[url]:
                 pending[url] = reason
@@ -165,7 +174,30 @@ def wait_for_replicas(
         if clock() >= deadline:
             lagging = "; ".join(f"{u} ({why})" for u, why in sorted(pending.items()))
             raise ReplicaError(
-                f"{len(pending)} of {len(urls)} replicas not {target.description} after "
-                f"{timeout_s:g} s: {lagging}"
+                f"{len(pending)} of {len(pending) + len(followed)} replicas did not reach "
+                f"'{target.description}' within {timeout_s:g} s: {lagging}"
             )
         sleep(poll_s)
+        if discover is not None:
+            now = _discover(discover, found, report)
+            for url in sorted(set(found) - set(now) - set(fixed)):
+                if pending.pop(url, None) is not None:
+                    report(f"{url}: gone (no longer resolved); not waited for")
+                followed.discard(url)
+            for url in sorted(set(now) - set(found) - set(fixed) - followed):
+                pending[url] = "not asked yet"
+                report(f"{url}: new replica")
+            found = now
+
+
+def _discover(
+    discover: Callable[[], list[str]], previous: list[str], report: Callable[[str], None]
+) -> list[str]:
+    """``discover()``, or ``previous`` when it fails (reported)."""
+    try:
+        return [normalise_url(u) for u in discover()]
+    except ReplicaError as exc:
+        if not previous:
+            raise
+        report(f"keeping the {len(previous)} replicas found before: {exc}")
+        return previous

@@ -134,7 +134,9 @@ def test_a_timeout_names_the_replicas_that_did_not_follow_and_why() -> None:
             sleep=clock.sleep,
         )
     message = str(caught.value)
-    assert message.startswith("2 of 3 replicas not site_a serving scorer version 2 after 10 s")
+    assert message.startswith(
+        "2 of 3 replicas did not reach 'site_a serving scorer version 2' within 10 s"
+    )
     assert "b:1 (integrator_site_a not ready)" in message
     assert "c:1 (unreachable (connection refused))" in message
     assert "a:1" not in message
@@ -143,3 +145,99 @@ def test_a_timeout_names_the_replicas_that_did_not_follow_and_why() -> None:
 def test_no_replica_is_an_error() -> None:
     with pytest.raises(ReplicaError, match="no replica"):
         wait_for_replicas([], undeployed_target("site_a"))
+
+
+def test_replicas_found_again_every_round_are_followed_when_new_and_dropped_when_gone() -> None:
+    rounds = [
+        ["10.0.0.1:8000", "10.0.0.2:8000"],
+        ["10.0.0.1:8000", "10.0.0.3:8000"],  # .2 replaced by .3 (a restarted pod)
+    ]
+    resolved: list[list[str]] = []
+
+    def discover() -> list[str]:
+        resolved.append(rounds[min(len(resolved), len(rounds) - 1)])
+        return resolved[-1]
+
+    follows = {"10.0.0.1:8000": True, "10.0.0.2:8000": False, "10.0.0.3:8000": True}
+    lines: list[str] = []
+    clock = Clock()
+    wait_for_replicas(
+        [],
+        undeployed_target("site_a"),
+        60,
+        discover=discover,
+        report=lines.append,
+        probe=lambda url, model: not follows[url],
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert lines == [
+        "10.0.0.1:8000: integrator_site_a not served",
+        "10.0.0.2:8000: waiting (integrator_site_a still ready)",
+        "10.0.0.2:8000: gone (no longer resolved); not waited for",
+        "10.0.0.3:8000: new replica",
+        "10.0.0.3:8000: integrator_site_a not served",
+    ]
+
+
+def test_a_failed_resolution_keeps_the_replicas_found_before() -> None:
+    answers: list[list[str] | ReplicaError] = [["r:1"], ReplicaError("cannot resolve"), ["r:1"]]
+
+    def discover() -> list[str]:
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, ReplicaError):
+            raise answer
+        return answer
+
+    asked = Replicas({"r:1": 2})
+    lines: list[str] = []
+    clock = Clock()
+    wait_for_replicas(
+        [],
+        undeployed_target("site_a"),
+        60,
+        discover=discover,
+        report=lines.append,
+        probe=lambda url, model: not asked.probe(url, model),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert "keeping the 1 replicas found before: cannot resolve" in lines
+    assert lines[-1] == "r:1: integrator_site_a not served"
+
+
+def test_nothing_resolved_at_the_start_is_an_error() -> None:
+    def discover() -> list[str]:
+        raise ReplicaError("cannot resolve replicas 'x:1'")
+
+    with pytest.raises(ReplicaError, match="cannot resolve"):
+        wait_for_replicas([], undeployed_target("site_a"), discover=discover)
+
+
+def test_undeploy_wait_follows_every_address_of_the_headless_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    import loadcheck.serving.deploy as deploy_module
+    import loadcheck.serving.replicas as replicas_module
+    from loadcheck.cli import app
+
+    monkeypatch.setattr(deploy_module, "undeploy", lambda *a, **kw: ["integrator_site_a"])
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, port, **kw: [_info("10.0.0.5"), _info("10.0.0.6")]
+    )
+    lagging = {"10.0.0.6:8000": "integrator_site_a still ready"}
+    monkeypatch.setattr(replicas_module, "lag", lambda url, target, probe: lagging.get(url))
+    args = ["undeploy", "site_a", "--wait", "--replicas-from", "triton-headless:8000"]
+    result = CliRunner().invoke(app, [*args, "--wait-timeout", "0"])
+    assert result.exit_code == 1
+    assert "10.0.0.5:8000: integrator_site_a not served" in result.output
+    assert (
+        "1 of 2 replicas did not reach 'integrator_site_a not served' within 0 s" in result.output
+    )
+    assert "10.0.0.6:8000 (integrator_site_a still ready)" in result.output
+    lagging.clear()
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "every replica: integrator_site_a not served" in result.output
