@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 ADMIN, PASSWORD = "site-engineer", "browser-test-password"
-PAGES = ("Integrators", "Segmentator", "Segment images", "Audit log")
+PAGES = ("Integrators", "Inspections", "Segmentator", "Segment images", "Audit log")
 NAME = "north_pit"
 
 
@@ -60,6 +60,39 @@ def _workspace(home: Path, repository: Path, data: Path) -> None:
     store.create(NAME, "north pit loading point")
     store.add_data(NAME, data / "qualified.zip", data / "unqualified.zip")
     fit(store, NAME, masks_dir=data / "masks", cv_folds=3)
+    _records(home, data / "qualified.zip")
+
+
+def _records(home: Path, photos_zip: Path) -> None:
+    """Inspection records with photos over two days on two cameras (for the Inspections page)."""
+    import zipfile
+    from datetime import UTC, datetime, timedelta
+
+    from loadcheck.payloads import Verdict
+    from loadcheck.records import InspectionRecord, Provenance, RecordStore, TruckRecord
+
+    with zipfile.ZipFile(photos_zip) as zf:
+        photos = [zf.read(n) for n in zf.namelist()[:6]]
+    verdicts = (Verdict.QUALIFIED, Verdict.UNQUALIFIED, Verdict.NO_MINE_DETECTED)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    with RecordStore(home=home) as records:
+        for i, photo in enumerate(photos):
+            verdict = verdicts[i % 3]
+            records.add(
+                InspectionRecord(
+                    at=start + timedelta(hours=5 * i),
+                    integrator=NAME,
+                    verdict=verdict,
+                    probability=i / 5,
+                    threshold=0.5,
+                    camera=f"lane{1 + i % 2}",
+                    feature_spec_version="lc-test",
+                    features={"fullness": 0.5 + i / 20},
+                    trucks=(TruckRecord((60.0, 60.0, 260.0, 160.0), verdict, i / 5),),
+                    provenance=Provenance(scorer_version=1, recorded_by="test"),
+                ),
+                photo,
+            )
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +190,12 @@ def test_console_pages_render_in_chromium_without_tracebacks(console_url: str) -
                 _settle(page, name)
                 _no_traceback(page, name)
                 _shot(page, re.sub(r"\W+", "-", name.lower()))
+            sidebar.get_by_text("Inspections", exact=True).click()
+            _settle(page, "Inspections")
+            page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=60_000)
+            page.locator('[data-testid="stImage"]').nth(1).wait_for(timeout=60_000)  # overlay
+            assert "this page failed" not in page.inner_text("body")
+            _shot(page, "inspections")
             sidebar.get_by_text("Integrators", exact=True).click()
             _settle(page, "Integrators")
             page.get_by_text("Fit & metrics", exact=True).click()
