@@ -140,18 +140,29 @@ def _rates_chart(store: RecordStore, query: RecordQuery) -> None:
 
 
 def _export(store: RecordStore, query: RecordQuery) -> None:
-    rows = list(iter_records(store, query, MAX_EXPORT_ROWS + 1))
-    if len(rows) > MAX_EXPORT_ROWS:
-        st.warning(
-            f"more than {MAX_EXPORT_ROWS} records match; the CSV holds the newest "
-            f"{MAX_EXPORT_ROWS} (narrow the time range for a complete shift)"
-        )
-        rows = rows[:MAX_EXPORT_ROWS]
+    """A CSV of every record the filters match, built when asked (not at every rerun) and kept
+    for those filters; a correction made since needs *Prepare* again."""
+    signature = repr(query)
+    ready = st.session_state.get("insp_csv_ready")
+    if ready is None or ready[0] != signature:
+        st.session_state.pop("insp_csv_ready", None)
+        if not st.button("Prepare a CSV of these records", key="insp_csv_prepare"):
+            return
+        rows = list(iter_records(store, query, MAX_EXPORT_ROWS + 1))
+        if len(rows) > MAX_EXPORT_ROWS:
+            st.warning(
+                f"more than {MAX_EXPORT_ROWS} records match; the CSV holds the newest "
+                f"{MAX_EXPORT_ROWS} (narrow the time range for a complete shift)"
+            )
+            rows = rows[:MAX_EXPORT_ROWS]
+        data = export_csv(rows, record_corrections(store, rows))
+        ready = (signature, len(rows), data)
+        st.session_state["insp_csv_ready"] = ready
     since = query.since.strftime("%Y%m%dT%H%M") if query.since else "start"
     until = query.until.strftime("%Y%m%dT%H%M") if query.until else "end"
     st.download_button(
-        f"Download these {len(rows)} records as CSV",
-        export_csv(rows, record_corrections(store, rows)),
+        f"Download these {ready[1]} records as CSV",
+        ready[2],
         file_name=f"inspections_{since}_{until}.csv",
         mime="text/csv",
         key="insp_csv",
@@ -197,6 +208,7 @@ def _correction(
             done = correct_record(store, session.store(), record.record_id, str(label))
         if done is not None:  # shown after the rerun, which shows the correction everywhere
             st.session_state["insp_done"] = done.message()
+            st.session_state.pop("insp_csv_ready", None)  # its correction columns changed
             st.session_state.pop("insp_confirm", None)
             st.rerun()
 

@@ -202,6 +202,9 @@ def test_the_csv_export_holds_the_filtered_rows(
     app.date_input(key="insp_to_day").set_value(date(2026, 12, 1)).run()
     app.time_input(key="insp_to_time").set_value(time(18, 0)).run()  # a day shift
     _ok(app)
+    assert not any(n.endswith(".csv") for n in downloads)  # built when asked, not every rerun
+    app.button(key="insp_csv_prepare").click().run()
+    _ok(app)
     expected = _expected(
         site,
         lambda r: (
@@ -210,8 +213,8 @@ def test_the_csv_export_holds_the_filtered_rows(
         ),
     )
     assert expected and _ids(app) == expected
-    name = "inspections_20261201T0600_20261201T1800.csv"  # the last filters' file
-    assert name in downloads, list(downloads)
+    name = "inspections_20261201T0600_20261201T1800.csv"
+    assert [n for n in downloads if n.endswith(".csv")] == [name]
     assert (
         app.download_button(key="insp_csv").label
         == f"Download these {len(expected)} records as CSV"
@@ -224,9 +227,8 @@ def test_the_csv_export_holds_the_filtered_rows(
         record = by_id[int(row["id"])]
         assert row["camera"] == "lane1" and row["verdict"] == record.verdict.value
         assert float(row["probability"]) == pytest.approx(record.probability, abs=1e-6)
-        assert float(row["feature:fullness"]) == pytest.approx(
-            record.features["fullness"], rel=1e-5
-        )  # type: ignore[index]
+        fullness = record.features["fullness"]  # type: ignore[index]
+        assert float(row["feature:fullness"]) == pytest.approx(fullness, rel=1e-5)
         assert row["corrected_label"] == ""
 
 
@@ -265,7 +267,9 @@ def _has_key(at: AppTest, key: str) -> bool:
     return True
 
 
-def test_a_correction_reaches_the_fitting_data_and_the_next_fit(app: AppTest, site: Site) -> None:
+def test_a_correction_reaches_the_fitting_data_and_the_next_fit(
+    app: AppTest, site: Site, downloads: dict[str, bytes]
+) -> None:
     # record 5: north_pit, lane2, No Mine Detected -> corrected twice
     record = site.records[5]
     assert record.integrator == SITE and record.verdict == Verdict.NO_MINE_DETECTED
@@ -303,6 +307,14 @@ def test_a_correction_reaches_the_fitting_data_and_the_next_fit(app: AppTest, si
         ("console:admin", "Qualified"),
         ("console:admin", "Unqualified"),
     ]
+    # the CSV carries the correction
+    app.button(key="insp_csv_prepare").click().run()
+    (name,) = [n for n in downloads if n.endswith(".csv")]
+    exported = {int(r["id"]): r for r in csv.DictReader(io.StringIO(downloads[name].decode()))}
+    assert (exported[rid]["corrected_label"], exported[rid]["corrected_by"]) == (
+        "Unqualified",
+        "console:admin",
+    )
     # a record of an integrator this workspace does not have: the reason is shown
     app.selectbox(key="insp_record").set_value(site.records[8].record_id).run()
     app.checkbox(key="insp_confirm").check().run()
