@@ -207,7 +207,9 @@ def test_two_replicas_polling_a_bucket_follow_deploy_rollback_rebuild_and_undepl
     )
     assert lagging.exit_code == 1, lagging.output
     error = lagging.output.split("error: ", 1)[1]
-    assert error.startswith(f"1 of 2 replicas not {NAME} serving scorer version 2 after 20 s")
+    assert error.startswith(
+        f"1 of 2 replicas did not reach '{NAME} serving scorer version 2' within 20 s"
+    )
     assert f"{dead} (unreachable" in error and urls[0] not in error
     assert f"{urls[0]}: {NAME} serving scorer version 2" in lagging.output
 
