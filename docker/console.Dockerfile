@@ -23,11 +23,15 @@ RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
 FROM python:${PYTHON_TAG}
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 COPY --from=wheel /dist/ /tmp/dist/
-# DL3013: the wheel is this repository's own build; its dependencies are bounded in pyproject.toml.
+# The console and gateway extras' dependencies from their lock (sha256 of every file checked;
+# scripts/lock_images.sh writes it), then the wheel without them.
+COPY docker/requirements/console.txt /tmp/requirements/console.txt
+# DL3013: the wheel is this repository's own build; its dependencies are pinned by the lock.
 # hadolint ignore=DL3013
 RUN wheel="$(ls /tmp/dist/loadcheck-*.whl)" \
-    && python -m pip install --no-cache-dir "${wheel}[console,gateway]" \
-    && rm -rf /tmp/dist \
+    && python -m pip install --no-cache-dir --require-hashes -r /tmp/requirements/console.txt \
+    && python -m pip install --no-cache-dir --no-deps "${wheel}" \
+    && rm -rf /tmp/dist /tmp/requirements \
     && python -c 'import importlib.util as u, loadcheck.console.cli; assert not u.find_spec("pytriton") and not u.find_spec("onnxruntime")'
 
 # Same non-root UID/GID as the Triton image: both write the shared volumes.

@@ -39,14 +39,24 @@ ARG LOADCHECK_EXTRAS=serve
 ARG LOADCHECK_UID=10001
 # The Python backend stub runs the system python3 (3.12), so loadcheck goes into its site-packages;
 # Ubuntu marks that environment as externally managed, hence --break-system-packages (this image
-# has no other Python user). numpy stays < 2 (pinned by loadcheck itself).
+# has no other Python user). numpy stays < 2 (pinned by the serve extra).
+# The dependencies come from the lock of the extras, docker/requirements/triton-<extras>.txt (","
+# as "-"), every file checked against its sha256 (--require-hashes); then the wheel without them.
+# scripts/lock_images.sh writes the locks (serve is committed; others: run it with the extras).
 COPY --from=wheel /dist/ /tmp/dist/
-# DL3013: the wheel is this repository's own build; its dependencies are bounded in pyproject.toml.
+COPY docker/requirements/ /tmp/requirements/
+# DL3013: the wheel is this repository's own build; its dependencies are pinned by the lock.
 # hadolint ignore=DL3013
 RUN python3 -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
     && wheel="$(ls /tmp/dist/loadcheck-*.whl)" \
-    && python3 -m pip install --no-cache-dir --break-system-packages "${wheel}[${LOADCHECK_EXTRAS}]" \
-    && rm -rf /tmp/dist \
+    && lock="/tmp/requirements/triton-$(echo "${LOADCHECK_EXTRAS}" | tr , -).txt" \
+    && if [ ! -f "${lock}" ]; then \
+         echo "no lock for LOADCHECK_EXTRAS=${LOADCHECK_EXTRAS}: bash scripts/lock_images.sh ${LOADCHECK_EXTRAS}" >&2; \
+         exit 1; \
+       fi \
+    && python3 -m pip install --no-cache-dir --break-system-packages --require-hashes -r "${lock}" \
+    && python3 -m pip install --no-cache-dir --break-system-packages --no-deps "${wheel}" \
+    && rm -rf /tmp/dist /tmp/requirements \
     && python3 -c 'import loadcheck, numpy; assert int(numpy.__version__.split(".")[0]) < 2'
 
 # A non-root user that owns the repository, workspace and export folders. The same UID/GID is
