@@ -127,6 +127,26 @@ def test_the_gateway_records_logs_and_counts_a_verdict_served_by_triton(
         if s.name == "loadcheck_gateway_requests_total"
     }
     assert ("200", 1.0) in requests
+    # the dashboard and the alert rules read only series this gateway publishes
+    from loadcheck.monitoring.promql import dashboard_expressions, metric_names, rule_expressions
+
+    live = {
+        line.split("{")[0].split(" ")[0]
+        for line in metrics.splitlines()
+        if line and not line.startswith("#")
+    }
+    monitoring = Path(__file__).parents[2] / "docker" / "monitoring"
+    expressions = {
+        **rule_expressions(monitoring / "alerts.yml"),
+        **dashboard_expressions(monitoring / "grafana" / "dashboards" / "loadcheck.json"),
+    }
+    read = {
+        name
+        for expr in expressions.values()
+        for name in metric_names(expr)
+        if name.startswith("loadcheck_gateway_")
+    }
+    assert read and read <= live, sorted(read - live)
     with RecordStore(database) as store:
         (record,) = store.query().records
         assert store.photo(record.photo_sha256 or "") == scene_jpegs[0]

@@ -68,6 +68,20 @@ RECORDS_QUEUED = "loadcheck_gateway_records_queued"
 RECORDS_WRITTEN = "loadcheck_gateway_records_written_total"
 RECORDS_DROPPED = "loadcheck_gateway_records_dropped_total"
 WEBHOOKS = "loadcheck_gateway_webhooks_total"
+#: Every series name the gateway can publish (a histogram's as Prometheus stores them), for the
+#: checks that the dashboard and the alert rules read only what exists.
+METRIC_NAMES = (
+    REQUESTS_TOTAL,
+    f"{REQUEST_DURATION}_bucket",
+    f"{REQUEST_DURATION}_count",
+    f"{REQUEST_DURATION}_sum",
+    IN_PROGRESS,
+    TRITON_ERRORS,
+    RECORDS_QUEUED,
+    RECORDS_WRITTEN,
+    RECORDS_DROPPED,
+    WEBHOOKS,
+)
 #: ``kind`` values of :data:`TRITON_ERRORS`.
 TRITON_ERROR_KINDS = ("unavailable", "failed", "rejected", "not_deployed")
 

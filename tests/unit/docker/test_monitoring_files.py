@@ -13,6 +13,7 @@ import yaml
 from deploy_files import COMPOSE, DOCKER, K8S
 
 from loadcheck import deploy_constants as dc
+from loadcheck.gateway.metrics import METRIC_NAMES as GATEWAY_METRIC_NAMES
 from loadcheck.monitoring.promql import dashboard_expressions, metric_names
 from loadcheck.serving.verdict_metrics import METRIC_NAMES
 
@@ -27,7 +28,7 @@ TRITON_METRICS = {
     dc.TRITON_SUCCESS_COUNTER,
     "nv_inference_request_failure",
 }
-KNOWN = set(METRIC_NAMES) | TRITON_METRICS | {"up"}
+KNOWN = set(METRIC_NAMES) | set(GATEWAY_METRIC_NAMES) | TRITON_METRICS | {"up"}
 
 
 @pytest.mark.parametrize(
