@@ -7,9 +7,11 @@ Serves ``--fit-count`` scenes of ``--fit-seed`` and ``--test-count`` of ``--test
 the segmentator's own steps in-process (the shipped demo models by default), fits an integrator
 on the fitting scenes (loadcheck's defaults), chooses the review thresholds on the fitting
 scenes' out-of-fold verdicts (the most wrong verdicts caught with at most ``--max-flagged`` of the
-photos flagged; ``loadcheck.evaluation.review_flags.GRID``), and reports on the test scenes, with
-the chosen and with the default thresholds: accuracy, share of photos flagged, share of wrong
-verdicts flagged and the count of each reason.
+photos flagged; ``loadcheck.evaluation.review_flags.GRID``; and with the bed, load and confidence
+checks kept on, at most ``--max-flagged-keeping-checks``: how the defaults were chosen), and
+reports on the test scenes, with the chosen and with the default thresholds: accuracy, share of
+photos flagged, share of wrong verdicts flagged and the count of each reason. Served scenes are
+kept as JSON in the cache folder, so a second run only re-fits and re-judges.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from loadcheck.evaluation import arguments
 from loadcheck.evaluation.report import conclude, machine, progress_bar, write_json
 from loadcheck.evaluation.review_flags import (
+    GRID_KEEPING_CHECKS,
     ScoredScene,
     choose_settings,
     figures,
@@ -47,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-count", type=arguments.positive_int, default=300)
     p.add_argument("--size", type=arguments.size_wh, default=(960, 540), help="WIDTHxHEIGHT")
     p.add_argument("--max-flagged", type=float, default=0.15, help="share of photos flagged")
+    p.add_argument(
+        "--max-flagged-keeping-checks",
+        type=float,
+        default=0.25,
+        help="share of photos flagged when the bed/load/confidence checks stay on (the defaults)",
+    )
     p.add_argument("--cache", type=Path, default=Path("runs/eval_cache"))
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--no-progress", action="store_true")
@@ -91,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         fit = _serve(runner, args, args.fit_seed, args.fit_count, bar)
         test = _serve(runner, args, args.test_seed, args.test_count, bar)
     served_s = time.perf_counter() - began
-    chosen, fit_fig = choose_settings(out_of_fold(fit), args.max_flagged)
+    fit_oof = out_of_fold(fit)
+    chosen, fit_fig = choose_settings(fit_oof, args.max_flagged)
+    kept, kept_fig = choose_settings(fit_oof, args.max_flagged_keeping_checks, GRID_KEEPING_CHECKS)
     test_judged = fitted_and_judged(fit, test)
     result = {
         "machine": machine(),
@@ -101,6 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve_seconds": round(served_s, 1),
         "chosen_on_fit_out_of_fold": {"settings": chosen.to_json(), "figures": fit_fig},
         "test_chosen": figures(test_judged, chosen),
+        "chosen_keeping_checks_on_fit_out_of_fold": {
+            "settings": kept.to_json(),
+            "figures": kept_fig,
+        },
+        "test_chosen_keeping_checks": figures(test_judged, kept),
         "test_defaults": {
             "settings": ReviewSettings().to_json(),
             "figures": figures(test_judged, ReviewSettings()),
@@ -111,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"chosen on seed {args.fit_seed} (out of fold): {chosen.to_json()}",
             _row("fit, out of fold, chosen", fit_fig),
             _row("test, chosen", result["test_chosen"]),
+            f"chosen keeping the checks on: {kept.to_json()}",
+            _row("fit, out of fold, keeping", kept_fig),
+            _row("test, keeping the checks", result["test_chosen_keeping_checks"]),
             _row("test, defaults", result["test_defaults"]["figures"]),
             f"reasons (test, chosen): {result['test_chosen']['reasons']}",
             f"reasons of wrong verdicts: {result['test_chosen']['reasons_of_wrong']}",

@@ -157,6 +157,15 @@ GRID: dict[str, tuple[Any, ...]] = {
     "load_without_bed": (True, False),
     "several_trucks": (True, False),
 }
+#: :data:`GRID` with the checks the project keeps on (a bed without load, a load without bed, a
+#: low detector confidence): how :class:`~loadcheck.scoring.review.ReviewSettings`' defaults
+#: were chosen (``docs/quality.md``, "Needs review").
+GRID_KEEPING_CHECKS: dict[str, tuple[Any, ...]] = {
+    **GRID,
+    "min_detector_confidence": (0.3, 0.4, 0.5),
+    "bed_without_load": (True,),
+    "load_without_bed": (True,),
+}
 
 
 def choose_settings(
