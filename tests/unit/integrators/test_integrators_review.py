@@ -23,13 +23,13 @@ def test_review_settings_are_merged_validated_and_only_changes_are_stored(store)
     store.create("a")
     assert store.get("a").review == ReviewSettings()
     store.update("a", review={"min_mask_iou": 0.7})
-    store.update("a", review={"several_trucks": False})
+    store.update("a", review={"several_trucks": True})
     cfg = store.get("a")
-    assert cfg.review == ReviewSettings(min_mask_iou=0.7, several_trucks=False)
+    assert cfg.review == ReviewSettings(min_mask_iou=0.7, several_trucks=True)
     assert cfg.to_dict()["review"]["min_mask_iou"] == 0.7
     with store.ws.reader() as conn:
         row = conn.execute("SELECT review_json FROM integrators WHERE name = 'a'").fetchone()
-    assert json.loads(row[0]) == {"min_mask_iou": 0.7, "several_trucks": False}
+    assert json.loads(row[0]) == {"min_mask_iou": 0.7, "several_trucks": True}
     with pytest.raises(ReviewSettingsError, match="min_mask_iou"):
         store.update("a", review={"min_mask_iou": 2.0})
     assert store.get("a").review == cfg.review  # the refused update changed nothing
@@ -37,14 +37,14 @@ def test_review_settings_are_merged_validated_and_only_changes_are_stored(store)
 
 def test_a_fit_writes_the_integrators_review_settings_into_the_version(store, tmp_path):
     store.create("a")
-    store.update("a", params={"n_estimators": 20}, review={"probability_margin": 0.2})
+    store.update("a", params={"n_estimators": 20}, review={"probability_margin": 0.05})
     q, u, masks = dataset(tmp_path, 6)
     store.add_data("a", q, u)
     fit(store, "a", masks_dir=masks, cv_folds=0)
     meta = json.loads((store.model_dir("a") / "1" / "scorer.json").read_text())
-    assert meta[REVIEW_KEY] == ReviewSettings(probability_margin=0.2).to_json()
+    assert meta[REVIEW_KEY] == ReviewSettings(probability_margin=0.05).to_json()
     model = served_model(store, "a")
-    assert ReviewSettings.from_json(model.metadata[REVIEW_KEY]).probability_margin == 0.2
+    assert ReviewSettings.from_json(model.metadata[REVIEW_KEY]).probability_margin == 0.05
 
 
 def test_a_workspace_made_before_review_settings_gets_the_column_with_defaults(tmp_path):

@@ -27,6 +27,14 @@ from loadcheck.scoring.review import (
 )
 
 H, W = 120, 200
+#: Every check on (the defaults leave the frame and several-trucks checks off).
+ALL_ON = ReviewSettings(
+    min_detector_confidence=0.5,
+    min_mask_iou=0.8,
+    probability_margin=0.1,
+    frame_margin=0.01,
+    several_trucks=True,
+)
 
 
 @dataclass
@@ -86,14 +94,14 @@ def _truck(
     ]
 
 
-def _codes(*boxes: Box, settings: ReviewSettings | None = None) -> tuple[str, ...]:
+def _codes(*boxes: Box, settings: ReviewSettings = ALL_ON) -> tuple[str, ...]:
     detections, masks = _scene(*boxes)
     return score_segmentation(detections, masks, _Model(), settings).review.codes
 
 
 def test_a_clear_full_truck_in_the_middle_of_the_frame_is_not_flagged() -> None:
     detections, masks = _scene(*_truck(fill=0.95))
-    scored = score_segmentation(detections, masks, _Model())
+    scored = score_segmentation(detections, masks, _Model(), ALL_ON)
     assert scored.score_result is Verdict.QUALIFIED
     assert not scored.review.needs_review and scored.review.reasons == ()
 
@@ -121,7 +129,7 @@ def test_each_weakness_of_the_judged_truck_is_its_one_reason(truck: list[Box], c
 
 
 def test_a_low_confidence_bed_without_load_flags_no_mine_detected_with_both_reasons() -> None:
-    detections, masks = _scene(Box((40, 40, 160, 100), BED_CLASS_ID, confidence=0.3))
+    detections, masks = _scene(Box((40, 40, 160, 100), BED_CLASS_ID, confidence=0.2))
     scored = score_segmentation(detections, masks, _Model())
     assert scored.score_result is Verdict.NO_MINE_DETECTED
     assert scored.review.codes == (
@@ -129,7 +137,7 @@ def test_a_low_confidence_bed_without_load_flags_no_mine_detected_with_both_reas
         ReviewCode.BED_WITHOUT_LOAD,
     )
     messages = " ".join(r.message for r in scored.review.reasons)
-    assert "bed 0.30" in messages and "no load" in messages
+    assert "bed 0.20" in messages and "no load" in messages
 
 
 def test_a_load_beside_the_bed_is_flagged_as_a_load_without_bed() -> None:
@@ -144,7 +152,7 @@ def test_a_load_and_no_bed_at_all_is_flagged() -> None:
 
 def test_two_loaded_trucks_are_flagged_and_the_verdict_is_still_the_largest_ones() -> None:
     detections, masks = _scene(*_truck(10, 90, 0.95), *_truck(110, 160, 0.1))
-    scored = score_segmentation(detections, masks, _Model())
+    scored = score_segmentation(detections, masks, _Model(), ALL_ON)
     assert scored.score_result is Verdict.QUALIFIED
     assert scored.review.codes == (ReviewCode.SEVERAL_TRUCKS,)
 
@@ -164,7 +172,7 @@ def test_each_check_is_off_at_zero_or_false() -> None:
         *_truck(110, 160, 0.5),
         Box((170, 10, 200, 30), LOAD_CLASS_ID),
     ]
-    assert _codes(*boxes)  # flagged with the defaults
+    assert _codes(*boxes)  # flagged with every check on
     assert _codes(*boxes, settings=off) == ()
 
 
@@ -172,7 +180,8 @@ def test_settings_round_trip_and_missing_keys_take_the_defaults() -> None:
     settings = ReviewSettings(min_mask_iou=0.7, several_trucks=False)
     assert ReviewSettings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
     assert ReviewSettings.from_json(None) == ReviewSettings()
-    assert ReviewSettings.from_json({"min_mask_iou": 0.6}).probability_margin == 0.1
+    assert ReviewSettings.from_json({"min_mask_iou": 0.6}).probability_margin == 0.2
+    assert ReviewSettings() == ReviewSettings(0.3, 0.75, 0.2, 0.0, True, True, False)
 
 
 @pytest.mark.parametrize(
@@ -193,7 +202,7 @@ def test_bad_settings_are_refused_naming_the_setting(data: dict[str, Any], named
 def test_a_scorer_fitted_before_review_settings_reviews_with_the_defaults() -> None:
     step = ScorerStep("scorer_site_a", ScorerSettings(), _Model(), version=3)
     assert step.review == ReviewSettings()
-    strict = _Model(metadata={REVIEW_KEY: {"min_detector_confidence": 0.95}})
+    strict = _Model(metadata={REVIEW_KEY: {"min_detector_confidence": 0.95}})  # a newer fit
     assert (
         ScorerStep("scorer_site_a", ScorerSettings(), strict).review.min_detector_confidence == 0.95
     )
@@ -206,6 +215,7 @@ def test_the_scorer_step_answers_the_review_and_its_provenance_as_json() -> None
     )
     step = ScorerStep("scorer_site_a", settings, _Model(), version=3)
     detections, masks = _scene(*_truck(fill=0.55))
+    assert step.review == ReviewSettings()  # _Model has no review block: the defaults
     out = step(
         {
             tn.BOXES_XYXY: detections.xyxy,
