@@ -227,9 +227,15 @@ def test_gateway_answers_a_form_upload_like_the_legacy_system(
     body = response.json()
     assert list(body) == ["score_result"]
     with InspectionClient(triton.http_url, timeout=60) as client:
-        assert body["score_result"] == client.inspect(small, triton.integrator).score_result.value
+        expected = client.inspect(small, triton.integrator)
+        assert body["score_result"] == expected.score_result.value
     detail = upload(base + legacy_path(token) + "?detail=1", small).json()
     assert {"score_result", "probability", "threshold", "features"} <= set(detail)
+    assert detail["needs_review"] == expected.review.needs_review
+    assert detail["review_reasons"] == [r.to_dict() for r in expected.review.reasons]
+    assert expected.provenance is not None
+    assert detail["provenance"] == expected.provenance.to_dict()
+    assert detail["provenance"]["integrator"] == triton.integrator
     assert httpx.get(f"{base}/readyz").status_code == 200
 
 
