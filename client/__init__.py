@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from loadcheck.client.overlay import render_overlay
     from loadcheck.client.retry import RetryPolicy
     from loadcheck.client.sync_client import InspectionClient
+    from loadcheck.client.tls import TlsConfigError
 
 _EXPORTS: dict[str, str] = {
     "AsyncInspectionClient": "async_client",
@@ -45,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "RejectedInputError": "errors",
     "RetryPolicy": "retry",
     "ServerError": "errors",
+    "TlsConfigError": "tls",
     "TlsError": "errors",
     "TransientError": "errors",
     "collect_sources": "images",
@@ -63,6 +65,7 @@ __all__ = [
     "RejectedInputError",
     "RetryPolicy",
     "ServerError",
+    "TlsConfigError",
     "TlsError",
     "TransientError",
     "collect_sources",
