@@ -150,3 +150,20 @@ def test_loadcheck_inspect_over_https_with_the_ca_variable(
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 1
     assert f"error: TLS handshake with {https_url} failed" in done.stderr
+
+
+def test_loadcheck_inspect_over_grpc_tls_with_mutual_certificates(
+    triton: Any, certs: Certificates, scene_jpegs: list[bytes], tmp_path: Path
+) -> None:
+    photo = tmp_path / "truck.jpg"
+    photo.write_bytes(scene_jpegs[0])
+    with tls_proxy(certs.server_context(mutual=True), triton.grpc_url) as address:
+        command = [
+            sys.executable, "-c", "from loadcheck.cli import main; main()",
+            "inspect", str(photo), "-i", triton.integrator, "--grpc", "--url", f"grpcs://{address}",
+            "--ca-file", str(certs.ca_file), "--cert-file", str(certs.client_cert_file),
+            "--key-file", str(certs.client_key_file), "--format", "json", "--no-progress",
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert '"score_result"' in done.stdout
