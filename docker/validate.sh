@@ -88,6 +88,14 @@ else
     echo "== prometheus: skipped (no promtool on PATH; apt-get install prometheus)"
 fi
 
+# The Triton image's digest (ARG TRITON_DIGEST) is written at release, where nvcr.io is reachable
+# (docs/deploying.md); here it is only reported.
+if python3 pin_triton_image.py --dockerfile triton.Dockerfile --offline-check >/dev/null 2>&1; then
+    echo "== triton-digest: pinned"
+else
+    echo "== triton-digest: not pinned yet (python3 docker/pin_triton_image.py at release)"
+fi
+
 if [ "${failures}" -ne 0 ]; then
     echo "validate.sh: ${failures} check(s) failed" >&2
     exit 1
