@@ -2,10 +2,12 @@
 
 A :class:`TruthScene` is what every evaluation scores against: the scene's JPEG bytes (decoded
 as a served photo is), its true verdict, and per truck the visible bed and load masks and boxes.
-Scenes are rendered by :func:`loadcheck.synth.render_scene` and cached under
-``<cache>/s<seed>_<W>x<H>_<fingerprint>/<stem>.npz``, where the fingerprint hashes the
-``loadcheck.synth`` sources (:func:`synth_fingerprint`): a changed renderer never reuses stale
-scenes. The cache files hold arrays only and are read with ``allow_pickle=False``.
+Scenes are rendered by :func:`loadcheck.synth.render_scene` (another scene style:
+:func:`loadcheck.synth.styles.render_styled`) and cached under
+``<cache>/s<seed>_<W>x<H>[_<style>]_<fingerprint>/<stem>.npz`` (no style part for the default
+``classic``), where the fingerprint hashes the ``loadcheck.synth`` sources, its styles included
+(:func:`synth_fingerprint`): a changed renderer never reuses stale scenes. The cache files
+hold arrays only and are read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -60,23 +62,32 @@ def synth_fingerprint() -> str:
     import loadcheck.synth
 
     digest = hashlib.sha256()
-    for path in sorted(Path(loadcheck.synth.__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
+    root = Path(loadcheck.synth.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
-def scene_folder(cache: Path, seed: int, size_wh: tuple[int, int]) -> Path:
-    """The cache folder of ``seed``'s scenes at ``size_wh`` (created)."""
-    folder = cache / f"s{seed}_{size_wh[0]}x{size_wh[1]}_{synth_fingerprint()}"
+def scene_folder(cache: Path, seed: int, size_wh: tuple[int, int], style: str = "classic") -> Path:
+    """The cache folder of ``seed``'s scenes at ``size_wh`` in ``style`` (created)."""
+    tag = "" if style == "classic" else f"_{style}"
+    folder = cache / f"s{seed}_{size_wh[0]}x{size_wh[1]}{tag}_{synth_fingerprint()}"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def render_truth(seed: int, index: int, size_wh: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Scene ``index`` of ``seed`` as the arrays of its cache file (masks bit-packed)."""
+def render_truth(
+    seed: int, index: int, size_wh: tuple[int, int], style: str = "classic"
+) -> dict[str, np.ndarray]:
+    """Scene ``index`` of ``seed`` in ``style`` as the arrays of its cache file (masks
+    bit-packed)."""
     from loadcheck.synth import render_scene
+    from loadcheck.synth.styles import render_styled
 
-    scene = render_scene(seed, index, size_wh)
+    if style == "classic":
+        scene = render_scene(seed, index, size_wh)
+    else:
+        scene = render_styled(seed, index, size_wh, style)
     w, h = size_wh
     out: dict[str, np.ndarray] = {
         "jpeg": np.frombuffer(scene.encode_jpeg(), np.uint8),
@@ -105,15 +116,17 @@ def _write_atomically(path: Path, data: dict[str, np.ndarray]) -> None:
         raise
 
 
-def load_scene(folder: Path, seed: int, index: int, size_wh: tuple[int, int]) -> TruthScene:
-    """Scene ``index`` of ``seed`` from ``folder`` (:func:`scene_folder`), rendered and cached
-    atomically if absent."""
+def load_scene(
+    folder: Path, seed: int, index: int, size_wh: tuple[int, int], style: str = "classic"
+) -> TruthScene:
+    """Scene ``index`` of ``seed`` from ``folder`` (:func:`scene_folder` of the same ``style``),
+    rendered and cached atomically if absent."""
     from loadcheck.synth.scene import scene_stem
 
     stem = scene_stem(seed, index)
     path = folder / f"{stem}.npz"
     if not path.is_file():
-        _write_atomically(path, render_truth(seed, index, size_wh))
+        _write_atomically(path, render_truth(seed, index, size_wh, style))
     with np.load(path, allow_pickle=False) as data:
         h, w = (int(v) for v in data["shape_hw"])
         masks, boxes, trucks = [], [], []
