@@ -284,3 +284,12 @@ def purge_command(
 
 def _days(value: float | None) -> timedelta | None:
     return timedelta(days=value) if value is not None else None
+
+
+def _register_drift() -> None:
+    from loadcheck.records.drift_cli import drift_command
+
+    records_app.command("drift")(drift_command)
+
+
+_register_drift()
