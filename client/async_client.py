@@ -8,9 +8,10 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -156,9 +157,12 @@ class AsyncInspectionClient:
         timings: dict[str, float],
         key: str,
         request_id: str | None = None,
+        inputs: Mapping[str, np.ndarray] | None = None,
     ) -> Mapping[str, np.ndarray | None]:
-        # Only a given id is passed: transports written before request ids keep working.
-        extra = {"request_id": request_id} if request_id else {}
+        # Only a given id / input is passed: transports written before them keep working.
+        extra: dict[str, Any] = {"request_id": request_id} if request_id else {}
+        if inputs:
+            extra["inputs"] = inputs
 
         async def attempt() -> Mapping[str, np.ndarray | None]:
             start = time.perf_counter()
@@ -178,6 +182,7 @@ class AsyncInspectionClient:
         *,
         masks: bool = False,
         request_id: str | None = None,
+        roi: Sequence[Sequence[float]] | None = None,
     ) -> InspectionResult:
         """Inspect one photo with ``integrator``.
 
@@ -189,6 +194,9 @@ class AsyncInspectionClient:
                 same request.
             request_id: the inference request's id on Triton (its logs and traces carry it;
                 the gateway passes its own request id); ``None``: none.
+            roi: a camera's region of interest, polygon points ``[[x, y], ...]`` in the photo's
+                pixels (:mod:`loadcheck.features.roi`): only trucks whose bed lies mostly inside
+                it are judged. Sent (``ROI_POLYGON``) only when given; ``None``: the whole photo.
 
         Timings (ms, in ``result.timings``): ``client_prepare`` (read/encode/check, in a worker
         thread so that other requests go on meanwhile),
@@ -204,6 +212,11 @@ class AsyncInspectionClient:
             ServerError: the server failed or its answer does not decode.
         """
         model = tn.integrator_model_name(check_integrator_name(integrator))
+        inputs = None
+        if roi is not None:
+            from loadcheck.features.roi import roi_tensor
+
+            inputs = {tn.ROI_POLYGON: roi_tensor(roi)}  # RoiError (a ValueError): nothing sent
         timings: dict[str, float] = {}
         start = time.perf_counter()
         data = await asyncio.to_thread(self._checked_bytes, image)
@@ -215,6 +228,7 @@ class AsyncInspectionClient:
             timings,
             "round_trip",
             request_id,
+            inputs,
         )
         start = time.perf_counter()
         result = decode_inspection(outputs, model=model)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -73,10 +73,16 @@ class InspectionClient:
         return self._client.url
 
     def inspect(
-        self, image: ImageInput, integrator: str, *, masks: bool = False
+        self,
+        image: ImageInput,
+        integrator: str,
+        *,
+        masks: bool = False,
+        roi: Sequence[Sequence[float]] | None = None,
     ) -> InspectionResult:
-        """Inspect one photo; see :meth:`AsyncInspectionClient.inspect`."""
-        return self._runner.run(self._client.inspect(image, integrator, masks=masks))
+        """Inspect one photo (``roi``: a camera's region of interest, sent only when given);
+        see :meth:`AsyncInspectionClient.inspect`."""
+        return self._runner.run(self._client.inspect(image, integrator, masks=masks, roi=roi))
 
     def inspect_many(
         self,

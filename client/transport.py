@@ -59,7 +59,9 @@ class Transport(Protocol):
     ) -> Mapping[str, np.ndarray | None]:
         """Run ``model`` on the encoded ``image``; returns the requested outputs by name.
         ``request_id`` is sent as the inference request's id (Triton's logs, traces and answer
-        carry it)."""
+        carry it). A transport that takes optional inputs (:class:`TritonTransport`) also
+        accepts ``inputs=`` (name -> array, e.g. ``ROI_POLYGON``); the client passes it only when
+        there is one to send."""
         ...
 
     async def server_ready(self) -> bool: ...
@@ -244,6 +246,7 @@ class TritonTransport:
         self._client: Any = None
         self._input_shapes: dict[str, list[int]] = {}
         self._output_names: dict[str, frozenset[str]] = {}
+        self._input_names: dict[str, frozenset[str]] = {}
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -291,6 +294,7 @@ class TritonTransport:
             shape = [1, 1] if len(dims) == 2 else [1]
             self._input_shapes[model] = shape
             self._output_names[model] = frozenset(str(o["name"]) for o in meta.get("outputs", []))
+            self._input_names[model] = frozenset(inputs)
         return shape
 
     def _asked(self, model: str, outputs: Sequence[str]) -> list[str]:
@@ -302,8 +306,21 @@ class TritonTransport:
         return [n for n in outputs if n not in OPTIONAL_OUTPUTS or n in declared]
 
     async def infer(
-        self, model: str, image: bytes, outputs: Sequence[str], *, request_id: str | None = None
+        self,
+        model: str,
+        image: bytes,
+        outputs: Sequence[str],
+        *,
+        request_id: str | None = None,
+        inputs: Mapping[str, np.ndarray] | None = None,
     ) -> Mapping[str, np.ndarray | None]:
+        """See :meth:`Transport.infer`; ``inputs``: optional float32 inputs the model declares
+        (``ROI_POLYGON``), sent beside the photo.
+
+        Raises:
+            ServerError: ``inputs`` names one that ``model`` does not declare (a repository
+                built before it existed), among the client's usual errors.
+        """
         shape = await self._image_shape(model)
         client = self._get_client()
         if self.protocol == "http":
@@ -312,12 +329,25 @@ class TritonTransport:
             import tritonclient.grpc as mod
         tensor = mod.InferInput(tn.IMAGE_BYTES, shape, "BYTES")
         tensor.set_data_from_numpy(np.array([image], dtype=np.object_).reshape(shape))
+        tensors = [tensor]
+        for name, value in (inputs or {}).items():
+            if name not in self._input_names.get(model, frozenset()):
+                raise ServerError(
+                    f"model {model!r} at {self.url} takes no input {name!r} (a repository built "
+                    "before it existed): rebuild and redeploy the repository"
+                )
+            array = np.ascontiguousarray(value, np.float32)
+            if len(shape) == 2:  # a batching model: one request of batch 1
+                array = array[None]
+            extra = mod.InferInput(name, list(array.shape), "FP32")
+            extra.set_data_from_numpy(array)
+            tensors.append(extra)
         outputs = self._asked(model, outputs)
         requested = [mod.InferRequestedOutput(name) for name in outputs]
         result = await self._call(
             lambda: client.infer(
                 model,
-                [tensor],
+                tensors,
                 outputs=requested,
                 request_id=request_id or "",
                 headers=self.headers or None,

@@ -71,6 +71,9 @@ FEATURE_SPEC_VERSION: Final = "FEATURE_SPEC_VERSION"  # BYTES [1]
 TRUCKS_JSON: Final = "TRUCKS_JSON"  # BYTES [1]: per-truck results, most prominent first
 REVIEW_JSON: Final = "REVIEW_JSON"  # BYTES [1]: {"needs_review", "reasons": [{code, message}]}
 PROVENANCE_JSON: Final = "PROVENANCE_JSON"  # BYTES [1]: integrator, scorer version, build, cards
+# Optional input of integrator_<name> and scorer_<name>: a camera's region of interest, K polygon
+# points [x, y] in original-image pixels (loadcheck.features.roi); absent: the whole image.
+ROI_POLYGON: Final = "ROI_POLYGON"  # float32 [K, 2]
 
 
 def scorer_model_name(integrator: str) -> str:

@@ -12,7 +12,8 @@ runner (:mod:`loadcheck.pipeline.runner`). The ensembles are wired by tensor nam
 of the same name, and refuses a missing tensor or two tensors of one name that disagree.
 
 An integrator is the ``segmentator`` (as a nested ensemble) followed by its ``scorer_<name>``;
-it returns the verdict and, on request, the segmentator's boxes and masks.
+it takes the photo and an optional region of interest (``ROI_POLYGON``, wired to the scorer),
+and returns the verdict and, on request, the segmentator's boxes and masks.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from loadcheck.pipeline.cards import ExportedNetworks, InputContract, ModelCard
 from loadcheck.pipeline.masks import MaskRefinement, MasksSettings, MasksStep
 from loadcheck.pipeline.preprocess import PreprocessSettings, PreprocessStep
 from loadcheck.pipeline.prompts import DetectorSettings, PromptsSettings, PromptsStep, SamFrame
-from loadcheck.pipeline.scorer import SEGMENTATION_TENSORS, VERDICT_TENSORS
+from loadcheck.pipeline.scorer import (
+    ROI_INPUT,
+    SCORER_INPUTS,
+    SEGMENTATION_TENSORS,
+    VERDICT_TENSORS,
+)
 from loadcheck.pipeline.tensors import TensorSpec, spec
 
 #: The segmentator's models, in pipeline order (what :attr:`Segmentator.stages` holds).
@@ -110,10 +116,11 @@ class EnsembleStage:
 
 @dataclass(frozen=True)
 class ScorerStage:
-    """``scorer_<integrator>``: the segmentator's outputs in, the verdict out."""
+    """``scorer_<integrator>``: the segmentator's outputs (and the optional region of interest)
+    in, the verdict out."""
 
     name: str
-    inputs: tuple[TensorSpec, ...] = SEGMENTATION_TENSORS
+    inputs: tuple[TensorSpec, ...] = SCORER_INPUTS
     outputs: tuple[TensorSpec, ...] = VERDICT_TENSORS
 
 
@@ -304,6 +311,9 @@ class Segmentator:
 
 #: The segmentator as one stage of an integrator's ensemble.
 SEGMENTATOR_STAGE = EnsembleStage(tn.SEGMENTATOR_ENSEMBLE, (IMAGE_INPUT,), SEGMENTATION_TENSORS)
+#: What ``integrator_<name>`` takes: one photo and, optionally, a camera's region of interest
+#: (``ROI_POLYGON``, passed to the scorer; absent: the whole image is judged).
+INTEGRATOR_INPUTS: tuple[TensorSpec, ...] = (IMAGE_INPUT, ROI_INPUT)
 #: What ``integrator_<name>`` returns: the verdict, and on request the boxes and masks.
 INTEGRATOR_OUTPUTS: tuple[TensorSpec, ...] = (*VERDICT_TENSORS, *SEGMENTATION_TENSORS)
 

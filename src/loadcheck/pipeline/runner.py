@@ -184,9 +184,17 @@ class PipelineRunner:
                 tensors[outer] = out[inner]
         return RunResult(tensors, timings)
 
-    def __call__(self, image_bytes: bytes) -> RunResult:
-        """Run every step on one encoded photo."""
-        return self.run({tn.IMAGE_BYTES: np.array([image_bytes], np.object_)})
+    def __call__(
+        self, image_bytes: bytes, roi: Sequence[tuple[float, float]] | None = None
+    ) -> RunResult:
+        """Run every step on one encoded photo (with a region of interest for the scorer:
+        ``ROI_POLYGON``, :mod:`loadcheck.features.roi`)."""
+        feeds = {tn.IMAGE_BYTES: np.array([image_bytes], np.object_)}
+        if roi is not None:
+            from loadcheck.features.roi import roi_tensor
+
+            feeds[tn.ROI_POLYGON] = roi_tensor(roi)
+        return self.run(feeds)
 
     def segment(self, image_bytes: bytes) -> Segmentation:
         """Detections and masks of one encoded photo, decoded as the client decodes them."""
@@ -200,15 +208,22 @@ class PipelineRunner:
             result.timings_ms,
         )
 
-    def inspect(self, image_bytes: bytes) -> InspectionResult:
+    def inspect(
+        self, image_bytes: bytes, roi: Sequence[tuple[float, float]] | None = None
+    ) -> InspectionResult:
         """The verdict of one encoded photo (an integrator's runner), decoded as the client
-        decodes ``integrator_<name>``'s answer (boxes and masks included)."""
+        decodes ``integrator_<name>``'s answer (boxes and masks included); ``roi``: a camera's
+        region of interest (polygon points in image pixels; ``None``: the whole image).
+
+        Raises:
+            RoiError: ``roi`` is not a polygon (:func:`loadcheck.features.roi.check_roi`).
+        """
         from loadcheck.client.decode import decode_inspection
         from loadcheck.payloads import StageTimings
 
         if tn.SCORE_RESULT not in self.outputs:
             raise RunnerError("inspect needs an integrator's runner (integrator_<name>)")
-        result = self(image_bytes)
+        result = self(image_bytes, roi)
         decoded = decode_inspection(result.tensors, model="in-process")
         return InspectionResult(
             score_result=decoded.score_result,

@@ -12,12 +12,16 @@ the evidence is weak, and why; thresholds from the version's ``scorer.json``) an
 ``PROVENANCE_JSON`` (the integrator, the scorer version Triton loaded, the repository build and
 the networks' model-card hashes, which the repository builder passes in the scorer's config
 parameters).
+
+The optional input ``ROI_POLYGON`` (float32 ``[K, 2]``, a camera's region of interest in image
+pixels, :mod:`loadcheck.features.roi`) restricts the verdict to the trucks whose bed lies mostly
+inside it; without it the whole image is judged.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -31,6 +35,7 @@ from loadcheck.payloads import (
     LoadFeatures,
     PayloadError,
     ReviewFlag,
+    ReviewReason,
     SegmentationMasks,
     ServedProvenance,
     TruckResult,
@@ -96,6 +101,7 @@ def score_segmentation(
     masks: SegmentationMasks,
     model: Any,
     review: ReviewSettings | None = None,
+    roi: Sequence[tuple[float, float]] | None = None,
 ) -> ScoredImage:
     """Verdict for the most prominent loaded truck, plus one result per loaded truck, and the
     verdict's review flag.
@@ -105,12 +111,18 @@ def score_segmentation(
         masks: N masks at the original resolution, aligned with ``detections``.
         model: a :class:`loadcheck.scoring.model.ScoreModel` (``predict_proba``, ``threshold``).
         review: the review thresholds (default: :class:`~loadcheck.scoring.review.ReviewSettings`).
+        roi: a camera's region of interest (polygon points in image pixels): only the trucks
+            with at least :data:`~loadcheck.features.roi.MIN_BED_SHARE_INSIDE` of their bed
+            inside it are judged; ``None``: every truck. When no truck lies inside but a loaded
+            one lies outside, the "No Mine Detected" answer is flagged ``outside_roi``.
     """
-    from loadcheck.features.trucks import group_trucks
-    from loadcheck.scoring.review import DEFAULT_REVIEW, review_verdict
+    from loadcheck.features.roi import trucks_in_roi
+    from loadcheck.features.trucks import group_trucks, loaded_trucks
+    from loadcheck.scoring.review import DEFAULT_REVIEW, ReviewCode, review_verdict
     from loadcheck.scoring.verdict import score_trucks
 
-    trucks = group_trucks(detections, masks)
+    every_truck = group_trucks(detections, masks)
+    trucks = every_truck if roi is None else trucks_in_roi(every_truck, roi)
     result = score_trucks(trucks, model)
     flag = review_verdict(
         result.score_result,
@@ -121,6 +133,14 @@ def score_segmentation(
         masks.resolution_wh,
         review or DEFAULT_REVIEW,
     )
+    outside = loaded_trucks(every_truck) if roi is not None and not trucks else []
+    if outside and result.score_result is Verdict.NO_MINE_DETECTED:
+        reason = ReviewReason(
+            ReviewCode.OUTSIDE_ROI,
+            f"{len(outside)} loaded truck(s) in view lie outside the camera's region of interest "
+            "and were not judged",
+        )
+        flag = ReviewFlag((*flag.reasons, reason))
     return ScoredImage(
         result.score_result,
         result.probability,
@@ -139,6 +159,10 @@ SEGMENTATION_TENSORS: tuple[TensorSpec, ...] = (
     spec(tn.MASKS, "uint8", -1, -1, -1),
     spec(tn.MASK_IOU, "float32", -1),
 )
+#: The scorer's optional input: a camera's region of interest (:mod:`loadcheck.features.roi`).
+ROI_INPUT = spec(tn.ROI_POLYGON, "float32", -1, 2, optional=True)
+#: What ``scorer_<name>`` reads: the segmentator's outputs and, when sent, the region of interest.
+SCORER_INPUTS: tuple[TensorSpec, ...] = (*SEGMENTATION_TENSORS, ROI_INPUT)
 VERDICT_TENSORS: tuple[TensorSpec, ...] = (
     spec(tn.SCORE_RESULT, "bytes", 1),
     spec(tn.PROBABILITY, "float32", 1),
@@ -193,7 +217,8 @@ class ScorerSettings(StepSettings):
 
 class ScorerStep(Step):
     """Inputs: the segmentator's outputs (``BOXES_XYXY`` [N, 4], ``CLASS_IDS`` [N], ``SCORES``
-    [N], ``MASKS`` uint8 [N, H, W], ``MASK_IOU`` [N]). Outputs: ``SCORE_RESULT``,
+    [N], ``MASKS`` uint8 [N, H, W], ``MASK_IOU`` [N]) and the optional ``ROI_POLYGON`` [K, 2].
+    Outputs: ``SCORE_RESULT``,
     ``PROBABILITY``, ``THRESHOLD``, ``FEATURES``, ``FEATURE_NAMES``, ``FEATURE_SPEC_VERSION``,
     ``TRUCKS_JSON``, ``REVIEW_JSON``, ``PROVENANCE_JSON``."""
 
@@ -246,7 +271,7 @@ class ScorerStep(Step):
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
-        return SEGMENTATION_TENSORS
+        return SCORER_INPUTS
 
     @property
     def outputs(self) -> tuple[TensorSpec, ...]:
@@ -258,5 +283,13 @@ class ScorerStep(Step):
             masks = SegmentationMasks(feeds[tn.MASKS], feeds[tn.MASK_IOU])
         except PayloadError as exc:
             raise StepInputError(str(exc)) from None
-        scored = score_segmentation(detections, masks, self.model, self.review)
+        roi = None
+        if feeds.get(tn.ROI_POLYGON) is not None:
+            from loadcheck.features.roi import RoiError, roi_from_tensor
+
+            try:
+                roi = roi_from_tensor(feeds[tn.ROI_POLYGON])
+            except RoiError as exc:
+                raise StepInputError(f"input {tn.ROI_POLYGON!r}: {exc}") from None
+        scored = score_segmentation(detections, masks, self.model, self.review, roi)
         return scored.to_tensors(self.feature_names, self.spec_version, self.provenance)

@@ -20,6 +20,9 @@ code                       when
 ``truck_cut_by_frame``     the judged truck's bed box touches the photo's edge (within
                            ``frame_margin`` of its width / height): part of it may be out of view
 ``several_trucks``         more than one loaded truck in view; the verdict is about the largest
+``outside_roi``            "No Mine Detected" because every detected truck lies outside the
+                           camera's region of interest (:mod:`loadcheck.features.roi`; always
+                           on when a region is given)
 =========================  ======================================================================
 
 The judged truck is the one the verdict is about (the most prominent loaded truck; for "No Mine
@@ -64,6 +67,7 @@ class ReviewCode(StrEnum):
     NEAR_THRESHOLD = "near_threshold"
     TRUCK_CUT_BY_FRAME = "truck_cut_by_frame"
     SEVERAL_TRUCKS = "several_trucks"
+    OUTSIDE_ROI = "outside_roi"
 
 
 class ReviewSettingsError(SettingsError):

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from loadcheck import tensor_names as tn
 from loadcheck.pipeline.declaration import (
-    IMAGE_INPUT,
+    INTEGRATOR_INPUTS,
     INTEGRATOR_OUTPUTS,
     Segmentator,
     Stage,
@@ -97,7 +97,7 @@ def integrator_config(integrator: str) -> ModelConfig:
     return ensemble_config(
         tn.integrator_model_name(integrator),
         integrator_stages(integrator),
-        (IMAGE_INPUT,),
+        INTEGRATOR_INPUTS,
         INTEGRATOR_OUTPUTS,
     )
 
