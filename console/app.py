@@ -18,7 +18,7 @@ from loadcheck.console.widgets import Session, client_address
 from loadcheck.workspace import Workspace
 
 LOG = logging.getLogger(__name__)
-PAGES = ("Integrators", "Inspections", "Segmentator", "Segment images", "Audit log")
+PAGES = ("Integrators", "Inspections", "Drift", "Segmentator", "Segment images", "Audit log")
 
 
 def _login(config: ConsoleConfig) -> None:
@@ -40,6 +40,7 @@ def _login(config: ConsoleConfig) -> None:
 def _render(page: str, session: Session) -> None:
     from loadcheck.console.views import (
         audit,
+        drift,
         inspections,
         integrators,
         segment_images,
@@ -49,6 +50,7 @@ def _render(page: str, session: Session) -> None:
     modules = {
         "Integrators": integrators,
         "Inspections": inspections,
+        "Drift": drift,
         "Segmentator": segmentator,
         "Segment images": segment_images,
         "Audit log": audit,
