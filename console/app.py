@@ -11,7 +11,7 @@ import logging
 
 import streamlit as st
 
-from loadcheck.console import upload_gate
+from loadcheck.console import metrics, upload_gate
 from loadcheck.console.auth import AdminStore
 from loadcheck.console.config import ConsoleConfig
 from loadcheck.console.widgets import Session, client_address
@@ -58,6 +58,15 @@ def _render(page: str, session: Session) -> None:
     modules[page].render(session)
 
 
+def _start_metrics(config: ConsoleConfig) -> None:
+    """The metrics server on ``$LOADCHECK_CONSOLE_METRICS_PORT``, once per process
+    (:func:`loadcheck.console.metrics.start_server` ignores every later call)."""
+    try:
+        metrics.start_server(config.home, config.repository)
+    except ValueError as exc:
+        st.warning(f"console metrics: {exc}")
+
+
 def main() -> None:
     st.set_page_config(page_title="loadcheck console", layout="wide")
     try:
@@ -66,6 +75,7 @@ def main() -> None:
         st.error(f"console configuration: {exc}")
         return
     upload_gate.install()
+    _start_metrics(config)
     admin = st.session_state.get("admin")
     upload_gate.mark(upload_gate.current_session_id(), bool(admin))
     if not admin:
@@ -83,6 +93,7 @@ def main() -> None:
     try:
         _render(str(page), session)
     except Exception as exc:  # a page bug: show its message, never a traceback
+        metrics.count_page_error()
         LOG.exception("page %s failed", page)
         st.error(f"this page failed: {exc}")
 

@@ -67,6 +67,15 @@ class AuthError(ValueError):
     """An admin account cannot be created or changed (the message says why)."""
 
 
+def _count_login(outcome: str) -> None:
+    """Count a login in the console's metrics (:mod:`loadcheck.console.metrics`), if available."""
+    try:
+        from loadcheck.console.metrics import count_login
+    except ImportError:  # prometheus_client missing: no metrics, logins work
+        return
+    count_login(outcome)
+
+
 @dataclass(frozen=True)
 class LoginResult:
     """The outcome of one login attempt.
@@ -264,6 +273,7 @@ class AdminStore:
             with acting_as(name), self.ws.transaction() as conn:
                 Workspace.audit(conn, "login-delayed", None, admin=name, client=client)
             LOG.warning("console login of %r from %s delayed %.0f s", name, client, wait)
+            _count_login("throttled")
             return LoginResult(
                 False,
                 f"too many failed logins from this address; try again in {max(1, round(wait))} s",
@@ -274,10 +284,12 @@ class AdminStore:
             ok = self._check(digest, password)
         except BusyError:
             LOG.warning("console login of %r from %s: every password check slot busy", name, client)
+            _count_login("busy")
             return LoginResult(False, "the console is busy checking other logins; try again", 5.0)
         if not ok:
             self._record_failure(name, client, now, "login-failed")
             LOG.warning("console login failed for %r from %s", name, client)
+            _count_login("refused")
             after = self.wait_s(name, client, now=now)
             hint = f"; the next attempt from this address waits {round(after)} s" if after else ""
             return LoginResult(False, f"wrong name or password{hint}", after)
@@ -294,6 +306,7 @@ class AdminStore:
                 conn.execute(
                     "UPDATE console_admins SET password_hash = ? WHERE name = ?", (upgraded, name)
                 )
+        _count_login("ok")
         return LoginResult(True, f"logged in as {name}")
 
     def verify_password(self, name: str, password: str, *, client: str = LOCAL_CLIENT) -> bool:

@@ -67,19 +67,34 @@ def action(session: Session, what: str) -> Iterator[None]:
         with acting_as(session.admin):
             yield
     except (ValueError, OSError, KeyError) as exc:  # library errors derive from ValueError
+        _count(what, ok=False)
         st.error(f"{what} failed: {_message(exc)}")
     except Exception as exc:  # tritonclient's errors, and anything unexpected
+        _count(what, ok=False)
         LOG.exception("%s failed", what)
         st.error(f"{what} failed: {_message(exc)}")
+    else:
+        _count(what, ok=True)
+
+
+def _count(what: str, *, ok: bool) -> None:
+    """Count an action in the console's metrics (:mod:`loadcheck.console.metrics`)."""
+    from loadcheck.console.metrics import count_action
+
+    count_action(what, ok)
 
 
 @contextlib.contextmanager
 def uploaded_path(upload: Any) -> Iterator[Path]:
     """Write a Streamlit upload to a private temp file named like the upload; removed after."""
+    from loadcheck.console.metrics import count_upload
+
     with tempfile.TemporaryDirectory(prefix="loadcheck-console-") as tmp:
         name = Path(str(upload.name)).name or "upload.zip"
         path = Path(tmp) / name
-        path.write_bytes(upload.getvalue())
+        data = upload.getvalue()
+        count_upload(len(data))
+        path.write_bytes(data)
         yield path
 
 

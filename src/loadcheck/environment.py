@@ -174,6 +174,16 @@ CONSOLE_PASSWORD_CHECKS: Final = EnvVar(
     "10 s, then are told to retry.",
     "2",
 )
+CONSOLE_METRICS_PORT: Final = EnvVar(
+    "LOADCHECK_CONSOLE_METRICS_PORT",
+    "Port of the console process's Prometheus metrics (logins, actions, uploads, errors, "
+    "drift per integrator and camera); unset: no metrics server.",
+)
+CONSOLE_METRICS_ADDRESS: Final = EnvVar(
+    "LOADCHECK_CONSOLE_METRICS_ADDRESS",
+    "Address the console's metrics server listens on (0.0.0.0 in the containers).",
+    "127.0.0.1",
+)
 GATEWAY_MAX_BODY_MB: Final = EnvVar(
     "LOADCHECK_GATEWAY_MAX_BODY_MB",
     "Largest request body the gateway accepts, in MiB (413 above).",
@@ -300,6 +310,8 @@ ALL: Final[tuple[EnvVar, ...]] = (
     CONSOLE_MAX_IMAGES,
     CONSOLE_MAX_UPLOAD_MB,
     CONSOLE_PASSWORD_CHECKS,
+    CONSOLE_METRICS_PORT,
+    CONSOLE_METRICS_ADDRESS,
     GATEWAY_MAX_BODY_MB,
     GATEWAY_HEADER_TIMEOUT,
     GATEWAY_BODY_TIMEOUT,
