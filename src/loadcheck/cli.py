@@ -25,6 +25,7 @@ from loadcheck.records.report_cli import report_command
 from loadcheck.serving import cli as serving_cli
 from loadcheck.synth.cli import synth_command
 from loadcheck.train.cli import train_app
+from loadcheck.workspace.camera_cli import camera_app
 
 app = typer.Typer(
     name="loadcheck",
@@ -74,6 +75,7 @@ app.command("inspect")(inspect_command)
 app.add_typer(records_app, name="records")
 app.command("report")(report_command)
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(camera_app, name="camera")
 app.add_typer(console_app, name="console")
 
 

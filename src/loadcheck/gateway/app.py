@@ -107,10 +107,16 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 class InferenceBackend(Protocol):
-    """What the gateway needs from inference (an :class:`AsyncInspectionClient` or a fake)."""
+    """What the gateway needs from inference (an :class:`AsyncInspectionClient` or a fake).
+    ``roi`` (a camera's region of interest) is passed only for a camera that has one."""
 
     async def inspect(
-        self, image: bytes, integrator: str, *, request_id: str | None = None
+        self,
+        image: bytes,
+        integrator: str,
+        *,
+        request_id: str | None = None,
+        roi: Any = None,
     ) -> InspectionResult: ...
 
     async def ready(self) -> bool: ...
@@ -256,7 +262,9 @@ def create_app(
             return error_response(422, str(exc))
         request_id = REQUEST_ID.get()
         try:
-            result = await backend.inspect(data, integrator, request_id=request_id)
+            # a camera's region of interest, passed only when it has one (fakes without it work)
+            extra = {"roi": [list(p) for p in binding.roi]} if binding.roi is not None else {}
+            result = await backend.inspect(data, integrator, request_id=request_id, **extra)
         except RejectedInputError as exc:
             metrics.triton_errors.labels("rejected").inc()
             return error_response(422, f"the image was rejected: {first_line(str(exc))}")

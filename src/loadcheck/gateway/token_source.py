@@ -8,7 +8,13 @@ the old or the new one; Triton ignores top-level files)::
     {"format": "loadcheck-gateway-tokens", "version": 1, "hash": "sha256",
      "published_at": "2026-...Z",
      "tokens": [{"integrator": "site_a", "camera": null, "sha256": "<64 hex>",
-                 "rotated_at": "2026-...Z"}, ...]}
+                 "rotated_at": "2026-...Z"},
+                {"integrator": "site_a", "camera": "gate-2", "sha256": "<64 hex>",
+                 "rotated_at": "2026-...Z", "roi": [[x, y], ...]}, ...]}
+
+``roi`` (only in the entries of cameras that have one) is the camera's region of interest
+(:mod:`loadcheck.workspace.cameras`), so that a stateless gateway passes it to Triton without a
+database; a gateway from before regions ignores it (and judges the whole photo).
 
 Never a clear token. A gateway started with ``--tokens-from repository`` (or a folder or
 ``s3://`` location) looks tokens up through :class:`PublishedTokens`: the document is re-read
@@ -63,15 +69,17 @@ class PublishedToken:
 
 def document_bytes(records: Iterable[TokenRecord], published_at: str | None = None) -> bytes:
     """The published document for ``records``."""
-    entries = [
-        {
+    entries: list[dict[str, Any]] = []
+    for r in records:
+        entry: dict[str, Any] = {
             "integrator": r.integrator,
             "camera": r.camera,
             "sha256": r.token_sha256,
             "rotated_at": r.rotated_at,
         }
-        for r in records
-    ]
+        if r.roi is not None:
+            entry["roi"] = [list(p) for p in r.roi]
+        entries.append(entry)
     document = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -134,7 +142,16 @@ def _entry(index: int, entry: Any) -> PublishedToken:
         check_camera(camera)
     except ValueError as exc:
         raise TokenSourceError(f"{where}: {exc}") from exc
-    return PublishedToken(TokenBinding(integrator, camera), digest, str(entry.get("rotated_at")))
+    roi = None
+    if entry.get("roi") is not None:
+        from loadcheck.features.roi import RoiError, check_roi
+
+        try:
+            roi = check_roi(entry["roi"])
+        except RoiError as exc:
+            raise TokenSourceError(f"{where}: 'roi': {exc}") from exc
+    binding = TokenBinding(integrator, camera, roi)
+    return PublishedToken(binding, digest, str(entry.get("rotated_at")))
 
 
 class PublishedTokens:

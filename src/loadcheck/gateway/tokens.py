@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
 import secrets
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loadcheck.workspace import Workspace
 from loadcheck.workspace.db import now_iso
@@ -66,10 +67,14 @@ class TokenError(ValueError):
 
 @dataclass(frozen=True)
 class TokenBinding:
-    """The source a token belongs to: an integrator and, optionally, one of its cameras."""
+    """The source a token belongs to: an integrator and, optionally, one of its cameras, with
+    the camera's region of interest (polygon points in image pixels, ``None``: the whole photo;
+    :mod:`loadcheck.workspace.cameras`). The region is not part of the source's identity (it
+    does not take part in ``==``)."""
 
     integrator: str
     camera: str | None = None
+    roi: tuple[tuple[float, float], ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         check_camera(self.camera)
@@ -87,10 +92,11 @@ class TokenRecord:
     token_sha256: str
     created_at: str
     rotated_at: str
+    roi: tuple[tuple[float, float], ...] | None = None
 
     @property
     def binding(self) -> TokenBinding:
-        return TokenBinding(self.integrator, self.camera)
+        return TokenBinding(self.integrator, self.camera, self.roi)
 
 
 @dataclass(frozen=True)
@@ -151,13 +157,26 @@ def check_camera(camera: str | None) -> str | None:
 
 
 def _record(row: sqlite3.Row) -> TokenRecord:
+    roi = None
+    if "roi_json" in row.keys() and row["roi_json"] is not None:  # noqa: SIM118 (a Row)
+        from loadcheck.features.roi import check_roi
+
+        roi = check_roi(json.loads(row["roi_json"]))
     return TokenRecord(
         row["integrator"],
         row["camera"] or None,
         row["token_sha256"],
         row["created_at"],
         row["rotated_at"],
+        roi,
     )
+
+
+#: The token rows with the region of interest of their camera (``cameras``, workspace schema 4).
+_WITH_ROI = (
+    "SELECT t.*, c.roi_json FROM gateway_token_hashes t LEFT JOIN cameras c "
+    "ON t.camera != '' AND c.name = t.camera AND c.integrator = t.integrator"
+)
 
 
 class TokenStore:
@@ -182,9 +201,7 @@ class TokenStore:
             return None
         digest = token_sha256(token)
         with self.workspace.reader() as conn:
-            row = conn.execute(
-                "SELECT * FROM gateway_token_hashes WHERE token_sha256 = ?", (digest,)
-            ).fetchone()
+            row = conn.execute(f"{_WITH_ROI} WHERE t.token_sha256 = ?", (digest,)).fetchone()
         if row is None or not digests_match(str(row["token_sha256"]), digest):
             return None
         return _record(row).binding
@@ -198,11 +215,10 @@ class TokenStore:
         return None if row is None else _record(row)
 
     def all(self) -> list[TokenRecord]:
-        """Every token's record, by integrator and camera (the integrator's own first)."""
+        """Every token's record, by integrator and camera (the integrator's own first), with
+        its camera's region of interest."""
         with self.workspace.reader() as conn:
-            rows = conn.execute(
-                "SELECT * FROM gateway_token_hashes ORDER BY integrator, camera"
-            ).fetchall()
+            rows = conn.execute(f"{_WITH_ROI} ORDER BY t.integrator, t.camera").fetchall()
         return [_record(r) for r in rows]
 
     def issue(self, integrator: str, camera: str | None = None) -> IssuedToken:

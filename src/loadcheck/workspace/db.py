@@ -28,7 +28,8 @@ from loadcheck.workspace.paths import default_home
 from loadcheck.workspace.schema import COLUMNS_ADDED, SCHEMA
 
 DB_FILE = "loadcheck.db"
-SCHEMA_VERSION = 3  # 2: sample_corrections, versions.n_corrections; 3: integrators.review_json
+SCHEMA_VERSION = 4  # 2: sample_corrections, versions.n_corrections; 3: integrators.review_json;
+# 4: cameras
 BUSY_TIMEOUT_S = 30.0
 
 

@@ -8,6 +8,9 @@ inspection record (``loadcheck.integrators.corrections``); ``versions.n_correcti
 many such samples a fitted version was fitted on. ``integrators.review_json`` holds the
 integrator's "needs review" thresholds that differ from the defaults
 (``loadcheck.scoring.review.ReviewSettings``), written into each fitted version.
+``cameras`` are named sources of an integrator with an optional region of interest
+(``roi_json``: ``[[x, y], ...]`` image pixels, ``NULL``: the whole photo;
+``loadcheck.workspace.cameras``).
 """
 
 SCHEMA = """
@@ -68,6 +71,13 @@ CREATE TABLE IF NOT EXISTS sample_corrections (
     corrected_at  TEXT NOT NULL,
     PRIMARY KEY (integrator, sha256),
     FOREIGN KEY (integrator, sha256) REFERENCES samples(integrator, sha256) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS cameras (
+    name        TEXT PRIMARY KEY,
+    integrator  TEXT NOT NULL REFERENCES integrators(name) ON DELETE CASCADE,
+    roi_json    TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_log (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
