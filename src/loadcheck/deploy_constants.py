@@ -17,6 +17,8 @@ TRITON_HTTP_PORT: Final = 8000
 TRITON_GRPC_PORT: Final = 8001
 TRITON_METRICS_PORT: Final = 8002
 CONSOLE_PORT: Final = 8501
+#: The console process's Prometheus metrics port in the containers (loadcheck.console.metrics).
+CONSOLE_METRICS_PORT: Final = 9101
 GATEWAY_PORT: Final = 8080
 
 # --- Triton endpoints used by health checks and probes (not restricted by the API key) ----------

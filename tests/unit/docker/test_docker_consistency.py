@@ -105,10 +105,16 @@ def test_console_and_gateway_ports_agree_across_dockerfile_compose_and_k8s() -> 
     gateway = k8s_container("loadcheck-gateway", "gateway")
     assert console["args"][-2:] == ["--port", str(dc.CONSOLE_PORT)]
     assert gateway["args"][-2:] == ["--port", str(dc.GATEWAY_PORT)]
-    assert [p["containerPort"] for p in console["ports"]] == [dc.CONSOLE_PORT]
+    assert [p["containerPort"] for p in console["ports"]] == [
+        dc.CONSOLE_PORT,
+        dc.CONSOLE_METRICS_PORT,
+    ]
     assert [p["containerPort"] for p in gateway["ports"]] == [dc.GATEWAY_PORT]
     service = k8s_resource("Service", "loadcheck-console")
-    assert {p["port"] for p in service["spec"]["ports"]} == {dc.CONSOLE_PORT}
+    assert {p["port"] for p in service["spec"]["ports"]} == {
+        dc.CONSOLE_PORT,
+        dc.CONSOLE_METRICS_PORT,
+    }
     service = k8s_resource("Service", "loadcheck-gateway")
     assert {p["port"] for p in service["spec"]["ports"]} == {dc.GATEWAY_PORT}
 
@@ -310,7 +316,7 @@ def test_docs_list_every_model_of_the_repository() -> None:
 
 def test_docs_state_every_port_and_variable() -> None:
     docs = DOCS.read_text()
-    for port in (*TRITON_PORTS, dc.CONSOLE_PORT, dc.GATEWAY_PORT):
+    for port in (*TRITON_PORTS, dc.CONSOLE_PORT, dc.CONSOLE_METRICS_PORT, dc.GATEWAY_PORT):
         assert f"| {port} |" in docs, port
     for name in sorted(deploy_variables() - set(env.names(env.Scope.BUILD))):
         assert f"| `{name}` |" in docs, name

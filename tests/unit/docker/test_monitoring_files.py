@@ -82,6 +82,7 @@ def test_the_prometheus_rule_manifest_holds_the_alert_files_groups() -> None:
     assert rule["spec"]["groups"] == yaml.safe_load(ALERTS.read_text())["groups"]
     kustomization = yaml.safe_load((K8S / "monitoring" / "kustomization.yaml").read_text())
     assert sorted(kustomization["resources"]) == [
+        "console-servicemonitor.yaml",
         "gateway-servicemonitor.yaml",
         "prometheusrule.yaml",
         "servicemonitor.yaml",
@@ -104,8 +105,33 @@ def _scrape_jobs() -> dict[str, dict]:  # type: ignore[type-arg]
     return {job["job_name"]: job for job in config["scrape_configs"]}
 
 
-def test_prometheus_scrapes_triton_and_the_gateway_and_nothing_else() -> None:
-    assert set(_scrape_jobs()) == {"loadcheck-triton", "loadcheck-gateway"}
+def test_prometheus_scrapes_triton_the_gateway_and_the_console_and_nothing_else() -> None:
+    assert set(_scrape_jobs()) == {"loadcheck-triton", "loadcheck-gateway", "loadcheck-console"}
+
+
+def test_prometheus_scrapes_the_console_metrics_port_as_its_service_monitor_does() -> None:
+    job = _scrape_jobs()["loadcheck-console"]
+    assert job["static_configs"][0]["targets"] == [f"console:{dc.CONSOLE_METRICS_PORT}"]
+    assert job["metrics_path"] == "/metrics"
+    environment = yaml.safe_load(COMPOSE.read_text())["services"]["console"]["environment"]
+    assert environment["LOADCHECK_CONSOLE_METRICS_PORT"] == str(dc.CONSOLE_METRICS_PORT)
+    assert environment["LOADCHECK_CONSOLE_METRICS_ADDRESS"] == "0.0.0.0"
+    monitor = yaml.safe_load((K8S / "monitoring" / "console-servicemonitor.yaml").read_text())
+    service = yaml.safe_load((K8S / "console-service.yaml").read_text())
+    assert service["metadata"]["name"] == job["job_name"]  # the Operator's job name
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    (endpoint,) = monitor["spec"]["endpoints"]
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    assert port["port"] == dc.CONSOLE_METRICS_PORT and endpoint["path"] == "/metrics"
+    deployment = yaml.safe_load((K8S / "console-deployment.yaml").read_text())
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["LOADCHECK_CONSOLE_METRICS_PORT"] == str(dc.CONSOLE_METRICS_PORT)
+    assert env["LOADCHECK_CONSOLE_METRICS_ADDRESS"] == "0.0.0.0"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports[port["targetPort"]] == dc.CONSOLE_METRICS_PORT
 
 
 def test_prometheus_scrapes_the_compose_gateway_as_its_service_monitor_does() -> None:
