@@ -18,7 +18,15 @@ from loadcheck.console.widgets import Session, client_address
 from loadcheck.workspace import Workspace
 
 LOG = logging.getLogger(__name__)
-PAGES = ("Integrators", "Inspections", "Drift", "Segmentator", "Segment images", "Audit log")
+PAGES = (
+    "Integrators",
+    "Cameras",
+    "Inspections",
+    "Drift",
+    "Segmentator",
+    "Segment images",
+    "Audit log",
+)
 
 
 def _login(config: ConsoleConfig) -> None:
@@ -40,6 +48,7 @@ def _login(config: ConsoleConfig) -> None:
 def _render(page: str, session: Session) -> None:
     from loadcheck.console.views import (
         audit,
+        cameras,
         drift,
         inspections,
         integrators,
@@ -49,6 +58,7 @@ def _render(page: str, session: Session) -> None:
 
     modules = {
         "Integrators": integrators,
+        "Cameras": cameras,
         "Inspections": inspections,
         "Drift": drift,
         "Segmentator": segmentator,
