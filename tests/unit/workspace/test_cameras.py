@@ -259,3 +259,22 @@ def test_the_gateway_passes_the_cameras_roi_only_for_a_camera_with_one(
             )
             assert response.status_code == 200, response.text
     assert backend.rois == [LANE, "not passed", "not passed"]
+
+
+def test_a_workspace_of_schema_3_gets_the_cameras_table_and_keeps_its_tokens(tmp_path):
+    import sqlite3
+
+    from loadcheck.workspace.db import DB_FILE, SCHEMA_VERSION
+
+    ws = Workspace(tmp_path / "old")
+    IntegratorStore(ws.home).create("site_a")
+    issued = TokenStore(ws).issue("site_a")
+    with sqlite3.connect(ws.home / DB_FILE) as conn:  # as a workspace before cameras
+        conn.execute("DROP TABLE cameras")
+        conn.execute("PRAGMA user_version = 3")
+    reopened = Workspace(ws.home)
+    with reopened.reader() as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert TokenStore(reopened).lookup(issued.token) == TokenBinding("site_a")
+    CameraStore(reopened).add("gate-1", "site_a", LANE)
+    assert [c.name for c in CameraStore(reopened).list()] == ["gate-1"]
