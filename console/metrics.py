@@ -65,6 +65,17 @@ ACTIONS = {
     "undeploying the segmentator": "segmentator_undeploy",
 }
 LOGIN_OUTCOMES = ("ok", "refused", "throttled", "busy")
+#: Every series name this module publishes (the dashboard and the alert rules may read these).
+METRIC_NAMES = (
+    "loadcheck_console_logins_total",
+    "loadcheck_console_actions_total",
+    "loadcheck_console_uploads_total",
+    "loadcheck_console_upload_bytes_total",
+    "loadcheck_console_errors_total",
+    "loadcheck_console_drift_max_psi",
+    "loadcheck_console_drift_shifted_features",
+    "loadcheck_console_drift_records",
+)
 
 REGISTRY = CollectorRegistry()
 LOGINS = Counter(
@@ -90,6 +101,9 @@ for _outcome in LOGIN_OUTCOMES:
     LOGINS.labels(outcome=_outcome)
 for _where in ("action", "page"):
     ERRORS.labels(where=_where)
+for _action in (*ACTIONS.values(), "other"):  # every series from zero: rate() sees the first
+    for _result in ("ok", "failed"):
+        ACTIONS_TOTAL.labels(action=_action, outcome=_result)
 
 _LOCK = threading.Lock()
 _SERVER: dict[str, Any] = {}

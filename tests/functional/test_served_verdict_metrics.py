@@ -218,8 +218,13 @@ def test_the_dashboard_and_the_alert_rules_read_only_metrics_of_the_live_scrape(
     }
     for where, expr in expressions.items():
         # up: Prometheus' own, per scrape target; the gateway's series are checked against a
-        # live gateway's /metrics in test_gateway_observability.py
-        gateway = {n for n in metric_names(expr) if n.startswith("loadcheck_gateway_")}
+        # live gateway's /metrics in test_gateway_observability.py, the console's against a
+        # live console's in tests/unit/console/test_console_metrics.py
+        gateway = {
+            n
+            for n in metric_names(expr)
+            if n.startswith(("loadcheck_gateway_", "loadcheck_console_"))
+        }
         missing = metric_names(expr) - live - {"up"} - gateway
         assert not missing, f"{where} reads {sorted(missing)}, which Triton does not publish"
     assert set(vm.METRIC_NAMES) <= live

@@ -85,6 +85,43 @@ def test_the_endpoint_parses_and_counts_a_refused_and_a_good_login(served):
     assert metrics.start_server(None, None) == port
 
 
+def test_the_dashboard_and_alerts_read_only_console_series_a_live_console_publishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from loadcheck.monitoring.promql import dashboard_expressions, metric_names, rule_expressions
+
+    site = make_site(tmp_path)
+    AdminStore(Workspace(site.home)).create(ADMIN, PASSWORD)
+    port = _free_port()
+    monkeypatch.setenv("LOADCHECK_HOME", str(site.home))
+    monkeypatch.setenv("LOADCHECK_REPOSITORY", str(site.repository))
+    monkeypatch.delenv("LOADCHECK_DATABASE_URL", raising=False)
+    monkeypatch.setenv("LOADCHECK_CONSOLE_METRICS_PORT", str(port))
+    metrics.stop_server()
+    try:
+        AppTest.from_file(str(APP), default_timeout=120).run()
+        samples = _scrape(port)
+    finally:
+        metrics.stop_server()
+    live = {name for name, _ in samples}
+    assert set(metrics.METRIC_NAMES) <= live
+    assert _value(
+        samples, "loadcheck_console_drift_shifted_features", integrator=SITE, camera=OTHER
+    )
+    monitoring = APP.parents[1] / "docker" / "monitoring"
+    expressions = {
+        **rule_expressions(monitoring / "alerts.yml"),
+        **dashboard_expressions(monitoring / "grafana" / "dashboards" / "loadcheck.json"),
+    }
+    read = {
+        name
+        for expr in expressions.values()
+        for name in metric_names(expr)
+        if name.startswith("loadcheck_console_")
+    }
+    assert read and read <= live, sorted(read - live)
+
+
 def test_a_throttled_login_is_counted_as_throttled(tmp_path: Path):
     store = AdminStore(Workspace(tmp_path / "ws"))
     store.create(ADMIN, PASSWORD)

@@ -13,6 +13,7 @@ import yaml
 from deploy_files import COMPOSE, DOCKER, K8S
 
 from loadcheck import deploy_constants as dc
+from loadcheck.console.metrics import METRIC_NAMES as CONSOLE_METRIC_NAMES
 from loadcheck.gateway.metrics import METRIC_NAMES as GATEWAY_METRIC_NAMES
 from loadcheck.monitoring.promql import dashboard_expressions, metric_names
 from loadcheck.serving.verdict_metrics import METRIC_NAMES
@@ -28,7 +29,13 @@ TRITON_METRICS = {
     dc.TRITON_SUCCESS_COUNTER,
     "nv_inference_request_failure",
 }
-KNOWN = set(METRIC_NAMES) | set(GATEWAY_METRIC_NAMES) | TRITON_METRICS | {"up"}
+KNOWN = (
+    set(METRIC_NAMES)
+    | set(GATEWAY_METRIC_NAMES)
+    | set(CONSOLE_METRIC_NAMES)
+    | TRITON_METRICS
+    | {"up"}
+)
 
 
 @pytest.mark.parametrize(
@@ -49,6 +56,7 @@ def test_every_alert_has_a_severity_a_summary_and_reads_known_metrics() -> None:
     assert {r["alert"] for r in rules} >= {
         "LoadcheckUnqualifiedShareJump",
         "LoadcheckFeatureDrift",
+        "LoadcheckCameraDrift",
         "LoadcheckTritonDown",
         "LoadcheckSegmentatorNotLoaded",
         "LoadcheckQueueTimeHigh",
