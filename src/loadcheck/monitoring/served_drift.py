@@ -79,12 +79,14 @@ class ServedReference:
         version: the served scorer version (``None``: never fitted).
         reference: the fitting data's summary, or ``None`` (see ``reason``).
         reason: why there is no reference (empty when there is one).
+        spec_version: the feature-spec version the served version was fitted with.
     """
 
     integrator: str
     version: int | None
     reference: DriftReference | None
     reason: str = ""
+    spec_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,10 @@ def served_reference(store: IntegratorStore, integrator: str) -> ServedReference
             f"version {version} was fitted before fits stored a drift reference; refit the "
             "integrator to get drift figures",
         )
+    spec = meta.get("feature_spec_version")
     try:
-        return ServedReference(integrator, version, DriftReference.from_json(raw))
+        reference = DriftReference.from_json(raw)
+        return ServedReference(integrator, version, reference, spec_version=spec and str(spec))
     except DriftError as exc:
         return ServedReference(integrator, version, None, f"version {version}: {exc}")
 
@@ -233,10 +237,11 @@ def recent_features(
     camera: str | None = None,
     last: int = DEFAULT_LAST,
     since: datetime | None = None,
+    spec_version: str | None = None,
 ) -> RecentFeatures:
     """Features of the newest ``last`` records of ``integrator`` (and ``camera``) since
-    ``since``, in the order ``names``; records without features, or lacking one of ``names``
-    (another feature spec), are read but not used.
+    ``since``, in the order ``names``; records without features, lacking one of ``names``, or
+    (with ``spec_version``) of another feature-spec version are read but not used.
 
     Raises:
         RecordError: ``last`` outside 1..:data:`MAX_LAST`, or a naive ``since``.
@@ -263,6 +268,8 @@ def recent_features(
             read += 1
             features = record.features
             if features is None or any(n not in features for n in names):
+                continue
+            if spec_version is not None and record.feature_spec_version != spec_version:
                 continue
             rows.append([features[n] for n in names])
             versions[record.provenance.scorer_version] += 1
@@ -327,7 +334,13 @@ def assess_drift(
         )
     reference = served.reference
     recent = recent_features(
-        records, reference.names, integrator=integrator, camera=camera, last=last, since=since
+        records,
+        reference.names,
+        integrator=integrator,
+        camera=camera,
+        last=last,
+        since=since,
+        spec_version=served.spec_version,
     )
     used = len(recent.values)
     other = sum(n for v, n in recent.scorer_versions.items() if v != served.version)

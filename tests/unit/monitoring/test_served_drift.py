@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from drift_site import OTHER, SAME, SITE, DriftSite, drop_reference, make_site
+from drift_site import OTHER, SAME, SITE, DriftSite, add_records, drop_reference, make_site
 from typer.testing import CliRunner
 
 from loadcheck.cli import app
@@ -129,3 +129,22 @@ def test_cli_names_an_unknown_integrator_and_a_bad_time(site):
     assert unknown.exit_code == 2 and "no integrator named 'nope'" in unknown.output
     bad = _cli(site, "-i", SITE, "--since", "yesterday")
     assert bad.exit_code == 2 and "--since" in bad.output
+
+
+def test_records_of_another_feature_spec_version_are_not_compared(tmp_path: Path):
+    from dataclasses import replace
+
+    from drift_site import T0, style_features
+
+    from loadcheck.records.model import RecordQuery
+
+    site = make_site(tmp_path, other=False)
+    x, _ = style_features(1, 80, "night")
+    with RecordStore(home=site.home) as records:
+        add_records(records, "lane3", x, T0)
+        for record in records.query(RecordQuery(camera="lane3", limit=1000)).records:
+            records.add(replace(record, record_id=None, camera="lane4", feature_spec_version="v0"))
+    assert _assess(site, "lane3").status is DriftStatus.DRIFTING
+    old = _assess(site, "lane4")
+    assert old.status is DriftStatus.TOO_FEW_RECORDS
+    assert old.n_records == len(x) and old.n_used == 0
