@@ -52,6 +52,7 @@ def console_command(
     if ctx.invoked_subcommand is not None:
         return
     from loadcheck.console.auth import AdminStore
+    from loadcheck.console.metrics import configured_port
     from loadcheck.workspace import Workspace
 
     # the Streamlit process reads its configuration from the environment (ConsoleConfig)
@@ -66,14 +67,16 @@ def console_command(
         raise typer.Exit(2)
     try:
         upload_mb = max_upload_mb()
+        configured_port()  # a bad $LOADCHECK_CONSOLE_METRICS_PORT stops the start
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     app = Path(__file__).with_name("app.py")
+    # loadcheck.console.launch starts the metrics server (when configured), then Streamlit
     args = [
         sys.executable,
         "-m",
-        "streamlit",
+        "loadcheck.console.launch",
         "run",
         str(app),
         f"--server.port={port}",

@@ -198,6 +198,31 @@ class DriftCollector(Collector):
         return [psi, shifted, used]
 
 
+def listen_address() -> str:
+    """The address the metrics server listens on (``$LOADCHECK_CONSOLE_METRICS_ADDRESS``)."""
+    return CONSOLE_METRICS_ADDRESS.get_text()
+
+
+def configured_port() -> int | None:
+    """``$LOADCHECK_CONSOLE_METRICS_PORT`` as a port (``None``: unset or empty).
+
+    Raises:
+        ValueError: not a whole number in 1..65535 (the message names the variable).
+    """
+    text = CONSOLE_METRICS_PORT.get()
+    if not text:
+        return None
+    try:
+        port = int(text)
+    except ValueError:
+        raise ValueError(
+            f"${CONSOLE_METRICS_PORT.name}: expected a port number, got {text!r}"
+        ) from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"${CONSOLE_METRICS_PORT.name}: expected 1 to 65535, got {port}")
+    return port
+
+
 def start_server(
     home: Path | str | None, repository: str | None, port: int | None = None
 ) -> int | None:
@@ -209,15 +234,9 @@ def start_server(
         ValueError: the port variable is not a whole number in 1..65535.
     """
     if port is None:
-        text = CONSOLE_METRICS_PORT.get()
-        if not text:
+        port = configured_port()
+        if port is None:
             return None
-        try:
-            port = int(text)
-        except ValueError:
-            raise ValueError(
-                f"${CONSOLE_METRICS_PORT.name}: expected a port number, got {text!r}"
-            ) from None
     if not 1 <= port <= 65535:
         raise ValueError(f"${CONSOLE_METRICS_PORT.name}: expected 1 to 65535, got {port}")
     with _LOCK:
@@ -227,7 +246,7 @@ def start_server(
             return None
         collector = DriftCollector(home, repository)
         REGISTRY.register(collector)
-        address = CONSOLE_METRICS_ADDRESS.get_text()
+        address = listen_address()
         try:
             server, thread = start_http_server(port, addr=address, registry=REGISTRY)
         except OSError as exc:

@@ -180,3 +180,19 @@ def test_drift_gauges_per_camera_rise_for_the_other_style_and_are_cached(tmp_pat
     now[0] += metrics.DRIFT_REFRESH_S
     generate_latest(registry)
     assert collector.measurements == 2
+
+
+def test_loadcheck_console_refuses_a_bad_metrics_port_before_starting(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from loadcheck.cli import app
+
+    home = tmp_path / "ws"
+    AdminStore(Workspace(home)).create(ADMIN, PASSWORD)
+    result = CliRunner().invoke(
+        app,
+        ["console", "--home", str(home)],
+        env={"LOADCHECK_CONSOLE_METRICS_PORT": "70000"},
+    )
+    assert result.exit_code == 2
+    assert "LOADCHECK_CONSOLE_METRICS_PORT: expected 1 to 65535, got 70000" in result.output
