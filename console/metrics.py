@@ -20,11 +20,13 @@ metric                                       kind       labels
 ``loadcheck_console_drift_records``          gauge      integrator, camera
 ===========================================  =========  ==========================================
 
-``action`` is a fixed slug of the console's admin actions (:data:`ACTIONS`; any other is
-``other``). The drift gauges come from a collector (:class:`DriftCollector`) that reads the
-records store and the served versions' references (:mod:`loadcheck.monitoring.served_drift`)
-at a scrape, at most every :data:`DRIFT_REFRESH_S` seconds (a cached result in between); an
-integrator without a figure (no reference, too few records) has no series.
+``action`` is a fixed slug of the console's admin actions (:data:`ACTIONS`); other uses of
+:func:`~loadcheck.console.widgets.action` (reads such as the model status) are not counted there,
+only their failures in ``loadcheck_console_errors_total``. The drift gauges come from a
+collector (:class:`DriftCollector`) that reads the records store and the served versions'
+references (:mod:`loadcheck.monitoring.served_drift`) at a scrape, at most every
+:data:`DRIFT_REFRESH_S` seconds (a cached result in between); an integrator without a figure
+(no reference, too few records) has no series.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ for _outcome in LOGIN_OUTCOMES:
     LOGINS.labels(outcome=_outcome)
 for _where in ("action", "page"):
     ERRORS.labels(where=_where)
-for _action in (*ACTIONS.values(), "other"):  # every series from zero: rate() sees the first
+for _action in ACTIONS.values():  # every series from zero: rate() sees the first
     for _result in ("ok", "failed"):
         ACTIONS_TOTAL.labels(action=_action, outcome=_result)
 
@@ -114,7 +116,11 @@ def count_login(outcome: str) -> None:
 
 
 def count_action(what: str, ok: bool) -> None:
-    ACTIONS_TOTAL.labels(action=ACTIONS.get(what, "other"), outcome="ok" if ok else "failed").inc()
+    """Count an admin action of :data:`ACTIONS` by outcome; a failure of any action (reads such
+    as "reading the model status" included) counts as an error."""
+    slug = ACTIONS.get(what)
+    if slug is not None:
+        ACTIONS_TOTAL.labels(action=slug, outcome="ok" if ok else "failed").inc()
     if not ok:
         ERRORS.labels(where="action").inc()
 

@@ -142,6 +142,12 @@ def test_actions_and_uploads_are_counted_by_slug_and_outcome():
     uploads, size = metrics.UPLOADS._value.get(), metrics.UPLOAD_BYTES._value.get()
     metrics.count_action("fitting", True)
     metrics.count_action("deploying", False)
+    metrics.count_action("reading the model status", True)  # a read: not an action
+    assert not any(
+        dict(s.labels).get("action") == "other"
+        for f in metrics.REGISTRY.collect()
+        for s in f.samples
+    )
     metrics.count_upload(1234)
     assert fit_ok._value.get() == a + 1 and deploy_failed._value.get() == b + 1
     assert errors._value.get() == e + 1
