@@ -202,3 +202,26 @@ def test_loadcheck_console_refuses_a_bad_metrics_port_before_starting(tmp_path: 
     )
     assert result.exit_code == 2
     assert "LOADCHECK_CONSOLE_METRICS_PORT: expected 1 to 65535, got 70000" in result.output
+
+
+def test_the_pages_action_and_upload_helpers_feed_the_counters(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from loadcheck.console.config import ConsoleConfig
+    from loadcheck.console.widgets import Session, action, uploaded_path
+
+    session = Session(ConsoleConfig(tmp_path, str(tmp_path / "repo"), "127.0.0.1:9", None), "a")
+    fit_ok = metrics.ACTIONS_TOTAL.labels(action="fit", outcome="ok")
+    deploy_failed = metrics.ACTIONS_TOTAL.labels(action="deploy", outcome="failed")
+    a, b = fit_ok._value.get(), deploy_failed._value.get()
+    uploads, size = metrics.UPLOADS._value.get(), metrics.UPLOAD_BYTES._value.get()
+    with action(session, "fitting"):
+        pass
+    with action(session, "deploying"):
+        raise ValueError("Triton said no")
+    upload = SimpleNamespace(name="q.zip", getvalue=lambda: b"x" * 10)
+    with uploaded_path(upload) as path:
+        assert path.read_bytes() == b"x" * 10
+    assert (fit_ok._value.get(), deploy_failed._value.get()) == (a + 1, b + 1)
+    assert metrics.UPLOADS._value.get() == uploads + 1
+    assert metrics.UPLOAD_BYTES._value.get() == size + 10
