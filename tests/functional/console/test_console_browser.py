@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 ADMIN, PASSWORD = "site-engineer", "browser-test-password"
-PAGES = ("Integrators", "Inspections", "Segmentator", "Segment images", "Audit log")
+PAGES = ("Integrators", "Inspections", "Drift", "Segmentator", "Segment images", "Audit log")
 NAME = "north_pit"
 
 
