@@ -345,11 +345,7 @@ def assess_drift(
     used = len(recent.values)
     other = sum(n for v, n in recent.scorer_versions.items() if v != served.version)
     if used < MIN_RECORDS:
-        window = (
-            f"the newest {last}"
-            if since is None
-            else f"the newest {last} since {since.isoformat()}"
-        )
+        window = f"at most {last}" + ("" if since is None else f", since {since.isoformat()}")
         return DriftAssessment(
             DriftStatus.TOO_FEW_RECORDS,
             integrator,
@@ -358,8 +354,9 @@ def assess_drift(
             n_records=recent.n_records,
             n_used=used,
             reason=(
-                f"{used} of {window} records hold features (a loaded truck), at least "
-                f"{MIN_RECORDS} are needed"
+                f"{used} of the {recent.n_records} newest records ({window}) hold features "
+                f"(a loaded truck, the served version's feature spec); at least {MIN_RECORDS} "
+                "are needed"
             ),
             other_versions=other,
         )
