@@ -69,7 +69,9 @@ def apply_settings(
     settings: RepositorySettings,
     control: ModelControl | None,
 ) -> list[str]:
-    """Rebuild the segmentator's configs with ``settings`` and reload it on the server.
+    """Rebuild the segmentator's configs with ``settings`` and reload it on the server, then
+    every deployed integrator's scorer and ensemble: the rebuild restages them with the new
+    build's id, which their answers' provenance names.
 
     Returns the builder's notes. Raises :class:`RepositoryError` for unusable settings or
     models (the repository is unchanged then) and tritonclient's errors when a reload fails.
@@ -78,6 +80,9 @@ def apply_settings(
     if control is not None and not is_object_store(repository):  # replicas poll a bucket
         for model in RELOAD_ORDER:
             control.load(model)
+        for name in deployed_integrators(repository):
+            control.load(tn.scorer_model_name(name))
+            control.load(tn.integrator_model_name(name))
     with workspace.transaction() as conn:
         Workspace.audit(
             conn,

@@ -244,8 +244,12 @@ def test_segmentator_page_shows_status_and_refuses_soft_undeploy_in_use(
 
 
 @pytest.mark.slow  # rebuilds and reloads the segmentator: 30-40 s on 2 cores
-def test_segmentator_settings_apply_rebuilds_and_reloads(app: AppTest, env: Env) -> None:
+def test_segmentator_settings_apply_rebuilds_and_reloads(
+    app: AppTest, env: Env, scene_jpegs: list[bytes]
+) -> None:
+    from loadcheck.client import InspectionClient
     from loadcheck.console.segmentator_admin import read_settings
+    from loadcheck.serving.repository import read_manifest
 
     at = _page(_login(app), "Segmentator")
     before, _ = read_settings(env.triton.repository)  # type: ignore[attr-defined]
@@ -255,6 +259,12 @@ def test_segmentator_settings_apply_rebuilds_and_reloads(app: AppTest, env: Env)
     after, _ = read_settings(env.triton.repository)  # type: ignore[attr-defined]
     assert after.detector.max_det == before.detector.max_det + 1
     assert _model_ready(env, "segmentator")
+    # the deployed integrator's answers now name the new build (its scorer was reloaded too)
+    build = read_manifest(env.triton.repository).build  # type: ignore[attr-defined]
+    with InspectionClient(env.triton.http_url, timeout=60) as client:  # type: ignore[attr-defined]
+        result = client.inspect(scene_jpegs[0], env.triton.integrator)  # type: ignore[attr-defined]
+    assert build is not None and result.provenance is not None
+    assert result.provenance.repository_build == build.id
     at.number_input(key="seg_maxdet").set_value(before.detector.max_det)
     at.button(key="seg_apply").click().run()
     _ok(at)
