@@ -9,10 +9,9 @@ bed box in its verdict's colour, and the banner of :func:`loadcheck.client.overl
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 
 from loadcheck.client.overlay import VERDICT_COLORS, render_overlay
 from loadcheck.payloads import InspectionResult, LoadFeatures
+from loadcheck.records.cli import CSV_COLUMNS, write_csv
 from loadcheck.records.corrections import Correction, corrections_for
 from loadcheck.records.model import MAX_PAGE_SIZE, InspectionRecord, RecordQuery
 from loadcheck.records.store import RecordStore, _filters
@@ -29,23 +29,10 @@ from loadcheck.records.tables import records
 MAX_EXPORT_ROWS = 100_000
 #: CSV columns of the export: those of ``loadcheck records list --format csv``, then the
 #: correction, then ``feature:<name>`` columns.
-EXPORT_COLUMNS = (
-    "id",
-    "at",
-    "camera",
-    "integrator",
-    "scorer_version",
-    "verdict",
-    "probability",
-    "threshold",
-    "needs_review",
-    "photo_sha256",
-    "photo_stored",
-    "source",
-    "corrected_label",
-    "corrected_by",
-    "corrected_at",
-)
+#: The correction's columns of the console's CSV, after ``records list``'s.
+CORRECTION_COLUMNS = ("corrected_label", "corrected_by", "corrected_at")
+#: Columns of the console's CSV export; the features follow as ``feature:<name>``.
+EXPORT_COLUMNS = (*CSV_COLUMNS, *CORRECTION_COLUMNS)
 NO_CAMERA = "(no camera)"
 
 
@@ -74,19 +61,7 @@ def iter_records(
     cursor = None
     served = 0
     while served < limit:
-        page = store.query(
-            RecordQuery(
-                integrator=query.integrator,
-                camera=query.camera,
-                verdict=query.verdict,
-                since=query.since,
-                until=query.until,
-                min_probability=query.min_probability,
-                max_probability=query.max_probability,
-                limit=min(MAX_PAGE_SIZE, limit - served),
-                after=cursor,
-            )
-        )
+        page = store.query(replace(query, limit=min(MAX_PAGE_SIZE, limit - served), after=cursor))
         yield from page.records
         served += len(page.records)
         cursor = page.next_cursor
@@ -95,37 +70,17 @@ def iter_records(
 
 
 def export_csv(rows: Sequence[InspectionRecord], corrections: Mapping[int, Correction]) -> bytes:
-    """UTF-8 CSV of ``rows``: :data:`EXPORT_COLUMNS`, then ``feature:<name>`` columns."""
-    names: dict[str, None] = {}
-    for r in rows:
-        names.update(dict.fromkeys(r.features or {}))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*EXPORT_COLUMNS, *(f"feature:{n}" for n in names)])
-    for r in rows:
-        p = r.provenance
-        values = r.features or {}
+    """UTF-8 CSV of ``rows``: :data:`EXPORT_COLUMNS`, then ``feature:<name>`` columns (the
+    ``records list`` CSV with each record's correction)."""
+
+    def correction_cells(r: InspectionRecord) -> list[str]:
         c = corrections.get(r.record_id) if r.record_id is not None else None
-        writer.writerow(
-            [
-                r.record_id,
-                r.at.isoformat(),
-                r.camera or "",
-                r.integrator,
-                p.scorer_version or "",
-                r.verdict.value,
-                f"{r.probability:.6f}",
-                f"{r.threshold:.6f}",
-                "" if r.needs_review is None else int(r.needs_review),
-                r.photo_sha256 or "",
-                int(r.photo_stored),
-                p.source or "",
-                c.label.value if c else "",
-                c.corrected_by if c else "",
-                c.corrected_at.isoformat() if c else "",
-                *(f"{values[n]:.6g}" if n in values else "" for n in names),
-            ]
-        )
+        if c is None:
+            return ["", "", ""]
+        return [c.label.value, c.corrected_by, c.corrected_at.isoformat()]
+
+    out = io.StringIO()
+    write_csv(rows, out, extra_columns=CORRECTION_COLUMNS, extra=correction_cells)
     return out.getvalue().encode("utf-8")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -164,13 +164,20 @@ def list_command(
         typer.echo(f"next page: --after {page.next_cursor}", err=True)
 
 
-def write_csv(records: list[InspectionRecord], out: Any) -> None:
-    """One row per record: :data:`CSV_COLUMNS`, then ``feature:<name>`` columns."""
+def write_csv(
+    records: Sequence[InspectionRecord],
+    out: Any,
+    *,
+    extra_columns: Sequence[str] = (),
+    extra: Callable[[InspectionRecord], Sequence[object]] | None = None,
+) -> None:
+    """One row per record: :data:`CSV_COLUMNS`, then ``extra_columns`` (``extra(record)``'s
+    cells, e.g. the console's corrections), then ``feature:<name>`` columns."""
     names: dict[str, None] = {}
     for r in records:
         names.update(dict.fromkeys(r.features or {}))
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, *(f"feature:{n}" for n in names)])
+    writer.writerow([*CSV_COLUMNS, *extra_columns, *(f"feature:{n}" for n in names)])
     for r in records:
         p = r.provenance
         values = r.features or {}
@@ -188,6 +195,7 @@ def write_csv(records: list[InspectionRecord], out: Any) -> None:
                 r.photo_sha256 or "",
                 int(r.photo_stored),
                 p.source or "",
+                *(extra(r) if extra is not None else ()),
                 *(f"{values[n]:.6g}" if n in values else "" for n in names),
             ]
         )
