@@ -18,8 +18,10 @@ top lies at ``y_floor(x) - h(u(x)) * (y_floor(x) - y_rim(x))`` where ``h`` is th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 
@@ -44,6 +46,36 @@ class PartRole(StrEnum):
     TYRE = "tyre"
     HUB = "hub"
     GLASS = "glass"
+
+
+class Outline(Protocol):
+    """A painted part's outline: a polygon, or with ``ellipse`` ``[[cx, cy], [ax, ay]]``."""
+
+    @property
+    def points_xy(self) -> np.ndarray: ...
+
+    @property
+    def ellipse(self) -> bool: ...
+
+
+def extent_xyxy(
+    points: list[np.ndarray], parts: Iterable[Outline]
+) -> tuple[float, float, float, float]:
+    """Box ``(x0, y0, x1, y1)`` around ``points`` (float ``[K, 2]`` arrays) and ``parts``."""
+    pts = list(points)
+    for part in parts:
+        if part.ellipse:
+            c, a = part.points_xy
+            pts.append(np.array([c - a, c + a]))
+        else:
+            pts.append(part.points_xy)
+    allp = np.concatenate(pts)
+    return (
+        float(allp[:, 0].min()),
+        float(allp[:, 1].min()),
+        float(allp[:, 0].max()),
+        float(allp[:, 1].max()),
+    )
 
 
 @dataclass(frozen=True)
@@ -86,20 +118,8 @@ class TruckLayout:
 
     def extent_xyxy(self) -> tuple[float, float, float, float]:
         """Box around the bed, its highest possible heap and every body part, in pixels."""
-        pts = [self.quad_xy, self.quad_xy - [0.0, (MAX_HEAP - 1.0) * self.bed_height_px * 1.6]]
-        for part in self.parts:
-            if part.ellipse:
-                c, a = part.points_xy
-                pts.append(np.array([c - a, c + a]))
-            else:
-                pts.append(part.points_xy)
-        allp = np.concatenate(pts)
-        return (
-            float(allp[:, 0].min()),
-            float(allp[:, 1].min()),
-            float(allp[:, 0].max()),
-            float(allp[:, 1].max()),
-        )
+        heap = self.quad_xy - [0.0, (MAX_HEAP - 1.0) * self.bed_height_px * 1.6]
+        return extent_xyxy([self.quad_xy, heap], self.parts)
 
 
 def _line_y(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import Final, Protocol
 import cv2
 import numpy as np
 
-from loadcheck.synth.geometry import BedRaster, TruckLayout, View, rasterize_bed
+from loadcheck.synth.geometry import BedRaster, TruckLayout, View, extent_xyxy, rasterize_bed
 from loadcheck.synth.profiles import MAX_HEAP
 from loadcheck.synth.scene import Scene, SynthTruck, mask_xyxy, scene_stem
 from loadcheck.synth.styles.base import SceneDescription, TruckDescription
@@ -35,6 +35,21 @@ ATTEMPTS: Final = 16
 _HEAP_PX_PER_BED: Final = (MAX_HEAP - 1.0) * 1.6  # as rasterize_bed's window
 
 RGB = tuple[float, ...]  # (r, g, b) in [0, 1]
+
+
+def rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """The polygon float64 ``[4, 2]`` of an axis-aligned rectangle (a :class:`BodyPart`'s)."""
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+
+
+def window_rows(raster: BedRaster, rows: int) -> np.ndarray:
+    """float32 ``[rows, 1]``: the image y of each pixel row's centre in ``raster``'s window."""
+    return (np.arange(rows, dtype=np.float32) + 0.5 + raster.window_xyxy[1])[:, None]
+
+
+def rim_height(raster: BedRaster) -> np.ndarray:
+    """float32 ``[1, W]``: the bed's rim-to-floor height per window column (at least 1 px)."""
+    return np.maximum(raster.y_floor - raster.y_rim, 1.0).astype(np.float32)[None, :]
 
 
 @dataclass(frozen=True)
@@ -64,20 +79,8 @@ class Body:
     def extent_xyxy(self) -> tuple[float, float, float, float]:
         """Box around the bed, its highest possible heap and every part."""
         bed_h = float(np.mean(self.quad_xy[2:, 1]) - np.mean(self.quad_xy[:2, 1]))
-        pts = [self.quad_xy, self.quad_xy - [0.0, _HEAP_PX_PER_BED * bed_h]]
-        for p in self.parts:
-            if p.ellipse:
-                c, a = p.points_xy
-                pts.append(np.array([c - a, c + a]))
-            else:
-                pts.append(p.points_xy)
-        allp = np.concatenate(pts)
-        return (
-            float(allp[:, 0].min()),
-            float(allp[:, 1].min()),
-            float(allp[:, 0].max()),
-            float(allp[:, 1].max()),
-        )
+        heap = self.quad_xy - [0.0, _HEAP_PX_PER_BED * bed_h]
+        return extent_xyxy([self.quad_xy, heap], self.parts)
 
     def moved(self, scale: float, dx: float, dy: float, mirror: bool) -> Body:
         """Scaled about the origin, mirrored about its own centre when ``mirror``, then moved."""

@@ -16,7 +16,15 @@ import numpy as np
 
 from loadcheck.synth.geometry import BedRaster
 from loadcheck.synth.styles.camera import Camera, random_camera
-from loadcheck.synth.styles.compose import RGB, Backdrop, Body, BodyPart
+from loadcheck.synth.styles.compose import (
+    RGB,
+    Backdrop,
+    Body,
+    BodyPart,
+    rect,
+    rim_height,
+    window_rows,
+)
 from loadcheck.synth.textures import GRAIN, MEDIUM, SMOOTH, colourise, noise
 
 _MINERAL = {
@@ -30,10 +38,6 @@ _CONTAINERS: tuple[RGB, ...] = (
     (0.2, 0.45, 0.3),
     (0.7, 0.6, 0.2),
 )
-
-
-def _rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
 
 
 def _paint(rng: np.random.Generator) -> RGB:
@@ -113,13 +117,13 @@ class DustStyle:
         cab_top = -rng.uniform(0.1, 0.45) * ht
         frame_y = ht + 0.15 * ht
         parts = [
-            BodyPart(_rect(unit_x0, ht - 0.1 * ht, 0.9 * ln, frame_y), (0.14, 0.13, 0.12)),
-            BodyPart(_rect(unit_x0, 0.35 * ht, unit_x1, frame_y), paint),  # engine hood
+            BodyPart(rect(unit_x0, ht - 0.1 * ht, 0.9 * ln, frame_y), (0.14, 0.13, 0.12)),
+            BodyPart(rect(unit_x0, 0.35 * ht, unit_x1, frame_y), paint),  # engine hood
             BodyPart(
-                _rect(unit_x0 + 0.35 * unit_w, cab_top, unit_x1 - 0.05 * unit_w, 0.4 * ht), paint
+                rect(unit_x0 + 0.35 * unit_w, cab_top, unit_x1 - 0.05 * unit_w, 0.4 * ht), paint
             ),
             BodyPart(
-                _rect(
+                rect(
                     unit_x0 + 0.42 * unit_w, cab_top + 0.08 * ht, unit_x1 - 0.12 * unit_w, 0.15 * ht
                 ),
                 (0.3, 0.34, 0.36),
@@ -147,7 +151,7 @@ class DustStyle:
                 stripe,
             ),
             BodyPart(
-                _rect(unit_x0 + 0.05 * unit_w, 0.55 * ht, unit_x0 + 0.3 * unit_w, 0.7 * ht),
+                rect(unit_x0 + 0.05 * unit_w, 0.55 * ht, unit_x0 + 0.3 * unit_w, 0.7 * ht),
                 (0.95, 0.95, 0.9),
             ),  # fleet number plate
         ]
@@ -172,8 +176,8 @@ class DustStyle:
         mineral: str,
     ) -> None:
         h, w = window.shape[:2]
-        yc = (np.arange(h, dtype=np.float32) + 0.5 + raster.window_xyxy[1])[:, None]
-        height = np.maximum(raster.y_floor - raster.y_rim, 1.0).astype(np.float32)[None, :]
+        yc = window_rows(raster, h)
+        height = rim_height(raster)
         rel = np.clip((yc - raster.y_rim[None, :].astype(np.float32)) / height, 0.0, 1.0)
         dusty = np.asarray(paint, np.float32) * 0.5 + np.float32(0.35) * np.array(
             [0.8, 0.72, 0.6], np.float32

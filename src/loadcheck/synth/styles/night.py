@@ -13,7 +13,15 @@ import numpy as np
 
 from loadcheck.synth.geometry import BedRaster
 from loadcheck.synth.styles.camera import Camera, random_camera
-from loadcheck.synth.styles.compose import RGB, Backdrop, Body, BodyPart
+from loadcheck.synth.styles.compose import (
+    RGB,
+    Backdrop,
+    Body,
+    BodyPart,
+    rect,
+    rim_height,
+    window_rows,
+)
 from loadcheck.synth.textures import GRAIN, MEDIUM, SMOOTH, colourise, noise
 
 _CAB_PAINTS: tuple[RGB, ...] = (
@@ -28,10 +36,6 @@ _MINERAL = {
     "iron_ore": (0.5, 0.25, 0.16),
     "limestone": (0.85, 0.82, 0.76),
 }
-
-
-def _rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
 
 
 class NightStyle:
@@ -104,10 +108,10 @@ class NightStyle:
         cab_x0 = cab_x1 - cab_w
         ribs = int(rng.integers(5, 10))
         parts = [
-            BodyPart(_rect(cab_x0, ht, ln, chassis_y), (0.08, 0.08, 0.08)),
-            BodyPart(_rect(cab_x0, cab_top, cab_x1, chassis_y), cab_paint),
+            BodyPart(rect(cab_x0, ht, ln, chassis_y), (0.08, 0.08, 0.08)),
+            BodyPart(rect(cab_x0, cab_top, cab_x1, chassis_y), cab_paint),
             BodyPart(
-                _rect(
+                rect(
                     cab_x0 + 0.08 * cab_w,
                     cab_top + 0.1 * ht,
                     cab_x0 + 0.55 * cab_w,
@@ -131,7 +135,7 @@ class NightStyle:
             x = ln * k / ribs
             parts.append(
                 BodyPart(
-                    _rect(x - 0.006 * ln, -0.03 * ht, x + 0.006 * ln, 0.0),
+                    rect(x - 0.006 * ln, -0.03 * ht, x + 0.006 * ln, 0.0),
                     tuple(0.5 * c for c in paint),
                 )
             )
@@ -163,9 +167,9 @@ class NightStyle:
         bed = colourise(shade, np.asarray(paint, np.float32))
         window[raster.bed] = bed[raster.bed]
         if raster.load.any():
-            yc = (np.arange(h, dtype=np.float32) + 0.5 + raster.window_xyxy[1])[:, None]
+            yc = window_rows(raster, h)
             depth = np.maximum(yc - raster.y_load[None, :].astype(np.float32), 0.0)
-            rim_h = np.maximum(raster.y_floor - raster.y_rim, 1.0).astype(np.float32)[None, :]
+            rim_h = rim_height(raster)
             spec = 0.8 * np.exp(-depth / (0.05 * rim_h))  # a bright skin lit from above
             base = np.asarray(_MINERAL[mineral], np.float32)
             lumps = noise(rng, MEDIUM, h, w)

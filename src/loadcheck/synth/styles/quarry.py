@@ -13,7 +13,15 @@ import numpy as np
 
 from loadcheck.synth.geometry import BedRaster
 from loadcheck.synth.styles.camera import Camera, random_camera
-from loadcheck.synth.styles.compose import RGB, Backdrop, Body, BodyPart
+from loadcheck.synth.styles.compose import (
+    RGB,
+    Backdrop,
+    Body,
+    BodyPart,
+    rect,
+    rim_height,
+    window_rows,
+)
 from loadcheck.synth.textures import GRAIN, MEDIUM, SMOOTH, colourise, noise
 
 _PAINTS: tuple[RGB, ...] = (
@@ -28,10 +36,6 @@ _MINERAL = {
     "iron_ore": (0.33, 0.19, 0.15),
     "limestone": (0.66, 0.66, 0.63),
 }
-
-
-def _rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
 
 
 class QuarryStyle:
@@ -124,15 +128,13 @@ class QuarryStyle:
         cab_h = rng.uniform(0.45, 0.7) * ht
         cab_x0 = -cab_w - 0.04 * ln
         parts = [
-            BodyPart(_rect(-0.1 * ln, ht, 0.92 * ln, ht + 0.18 * ht), (0.1, 0.1, 0.1)),  # frame
+            BodyPart(rect(-0.1 * ln, ht, 0.92 * ln, ht + 0.18 * ht), (0.1, 0.1, 0.1)),  # frame
+            BodyPart(rect(cab_x0 - 0.05 * ln, deck_y - 0.08 * ht, 0.02 * ln, deck_y), dark),  # deck
             BodyPart(
-                _rect(cab_x0 - 0.05 * ln, deck_y - 0.08 * ht, 0.02 * ln, deck_y), dark
-            ),  # deck
-            BodyPart(
-                _rect(cab_x0, deck_y - 0.08 * ht - cab_h, cab_x0 + cab_w, deck_y - 0.08 * ht), paint
+                rect(cab_x0, deck_y - 0.08 * ht - cab_h, cab_x0 + cab_w, deck_y - 0.08 * ht), paint
             ),
             BodyPart(
-                _rect(
+                rect(
                     cab_x0 + 0.1 * cab_w,
                     deck_y - 0.08 * ht - 0.9 * cab_h,
                     cab_x0 + 0.8 * cab_w,
@@ -180,8 +182,8 @@ class QuarryStyle:
         mineral: str,
     ) -> None:
         h, w = window.shape[:2]
-        yc = (np.arange(h, dtype=np.float32) + 0.5 + raster.window_xyxy[1])[:, None]
-        height = np.maximum(raster.y_floor - raster.y_rim, 1.0).astype(np.float32)[None, :]
+        yc = window_rows(raster, h)
+        height = rim_height(raster)
         rel = (yc - raster.y_rim[None, :].astype(np.float32)) / height
         seams = (np.modf(rel * rng.integers(3, 6))[0] < 0.05).astype(np.float32)
         rust = np.clip(noise(rng, SMOOTH, h, w), 0.0, None)
