@@ -29,6 +29,12 @@ from loadcheck.environment import (
 from loadcheck.export.sam_models import SAM_MODEL_TYPES
 
 
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``error: message`` on stderr; the :class:`typer.Exit` to raise with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
 def repository_option(
     help: str = "Model repository: a folder or s3://bucket/prefix.",
 ) -> Any:

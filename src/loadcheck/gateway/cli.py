@@ -24,6 +24,9 @@ from loadcheck.cli_options import (
     repository_option,
     triton_url_option,
 )
+from loadcheck.cli_options import (
+    fail as _fail,
+)
 from loadcheck.deploy_constants import GATEWAY_PORT
 from loadcheck.environment import (
     GATEWAY_BODY_TIMEOUT,
@@ -63,11 +66,6 @@ def _store(home: Path) -> TokenStore:
     from loadcheck.workspace import Workspace
 
     return TokenStore(Workspace(home))
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _camera_option() -> Any:

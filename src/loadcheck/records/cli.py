@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from loadcheck.cli_options import database_option, home_option
+from loadcheck.cli_options import fail as _fail
 from loadcheck.payloads import Verdict
 
 if TYPE_CHECKING:
@@ -57,11 +58,6 @@ CSV_COLUMNS = (
 @records_app.callback()
 def _options(database: str | None = database_option(), home: Path = home_option()) -> None:
     _STATE["database"], _STATE["home"] = database, home
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from typing import Any
 import typer
 
 from loadcheck.cli_options import api_key_option, host_option, repository_option
+from loadcheck.cli_options import fail as _fail
 from loadcheck.deploy_constants import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT
 from loadcheck.environment import POLL_SECS, REPOSITORY
 from loadcheck.pipeline.prompts import SamFrame
@@ -37,11 +38,6 @@ repository_app = typer.Typer(
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _overrides(items: list[str], flag: str, allowed: tuple[str, ...]) -> dict[str, str]:

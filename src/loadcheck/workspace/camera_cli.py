@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from loadcheck.cli_options import fail as _fail
 from loadcheck.cli_options import home_option, repository_option
 
 if TYPE_CHECKING:
@@ -33,11 +34,6 @@ def _store(home: Path) -> CameraStore:
     from loadcheck.workspace.cameras import CameraStore
 
     return CameraStore(Workspace(home))
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _roi(text: str | None) -> tuple[tuple[float, float], ...] | None:
