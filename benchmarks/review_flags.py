@@ -1,7 +1,8 @@
 """How many photos "needs review" flags, and how many of the wrong verdicts it catches.
 
     python benchmarks/review_flags.py [--models EXPORT_DIR] [--fit-count 300] [--test-count 300]
-        [--fit-seed 1] [--test-seed 2] [--max-flagged 0.15] [--json OUT] [--cache DIR]
+        [--fit-seed 1] [--test-seed 2] [--fit-styles classic] [--test-styles STYLES]
+        [--max-flagged 0.15] [--json OUT] [--cache DIR]
 
 Serves ``--fit-count`` scenes of ``--fit-seed`` and ``--test-count`` of ``--test-seed`` through
 the segmentator's own steps in-process (the shipped demo models by default), fits an integrator
@@ -12,6 +13,12 @@ checks kept on, at most ``--max-flagged-keeping-checks``: how the defaults were 
 reports on the test scenes, with the chosen and with the default thresholds: accuracy, share of
 photos flagged, share of wrong verdicts flagged and the count of each reason. Served scenes are
 kept as JSON in the cache folder, so a second run only re-fits and re-judges.
+
+``--fit-styles`` / ``--test-styles`` (comma-separated scene styles or ``all``; default
+``classic``, the test styles defaulting to the fitting ones): the fitting scenes are drawn from
+the fitting styles and the test scenes from the test styles, scene ``i`` in ``styles[i % n]`` (as
+``benchmarks/cross_style.py`` draws them). With several test styles the test figures are also
+reported per test style (``test_per_style``).
 """
 
 from __future__ import annotations
@@ -25,20 +32,23 @@ from pathlib import Path
 from typing import Any
 
 from loadcheck.evaluation import arguments
+from loadcheck.evaluation.cross_style import styled_scenes
 from loadcheck.evaluation.report import conclude, machine, progress_bar, write_json
 from loadcheck.evaluation.review_flags import (
     GRID_KEEPING_CHECKS,
     ScoredScene,
     choose_settings,
     figures,
+    figures_by_style,
     fitted_and_judged,
     out_of_fold,
     scene_from_json,
     scene_to_json,
     serve_scene,
 )
-from loadcheck.evaluation.scenes import load_scene, scene_folder
+from loadcheck.evaluation.scenes import scene_folder
 from loadcheck.scoring.review import ReviewSettings
+from loadcheck.synth.styles import parse_styles
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-seed", type=int, default=2)
     p.add_argument("--test-count", type=arguments.positive_int, default=300)
     p.add_argument("--size", type=arguments.size_wh, default=(960, 540), help="WIDTHxHEIGHT")
+    p.add_argument(
+        "--fit-styles",
+        default="classic",
+        help="fitting scenes' styles: comma-separated names or 'all' (scene i in style i mod n)",
+    )
+    p.add_argument(
+        "--test-styles",
+        default=None,
+        help="test scenes' styles: comma-separated names or 'all' (default: --fit-styles)",
+    )
     p.add_argument("--max-flagged", type=float, default=0.15, help="share of photos flagged")
     p.add_argument(
         "--max-flagged-keeping-checks",
@@ -62,17 +82,55 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _serve(runner: Any, args: argparse.Namespace, seed: int, count: int, bar: Any) -> list:
-    """Scenes ``0 .. count-1`` of ``seed`` served, kept in the cache folder as JSON (keyed by
-    the models' folder, seed, count and size) and read back from there on the next run."""
-    folder = scene_folder(args.cache, seed, args.size)
-    kept = folder / f"review_evidence_{Path(args.models).resolve().name}_{count}.json"
+def _parsed_styles(parser: argparse.ArgumentParser, option: str, text: str) -> tuple[str, ...]:
+    try:
+        return parse_styles(text)
+    except ValueError as exc:
+        parser.error(f"{option}: {exc}")
+
+
+def styles_of(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(fitting styles, test styles) of ``--fit-styles`` / ``--test-styles`` (the test styles
+    default to the fitting ones); a bad name, or fewer scenes than styles, exits with status 2
+    naming the option."""
+    fit = _parsed_styles(parser, "--fit-styles", args.fit_styles)
+    test = (
+        fit
+        if args.test_styles is None
+        else _parsed_styles(parser, "--test-styles", args.test_styles)
+    )
+    for option, count, styles in (
+        ("--fit-count", args.fit_count, fit),
+        ("--test-count", args.test_count, test),
+    ):
+        if count < len(styles):
+            parser.error(
+                f"{option}: got {count}, expected at least one scene per style ({len(styles)})"
+            )
+    return fit, test
+
+
+def _serve(
+    runner: Any,
+    args: argparse.Namespace,
+    seed: int,
+    count: int,
+    styles: tuple[str, ...],
+    bar: Any,
+) -> list:
+    """Scenes ``0 .. count-1`` of ``seed`` (scene ``i`` in ``styles[i % n]``) served, kept in the
+    cache folder of the first style as JSON (keyed by the models' folder, seed, count, size and,
+    with several, the styles) and read back from there on the next run."""
+    folder = scene_folder(args.cache, seed, args.size, styles[0])
+    several = f"_{'-'.join(styles)}" if len(styles) > 1 else ""
+    kept = folder / f"review_evidence_{Path(args.models).resolve().name}_{count}{several}.json"
     if kept.is_file():
         return [scene_from_json(d) for d in json.loads(kept.read_text())]
-    task = bar.add_task(f"seed {seed}", total=count)
+    task = bar.add_task(f"seed {seed} {','.join(styles)}", total=count)
     out: list[ScoredScene] = []
-    for index in range(count):
-        scene = load_scene(folder, seed, index, args.size)
+    for scene in styled_scenes(args.cache, seed, count, args.size, styles):
         out.append(serve_scene(runner, scene.jpeg, scene.label))
         bar.advance(task)
     write_json(kept, [scene_to_json(s) for s in out])  # type: ignore[arg-type]
@@ -88,27 +146,42 @@ def _row(name: str, fig: dict[str, Any]) -> str:
     )
 
 
+def _style_rows(per_style: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """The printed rows of each test style: chosen, keeping the checks, defaults, reasons."""
+    rows = []
+    for style, fig in per_style.items():
+        rows += [
+            _row(f"test {style}, chosen", fig["test_chosen"]),
+            _row(f"test {style}, keeping checks", fig["test_chosen_keeping_checks"]),
+            _row(f"test {style}, defaults", fig["test_defaults"]),
+            f"  reasons ({style}, chosen): {fig['test_chosen']['reasons']}; of wrong verdicts: "
+            f"{fig['test_chosen']['reasons_of_wrong']}",
+        ]
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    fit_styles, test_styles = styles_of(parser, args)
     from loadcheck.pipeline.runner import PipelineRunner
 
     models = args.models = args.models or arguments.shipped_models(parser)
     runner = PipelineRunner.from_networks(models)
     began = time.perf_counter()
     with progress_bar(not args.no_progress) as bar:
-        fit = _serve(runner, args, args.fit_seed, args.fit_count, bar)
-        test = _serve(runner, args, args.test_seed, args.test_count, bar)
+        fit = _serve(runner, args, args.fit_seed, args.fit_count, fit_styles, bar)
+        test = _serve(runner, args, args.test_seed, args.test_count, test_styles, bar)
     served_s = time.perf_counter() - began
     fit_oof = out_of_fold(fit)
     chosen, fit_fig = choose_settings(fit_oof, args.max_flagged)
     kept, kept_fig = choose_settings(fit_oof, args.max_flagged_keeping_checks, GRID_KEEPING_CHECKS)
     test_judged = fitted_and_judged(fit, test)
-    result = {
+    result: dict[str, Any] = {
         "machine": machine(),
         "models": str(models),
-        "fit": {"seed": args.fit_seed, "count": args.fit_count},
-        "test": {"seed": args.test_seed, "count": args.test_count},
+        "fit": {"seed": args.fit_seed, "count": args.fit_count, "styles": list(fit_styles)},
+        "test": {"seed": args.test_seed, "count": args.test_count, "styles": list(test_styles)},
         "serve_seconds": round(served_s, 1),
         "chosen_on_fit_out_of_fold": {"settings": chosen.to_json(), "figures": fit_fig},
         "test_chosen": figures(test_judged, chosen),
@@ -122,8 +195,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             "figures": figures(test_judged, ReviewSettings()),
         },
     }
+    rows = []
+    if len(test_styles) > 1:
+        result["test_per_style"] = per_style = figures_by_style(
+            test_judged,
+            test_styles,
+            {
+                "test_chosen": chosen,
+                "test_chosen_keeping_checks": kept,
+                "test_defaults": ReviewSettings(),
+            },
+        )
+        rows = _style_rows(per_style)
     table = "\n".join(
         [
+            f"fitting styles {','.join(fit_styles)}; test styles {','.join(test_styles)}",
             f"chosen on seed {args.fit_seed} (out of fold): {chosen.to_json()}",
             _row("fit, out of fold, chosen", fit_fig),
             _row("test, chosen", result["test_chosen"]),
@@ -133,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _row("test, defaults", result["test_defaults"]["figures"]),
             f"reasons (test, chosen): {result['test_chosen']['reasons']}",
             f"reasons of wrong verdicts: {result['test_chosen']['reasons_of_wrong']}",
+            *rows,
             f"served {args.fit_count + args.test_count} scenes in {served_s:.0f} s on {machine()}",
         ]
     )

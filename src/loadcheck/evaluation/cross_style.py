@@ -17,13 +17,15 @@ For each :class:`Fold` (a scene style held out, and the exported networks traine
 
 A fold whose ``train_styles`` is its own held-out style is an *in-style* check (one models folder
 tested on the styles it was trained on). The headline is the worst fold's served accuracy.
+:func:`styled_scenes` (scene ``i`` in :func:`scene_style`) also gives
+``benchmarks/review_flags.py`` its scenes.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,13 +151,24 @@ def serve_scene(
     return scene.label, score_versions(versions, (h, w))
 
 
-def _scenes(run: CrossStyleRun, seed: int, count: int, styles: tuple[str, ...]) -> list[TruthScene]:
-    folders = {s: scene_folder(run.cache, seed, run.size_wh, s) for s in styles}
-    out = []
+def scene_style(index: int, styles: Sequence[str]) -> str:
+    """The style of scene ``index`` when scenes are drawn from ``styles``: ``styles[index % n]``
+    (as ``loadcheck synth --style`` writes them)."""
+    return styles[index % len(styles)]
+
+
+def styled_scenes(
+    cache: Path, seed: int, count: int, size_wh: tuple[int, int], styles: Sequence[str]
+) -> Iterator[TruthScene]:
+    """Scenes ``0 .. count-1`` of ``seed``, scene ``i`` in :func:`scene_style` ``(i, styles)``,
+    each from its style's cache folder (:func:`~loadcheck.evaluation.scenes.scene_folder`;
+    rendered and cached if absent), one at a time."""
+    if not styles:
+        raise ValueError("styles: expected at least one style")
+    folders = {s: scene_folder(cache, seed, size_wh, s) for s in styles}
     for index in range(count):
-        style = styles[index % len(styles)]
-        out.append(load_scene(folders[style], seed, index, run.size_wh, style))
-    return out
+        style = scene_style(index, styles)
+        yield load_scene(folders[style], seed, index, size_wh, style)
 
 
 def evaluate_fold(
@@ -174,14 +187,18 @@ def evaluate_fold(
     task = bar.add_task(f"{fold.held_out}", total=run.test_count + fit_total)
     if key not in fitted:
         rows = []
-        for scene in _scenes(run, run.fit_seed, run.fit_count, fold.train_styles):
+        for scene in styled_scenes(
+            run.cache, run.fit_seed, run.fit_count, run.size_wh, fold.train_styles
+        ):
             rows.append(serve_scene(pipeline, scene))
             bar.advance(task)
         fitted[key] = rows
     fit = fitted[key]
     scores = _StyleScores(run.iou_match)
     test: list[SceneVersions] = []
-    for scene in _scenes(run, run.test_seed, run.test_count, (fold.held_out,)):
+    for scene in styled_scenes(
+        run.cache, run.test_seed, run.test_count, run.size_wh, (fold.held_out,)
+    ):
         test.append(serve_scene(pipeline, scene, scores))
         bar.advance(task)
     served = verdicts_right(of_version(fit, "served"), of_version(test, "served"))

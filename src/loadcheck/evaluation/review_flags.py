@@ -7,7 +7,9 @@ true label, the features of its scored truck and its review evidence
 is fitted). :func:`out_of_fold` gives the fitting scenes out-of-fold verdicts (each judged by
 an integrator fitted on the other folds), on which :func:`choose_settings` picks the review
 thresholds; :func:`figures` then says, on held-out scenes, what share of all photos is flagged
-and what share of the wrong verdicts is.
+and what share of the wrong verdicts is. Scenes may be drawn from several scene styles (scene
+``i`` in ``styles[i % n]``, :func:`loadcheck.evaluation.cross_style.styled_scenes`);
+:func:`figures_by_style` gives the figures of each style's scenes.
 """
 
 from __future__ import annotations
@@ -190,3 +192,27 @@ def choose_settings(
     if best is None:
         raise ValueError(f"no settings of the grid flag at most {max_flagged_share:.0%}")
     return best[1], best[2]
+
+
+def by_style(scenes: Sequence[ScoredScene], styles: Sequence[str]) -> dict[str, list[ScoredScene]]:
+    """``scenes`` (in the order drawn: scene ``i`` in ``styles[i % n]``) split by style, in the
+    order of ``styles``."""
+    from loadcheck.evaluation.cross_style import scene_style
+
+    if not styles:
+        raise ValueError("styles: expected at least one style")
+    out: dict[str, list[ScoredScene]] = {style: [] for style in styles}
+    for index, scene in enumerate(scenes):
+        out[scene_style(index, styles)].append(scene)
+    return out
+
+
+def figures_by_style(
+    scenes: Sequence[ScoredScene], styles: Sequence[str], settings: dict[str, ReviewSettings]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """For each style of :func:`by_style`, :func:`figures` of its scenes with each named
+    settings: ``{style: {name: figures}}``."""
+    return {
+        style: {name: figures(mine, s) for name, s in settings.items()}
+        for style, mine in by_style(scenes, styles).items()
+    }

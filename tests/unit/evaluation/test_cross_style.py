@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from loadcheck.evaluation.cross_style import CrossStyleRun, Fold, evaluate, leave_one_out
+from loadcheck.evaluation.cross_style import (
+    CrossStyleRun,
+    Fold,
+    evaluate,
+    leave_one_out,
+    styled_scenes,
+)
+from loadcheck.evaluation.scenes import scene_folder
 from loadcheck.synth.styles import STYLE_NAMES, render_styled
 
 SIZE = (320, 180)
@@ -64,6 +71,21 @@ def test_folds_sharing_models_and_styles_serve_the_fitting_scenes_once(
     result = evaluate(run, open_pipeline)
     assert [f["held_out"] for f in result["folds"]] == ["quarry", "dust"]
     assert pipeline.served == 18 and opened == [tmp_path]
+
+
+def test_styled_scenes_draw_scene_i_in_style_i_mod_n_from_each_styles_cache(
+    tmp_path: Path,
+) -> None:
+    styles = ("classic", "night")
+    scenes = list(styled_scenes(tmp_path, 3, 4, SIZE, styles))
+    for i, scene in enumerate(scenes):
+        rendered = render_styled(3, i, SIZE, styles[i % 2])
+        assert scene.label == rendered.label.value
+    for style, stems in (("classic", {0, 2}), ("night", {1, 3})):
+        cached = {p.stem for p in scene_folder(tmp_path, 3, SIZE, style).glob("*.npz")}
+        assert cached == {scenes[i].stem for i in stems}
+    again = list(styled_scenes(tmp_path, 3, 4, SIZE, styles))
+    assert [s.jpeg for s in again] == [s.jpeg for s in scenes]
 
 
 def test_leave_one_out_trains_on_every_other_style_and_unknown_styles_are_named(
