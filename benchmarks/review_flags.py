@@ -24,6 +24,7 @@ reported per test style (``test_per_style``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -112,6 +113,15 @@ def styles_of(
     return fit, test
 
 
+def _models_key(models: Path) -> str:
+    """Short hash of the networks' model cards (each names its ONNX file's sha256): two export
+    folders with the same name (``.../onnx``) but other weights never share served scenes."""
+    digest = hashlib.sha256()
+    for card in sorted(models.glob("*.card.json")):
+        digest.update(card.name.encode() + card.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _serve(
     runner: Any,
     args: argparse.Namespace,
@@ -121,11 +131,11 @@ def _serve(
     bar: Any,
 ) -> list:
     """Scenes ``0 .. count-1`` of ``seed`` (scene ``i`` in ``styles[i % n]``) served, kept in the
-    cache folder of the first style as JSON (keyed by the models' folder, seed, count, size and,
+    cache folder of the first style as JSON (keyed by the models' cards, seed, count, size and,
     with several, the styles) and read back from there on the next run."""
     folder = scene_folder(args.cache, seed, args.size, styles[0])
     several = f"_{'-'.join(styles)}" if len(styles) > 1 else ""
-    kept = folder / f"review_evidence_{Path(args.models).resolve().name}_{count}{several}.json"
+    kept = folder / f"review_evidence_{_models_key(Path(args.models))}_{count}{several}.json"
     if kept.is_file():
         return [scene_from_json(d) for d in json.loads(kept.read_text())]
     task = bar.add_task(f"seed {seed} {','.join(styles)}", total=count)

@@ -153,6 +153,19 @@ def test_the_styles_default_to_classic_and_the_test_styles_to_the_fitting_ones(
     assert fit == ("night",) and test == STYLE_NAMES
 
 
+def test_served_scenes_are_kept_per_set_of_weights_not_per_folder_name(
+    benchmark: Callable[[str], ModuleType], tmp_path: Path
+) -> None:
+    module = benchmark("review_flags")
+    a, b = tmp_path / "a" / "onnx", tmp_path / "b" / "onnx"
+    for folder, digest in ((a, "1" * 64), (b, "2" * 64)):
+        folder.mkdir(parents=True)
+        (folder / "detector.onnx.card.json").write_text(json.dumps({"sha256": digest}))
+    assert module._models_key(a) != module._models_key(b)
+    (b / "detector.onnx.card.json").write_text((a / "detector.onnx.card.json").read_text())
+    assert module._models_key(a) == module._models_key(b)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
