@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from loadcheck.payloads import Verdict, verdict_from_probability
-from loadcheck.scoring.review import ReviewEvidence, ReviewSettings, judge_evidence
+from loadcheck.scoring.review import FeatureBounds, ReviewEvidence, ReviewSettings, judge_evidence
 
 LABELS = {Verdict.QUALIFIED.value: 1, Verdict.UNQUALIFIED.value: 0}
 
@@ -56,6 +56,7 @@ def scene_from_json(data: dict[str, Any]) -> ScoredScene:
     """Inverse of :func:`scene_to_json`."""
     evidence = dict(data["evidence"])
     evidence["verdict"] = Verdict(evidence["verdict"])
+    evidence["unusual_features"] = tuple(evidence.get("unusual_features", ()))
     features = data.get("features")
     return ScoredScene(
         str(data["label"]),
@@ -89,7 +90,11 @@ def _fit(scenes: Sequence[ScoredScene]) -> Any:
 
 
 def judged(scenes: Sequence[ScoredScene], model: Any) -> list[ScoredScene]:
-    """``scenes`` with the verdict and probability of ``model`` in their evidence."""
+    """``scenes`` with the verdict and probability of ``model`` in their evidence, and the
+    features outside the range of ``model``'s fitting data."""
+    from loadcheck.features.spec import FEATURE_SPEC
+
+    bounds = FeatureBounds.of_metadata(getattr(model, "metadata", None))
     out = []
     for scene in scenes:
         if scene.features is None:
@@ -97,8 +102,13 @@ def judged(scenes: Sequence[ScoredScene], model: Any) -> list[ScoredScene]:
             continue
         p = float(model.predict_proba(scene.features[None])[0])
         verdict = verdict_from_probability(p, model.threshold)
+        unusual = () if bounds is None else bounds.outside(FEATURE_SPEC.names, scene.features)
         evidence = dataclasses.replace(
-            scene.evidence, verdict=verdict, probability=p, threshold=float(model.threshold)
+            scene.evidence,
+            verdict=verdict,
+            probability=p,
+            threshold=float(model.threshold),
+            unusual_features=unusual,
         )
         out.append(dataclasses.replace(scene, evidence=evidence))
     return out
@@ -158,15 +168,19 @@ GRID: dict[str, tuple[Any, ...]] = {
     "bed_without_load": (True, False),
     "load_without_bed": (True, False),
     "several_trucks": (True, False),
+    "min_unusual_features": (0, 2, 3),
 }
 #: :data:`GRID` with the checks the project keeps on (a bed without load, a load without bed, a
-#: low detector confidence): how :class:`~loadcheck.scoring.review.ReviewSettings`' defaults
-#: were chosen (``docs/quality.md``, "Needs review").
+#: low detector confidence, unusual features: fitting scenes cannot show the last one's worth,
+#: it was chosen on scenes of other styles): how
+#: :class:`~loadcheck.scoring.review.ReviewSettings`' defaults were chosen (``docs/quality.md``,
+#: "Needs review").
 GRID_KEEPING_CHECKS: dict[str, tuple[Any, ...]] = {
     **GRID,
     "min_detector_confidence": (0.3, 0.4, 0.5),
     "bed_without_load": (True,),
     "load_without_bed": (True,),
+    "min_unusual_features": (3,),
 }
 
 

@@ -118,12 +118,21 @@ def score_segmentation(
     """
     from loadcheck.features.roi import trucks_in_roi
     from loadcheck.features.trucks import group_trucks, loaded_trucks
-    from loadcheck.scoring.review import DEFAULT_REVIEW, ReviewCode, review_verdict
+    from loadcheck.scoring.review import (
+        DEFAULT_REVIEW,
+        FeatureBounds,
+        ReviewCode,
+        review_verdict,
+    )
     from loadcheck.scoring.verdict import score_trucks
 
     every_truck = group_trucks(detections, masks)
     trucks = every_truck if roi is None else trucks_in_roi(every_truck, roi)
     result = score_trucks(trucks, model)
+    bounds = FeatureBounds.of_metadata(getattr(model, "metadata", None))
+    unusual: tuple[str, ...] = ()
+    if bounds is not None and result.trucks and result.features is not None:
+        unusual = bounds.outside(result.features.names, result.features.values)
     flag = review_verdict(
         result.score_result,
         result.probability,
@@ -132,6 +141,7 @@ def score_segmentation(
         detections,
         masks.resolution_wh,
         review or DEFAULT_REVIEW,
+        unusual,
     )
     outside = loaded_trucks(every_truck) if roi is not None and not trucks else []
     if outside and result.score_result is Verdict.NO_MINE_DETECTED:
@@ -236,7 +246,7 @@ class ScorerStep(Step):
         review: ReviewSettings | None = None,
     ) -> None:
         from loadcheck.features.spec import FEATURE_SPEC
-        from loadcheck.scoring.review import REVIEW_KEY, ReviewSettings
+        from loadcheck.scoring.review import REVIEW_KEY, FeatureBounds, ReviewSettings
 
         super().__init__(name, settings)
         self.model = model
@@ -245,6 +255,7 @@ class ScorerStep(Step):
         if review is None:
             review = ReviewSettings.from_json(getattr(model, "metadata", {}).get(REVIEW_KEY))
         self.review = review
+        FeatureBounds.of_metadata(getattr(model, "metadata", None))  # refuse bad bounds at load
         self.provenance = ServedProvenance(
             integrator=name.removeprefix(tn.SCORER_PREFIX),
             scorer_version=version,
@@ -257,8 +268,9 @@ class ScorerStep(Step):
         """The score model of the version folder; its name is the version Triton loaded.
 
         Raises:
-            ValueError: no version folder, or review settings in ``scorer.json`` that do not
-                parse (:class:`~loadcheck.scoring.review.ReviewSettingsError`).
+            ValueError: no version folder, or review settings or feature bounds in
+                ``scorer.json`` that do not parse
+                (:class:`~loadcheck.scoring.review.ReviewSettingsError`).
         """
         from loadcheck.scoring.model import ScoreModel
 

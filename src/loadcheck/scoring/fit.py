@@ -16,7 +16,7 @@ from loadcheck.features.spec import FEATURE_SPEC
 from loadcheck.monitoring.drift import REFERENCE_KEY, DriftReference
 from loadcheck.scoring.model import ScoreModel
 from loadcheck.scoring.model_types import get_model_type, resolved_params
-from loadcheck.scoring.review import REVIEW_KEY, ReviewSettings
+from loadcheck.scoring.review import FEATURE_BOUNDS_KEY, REVIEW_KEY, FeatureBounds, ReviewSettings
 from loadcheck.scoring.settings import (
     FeatureSetting,
     check_settings_for_type,
@@ -250,4 +250,6 @@ def fit_score_model(
     # the fitting data per feature, for the served scorer's drift figures
     model.metadata[REFERENCE_KEY] = DriftReference.from_samples(x, FEATURE_SPEC.names).to_json()
     model.metadata[REVIEW_KEY] = (review or ReviewSettings()).to_json()
+    # each feature's range on the fitting data, for the "unusual_features" review reason
+    model.metadata[FEATURE_BOUNDS_KEY] = FeatureBounds.from_samples(x, FEATURE_SPEC.names).to_json()
     return FitResult(model, cv, seconds)

@@ -18,6 +18,7 @@ from loadcheck.evaluation.review_flags import (
     choose_settings,
     figures,
     figures_by_style,
+    fitted_and_judged,
     out_of_fold,
     scene_from_json,
     scene_to_json,
@@ -49,7 +50,7 @@ def _scene(label: Verdict, verdict: Verdict, *, p: float = 0.9, iou: float = 0.9
     return ScoredScene(label.value, features, evidence)
 
 
-OFF = ReviewSettings(0.0, 0.0, 0.0, 0.0, False, False, False)
+OFF = ReviewSettings(0.0, 0.0, 0.0, 0.0, False, False, False, 0)
 
 
 def test_figures_count_flagged_photos_and_flagged_wrong_verdicts() -> None:
@@ -256,3 +257,24 @@ def test_the_benchmark_reports_each_test_style_when_several_are_given(
         assert sum(f["test_chosen"][key] for f in per_style.values()) == overall[key]
     printed = capsys.readouterr().out
     assert "test quarry, chosen" in printed and "test dust, defaults" in printed
+
+
+def test_scenes_unlike_the_fitting_scenes_are_judged_with_their_unusual_features() -> None:
+    rng = np.random.default_rng(0)
+    fit = []
+    for label, centre in ((Q, 0.8), (U, 0.2)):
+        for _ in range(20):
+            scene = _scene(label, label, p=centre)
+            noisy = scene.features + rng.normal(0, 0.02, len(FEATURE_SPEC)).astype(np.float32)
+            fit.append(ScoredScene(scene.label, noisy, scene.evidence))
+    odd = _scene(Q, Q, p=0.8)
+    odd = ScoredScene(odd.label, np.full(len(FEATURE_SPEC), 10.0, np.float32), odd.evidence)
+    usual, unusual, empty = fitted_and_judged(fit, [_scene(Q, Q, p=0.8), odd, _scene(N, N)])
+    assert usual.evidence.unusual_features == ()
+    assert unusual.evidence.unusual_features == FEATURE_SPEC.names
+    assert empty.evidence.unusual_features == ()  # no loaded truck: nothing to compare
+    again = scene_from_json(json.loads(json.dumps(scene_to_json(unusual))))
+    assert again.evidence == unusual.evidence
+    fig = figures([usual, unusual], ReviewSettings(min_unusual_features=3))
+    assert fig["reasons"].get("unusual_features") == 1
+    assert figures([usual, unusual], OFF)["flagged"] == 0

@@ -9,9 +9,12 @@ import pytest
 from integrator_files import dataset
 from typer.testing import CliRunner
 
+from loadcheck.features.spec import FEATURE_SPEC
 from loadcheck.integrators.fitting import fit, served_model
 from loadcheck.scoring.review import (
+    FEATURE_BOUNDS_KEY,
     REVIEW_KEY,
+    FeatureBounds,
     ReviewSettings,
     ReviewSettingsError,
     parse_review_assignment,
@@ -43,6 +46,9 @@ def test_a_fit_writes_the_integrators_review_settings_into_the_version(store, tm
     fit(store, "a", masks_dir=masks, cv_folds=0)
     meta = json.loads((store.model_dir("a") / "1" / "scorer.json").read_text())
     assert meta[REVIEW_KEY] == ReviewSettings(probability_margin=0.05).to_json()
+    bounds = FeatureBounds.from_json(meta[FEATURE_BOUNDS_KEY])  # the fitting data's ranges
+    assert bounds is not None and sorted(bounds.names) == sorted(FEATURE_SPEC.names)
+    assert all(lo <= hi for lo, hi in zip(bounds.low, bounds.high, strict=True))
     model = served_model(store, "a")
     assert ReviewSettings.from_json(model.metadata[REVIEW_KEY]).probability_margin == 0.05
 
@@ -74,6 +80,7 @@ def test_a_workspace_made_before_review_settings_gets_the_column_with_defaults(t
         ("min_mask_iou=0.75", ("min_mask_iou", 0.75)),
         ("several_trucks=false", ("several_trucks", False)),
         (" bed_without_load = yes ", ("bed_without_load", True)),
+        ("min_unusual_features=2", ("min_unusual_features", 2)),
     ],
 )
 def test_review_assignments_parse(item, expected):
@@ -88,6 +95,8 @@ def test_review_assignments_parse(item, expected):
         ("min_mask_iou=high", "a number"),
         ("several_trucks=maybe", "true or false"),
         ("frame_margin=0.7", "frame_margin"),
+        ("min_unusual_features=1.5", "an integer"),
+        ("min_unusual_features=-1", "min_unusual_features"),
     ],
 )
 def test_bad_review_assignments_are_refused_saying_what_is_expected(item, says):

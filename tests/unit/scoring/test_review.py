@@ -20,7 +20,9 @@ from loadcheck.payloads import (
 )
 from loadcheck.pipeline.scorer import ScorerSettings, ScorerStep, score_segmentation
 from loadcheck.scoring.review import (
+    FEATURE_BOUNDS_KEY,
     REVIEW_KEY,
+    FeatureBounds,
     ReviewCode,
     ReviewSettings,
     ReviewSettingsError,
@@ -191,6 +193,10 @@ def test_settings_round_trip_and_missing_keys_take_the_defaults() -> None:
         ({"frame_margin": 0.5}, "frame_margin"),
         ({"probability_margin": "x"}, "probability_margin"),
         ({"several_trucks": "yes"}, "several_trucks"),
+        ({"min_unusual_features": 1.5}, "min_unusual_features"),
+        ({"min_unusual_features": -1}, "min_unusual_features"),
+        ({"min_unusual_features": True}, "min_unusual_features"),
+        ({"min_unusual_features": 65}, "min_unusual_features"),
         ({"min_iou": 0.5}, "unknown keys ['min_iou']"),
     ],
 )
@@ -236,3 +242,77 @@ def test_the_scorer_step_answers_the_review_and_its_provenance_as_json() -> None
         "networks": {"detector": digest},
     }
     assert {s.name for s in step.outputs} == set(out)
+
+
+def test_feature_bounds_are_the_fitting_quantiles_widened_by_the_margin() -> None:
+    x = np.stack([np.arange(101.0), np.full(101, 5.0)], axis=1)  # 0..100 and a constant
+    bounds = FeatureBounds.from_samples(x, ["a", "b"], quantile=0.1, margin=0.5)
+    assert bounds.low == pytest.approx((10 - 40, 5.0)) and bounds.high == (90 + 40, 5.0)
+    # plain JSON numbers in scorer.json, read back as they were written
+    again = FeatureBounds.from_json(json.loads(json.dumps(bounds.to_json())))
+    assert again == bounds
+    assert bounds.outside(["a", "b"], [-31.0, 5.0]) == ("a",)
+    assert bounds.outside(["a", "b"], [130.0, 5.5]) == ("b",)
+    assert bounds.outside(["b", "c", "a"], [float("nan"), 1e9, 0.0]) == ()  # unknown / NaN
+
+
+@pytest.mark.parametrize(
+    "data", [{"a": [1.0]}, {"a": [2.0, 1.0]}, {"a": ["x", 1.0]}, [1.0, 2.0], {"a": [0.0, "inf"]}]
+)
+def test_bad_feature_bounds_are_refused(data: Any) -> None:
+    with pytest.raises(ReviewSettingsError, match="feature bounds"):
+        FeatureBounds.from_json(data)
+    with pytest.raises(ReviewSettingsError, match="feature bounds"):
+        ScorerStep("scorer_site_a", ScorerSettings(), _Model(metadata={FEATURE_BOUNDS_KEY: data}))
+
+
+def _bounds_excluding(first: int) -> dict[str, list[float]]:
+    """Bounds around the clear full truck's features, the ``first`` ones excluded."""
+    detections, masks = _scene(*_truck(fill=0.95))
+    features = score_segmentation(detections, masks, _Model()).features
+    assert features is not None
+    return {
+        n: [v + 1.0, v + 2.0] if i < first else [v - 1.0, v + 1.0]
+        for i, (n, v) in enumerate(zip(features.names, features.values.tolist(), strict=True))
+    }
+
+
+def test_features_unlike_the_fitting_photos_are_flagged_naming_them() -> None:
+    detections, masks = _scene(*_truck(fill=0.95))
+    model = _Model(metadata={FEATURE_BOUNDS_KEY: _bounds_excluding(3)})
+    scored = score_segmentation(detections, masks, model, ReviewSettings())
+    assert scored.score_result is Verdict.QUALIFIED
+    assert scored.review.codes == (ReviewCode.UNUSUAL_FEATURES,)
+    names = list(_bounds_excluding(3))[:3]
+    assert all(n in scored.review.reasons[0].message for n in names)
+    assert "3 features" in scored.review.reasons[0].message
+    # below the setting's count, or with the check off: not flagged
+    few = _Model(metadata={FEATURE_BOUNDS_KEY: _bounds_excluding(2)})
+    assert not score_segmentation(detections, masks, few, ReviewSettings()).review.needs_review
+    off = ReviewSettings(min_unusual_features=0)
+    assert not score_segmentation(detections, masks, model, off).review.needs_review
+
+
+def test_a_scorer_fitted_before_feature_bounds_skips_the_unusual_features_check() -> None:
+    detections, masks = _scene(*_truck(fill=0.95))
+    old = _Model(metadata={REVIEW_KEY: ReviewSettings(min_unusual_features=1).to_json()})
+    step = ScorerStep("scorer_site_a", ScorerSettings(), old)
+    assert step.review.min_unusual_features == 1
+    assert not score_segmentation(detections, masks, old, step.review).review.needs_review
+
+
+def test_the_served_scorer_answers_unusual_features_in_its_review_json() -> None:
+    model = _Model(metadata={FEATURE_BOUNDS_KEY: _bounds_excluding(4)})
+    step = ScorerStep("scorer_site_a", ScorerSettings(), model, version=2)
+    detections, masks = _scene(*_truck(fill=0.95))
+    out = step(
+        {
+            tn.BOXES_XYXY: detections.xyxy,
+            tn.CLASS_IDS: detections.class_id,
+            tn.SCORES: detections.confidence,
+            tn.MASKS: masks.mask_hw.astype(np.uint8),
+            tn.MASK_IOU: masks.iou_prediction,
+        }
+    )
+    review = json.loads(out[tn.REVIEW_JSON][0])
+    assert [r["code"] for r in review["reasons"]] == [ReviewCode.UNUSUAL_FEATURES]
