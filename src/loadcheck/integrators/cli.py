@@ -141,8 +141,8 @@ def set_command(
     review: list[str] = typer.Option(
         [],
         "--review",
-        help='"Needs review" setting KEY=VALUE (repeatable), e.g. min_mask_iou=0.75 or '
-        "several_trucks=false; applies from the next fit.",
+        help='"Needs review" setting KEY=VALUE (repeatable), e.g. min_mask_iou=0.75, '
+        "several_trucks=false or min_unusual_features=0 (off); applies from the next fit.",
     ),
     model_type: ScoreModelType | None = typer.Option(  # type: ignore[valid-type]
         None, "--model-type", help="Score model type."
