@@ -8,6 +8,11 @@
 #   STYLES="quarry night" bash scripts/train_cross_style.sh   # only these folds
 #   QUICK=1 bash scripts/train_cross_style.sh         # smoke run: same commands, tiny sizes
 #   OUT=dir bash scripts/train_cross_style.sh         # default runs/cross_style
+#   FROM=models/demo STYLES="night" bash scripts/train_cross_style.sh
+#       # cheaper folds (what docs/quality.md measured in session 10): both networks continued from
+#       # the classic-only demo checkpoints (FROM/detector/detector.pt, FROM/sam/sam.pth) on 750
+#       # scenes of the other styles, 8 epochs / 300 steps at one thread each, side by side; not
+#       # for the classic fold (its start has seen classic scenes)
 #
 # Writes OUT/<style>/{data,detector,sam_256,sam,onnx} per fold and OUT/cross_style.json. The
 # training recipe is the demo models' (scripts/train_demo_models.sh) with photometric/style
@@ -34,6 +39,31 @@ for HELD in $STYLES; do
   done
   FOLD="$OUT/$HELD"
   echo "fold $HELD: training on $TRAIN"
+  if [ -n "${FROM:-}" ]; then
+    if [ "$HELD" = classic ]; then
+      echo "FROM: the classic fold cannot start from classic-trained checkpoints" >&2
+      exit 2
+    fi
+    [ "${QUICK:-0}" = "1" ] && FT_COUNT=12 FT_EPOCHS=1 FT_SAM=2 || FT_COUNT=750 FT_EPOCHS=8 FT_SAM=300
+    loadcheck synth --count "$FT_COUNT" --seed "$SEED" --size "$SIZE" --style "$TRAIN" \
+      --out "$FOLD/data" --no-progress
+    OMP_NUM_THREADS=1 loadcheck train detector --data "$FOLD/data" --out "$FOLD/detector" \
+      --config yolov6n --width 0.125 --depth 0.33 --img-size 320 \
+      --weights "$FROM/detector/detector.pt" --epochs "$FT_EPOCHS" --batch-size "$DET_BATCH" \
+      --optimizer adamw --lr 0.001 --seed "$SEED" --no-progress &
+    DETECTOR_JOB=$!
+    OMP_NUM_THREADS=1 loadcheck train sam --data "$FOLD/data" --out "$FOLD/sam" \
+      --init "$FROM/sam/sam.pth" --model-type vit_tiny --img-size 512 --steps "$FT_SAM" \
+      --batch-size "$SEG_BATCH" --max-boxes 8 --frame crop --loss bce --edge-weight 10 \
+      --load-top-noise 0.25 --load-top-noise-std 0.18 --lr 2e-4 --fp16-checkpoint \
+      --seed "$SEED" --no-progress
+    wait "$DETECTOR_JOB"
+    loadcheck export yolov6 --checkpoint "$FOLD/detector/detector.pt" --img-size 320 \
+      --out "$FOLD/onnx"
+    loadcheck export sam --checkpoint "$FOLD/sam/sam.pth" --model-type vit_tiny \
+      --int8-encoder --int8-decoder --out "$FOLD/onnx"
+    continue
+  fi
   # 1. Training scenes of the other styles (scene i in style i mod n).
   loadcheck synth --count "$COUNT" --seed "$SEED" --size "$SIZE" --style "$TRAIN" \
     --out "$FOLD/data" --no-progress
