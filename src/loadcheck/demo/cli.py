@@ -25,6 +25,17 @@ def _or_default(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
+def parse_style_option(text: str) -> tuple[str, ...]:
+    """``--style`` -> style names (:func:`loadcheck.synth.styles.parse_styles`); a bad value is a
+    :class:`typer.BadParameter` naming the option and the known styles (exit 2)."""
+    from loadcheck.synth.styles import parse_styles
+
+    try:
+        return parse_styles(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--style") from exc
+
+
 def demo_command(
     out: Path = typer.Option(
         DEFAULT_OUT,
@@ -61,6 +72,13 @@ def demo_command(
     http_port: int = typer.Option(0, "--http-port", help="Triton HTTP port (0: a free one)."),
     grpc_port: int = typer.Option(0, "--grpc-port", help="Triton gRPC port (0: a free one)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
+    style: str = typer.Option(
+        "classic",
+        "--style",
+        help="Scene style of the fitting and held-out scenes: classic, quarry, night, dust; "
+        "several comma-separated (scene i in style i mod n) or 'all'. With several, the report "
+        "gives the accuracy per style too.",
+    ),
 ) -> None:
     """The main job on built-in defaults: synthetic scenes -> Triton -> fit the 'demo'
     integrator through the served segmentator -> deploy -> inspect held-out scenes -> report."""
@@ -73,6 +91,7 @@ def demo_command(
     from loadcheck.serving.repository import RepositoryError
     from loadcheck.serving.server import TritonStartError
 
+    styles = parse_style_option(style)
     try:
         options = DemoOptions(
             out_dir=out,
@@ -86,6 +105,7 @@ def demo_command(
             grpc_port=grpc_port,
             cv_folds=3 if quick else 5,
             progress=progress,
+            styles=styles,
         )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)

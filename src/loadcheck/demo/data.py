@@ -2,7 +2,8 @@
 
 A scene set is a ``loadcheck synth`` output folder (``images/``, ``masks/``, ``labels.json``,
 ``qualified.zip``, ``unqualified.zip``); it is reused when its ``labels.json`` records the same
-seed, count and size, and rendered again otherwise.
+seed, count, size and scene styles, and rendered again otherwise. Its folder name
+(:func:`scene_set_dir`) names the styles too, so sets of other styles never share a folder.
 
 The networks are the trained demo models when they exist: ``models/demo`` holds the committed
 checkpoints (``scripts/train_demo_models.sh``), exported once through the normal export functions
@@ -16,12 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 from loadcheck.imageio import sha256_file
 from loadcheck.payloads import Verdict
 from loadcheck.pipeline.cards import CARD_SUFFIX
+from loadcheck.synth.styles import DEFAULT_STYLE
 
 LOG = logging.getLogger(__name__)
 DEFAULT_MODELS_DIR = Path("models/demo")
@@ -58,6 +61,8 @@ class SceneSet:
         seed / count / size_wh: how it was rendered.
         truth: image file name (``<stem>.jpg``) -> true verdict of the image.
         rendered: True when this run rendered it (False: reused).
+        styles: the scene styles, scene ``i`` drawn in ``styles[i % len(styles)]``.
+        style_of: image file name -> the style that drew it.
     """
 
     root: Path
@@ -66,6 +71,8 @@ class SceneSet:
     size_wh: tuple[int, int]
     truth: dict[str, Verdict]
     rendered: bool
+    styles: tuple[str, ...] = (DEFAULT_STYLE,)
+    style_of: dict[str, str] = field(default_factory=dict)
 
     @property
     def images_dir(self) -> Path:
@@ -105,34 +112,87 @@ def read_truth(root: Path) -> tuple[dict[str, object], dict[str, Verdict]]:
     return document, truth
 
 
+def scene_set_dir(data_dir: Path, role: str, seed: int, styles: tuple[str, ...]) -> Path:
+    """The folder of a scene set: ``<role>_seed<seed>`` for classic scenes (the folder of the demo
+    before styles), ``<role>_seed<seed>_<style>-<style>...`` otherwise (in drawing order: scene
+    ``i`` is in ``styles[i % n]``), so a run in other styles never reuses another run's scenes."""
+    name = f"{role}_seed{seed}"
+    if tuple(styles) != (DEFAULT_STYLE,):
+        name += "_" + "-".join(styles)
+    return data_dir / name
+
+
+def scene_style(index: int, styles: tuple[str, ...]) -> str:
+    """The style of scene ``index`` of a set drawn in ``styles``: ``styles[index % n]`` (as
+    ``loadcheck synth --style`` and :func:`~loadcheck.synth.dataset.write_dataset` draw them)."""
+    from loadcheck.evaluation.cross_style import scene_style as drawn_in
+
+    return drawn_in(index, styles)
+
+
+def _styles_of(document: dict[str, object]) -> tuple[str, ...]:
+    """The styles a ``labels.json`` records; files written before styles existed are classic."""
+    styles = document.get("styles", [DEFAULT_STYLE])
+    return tuple(str(s) for s in styles) if isinstance(styles, list) else ()
+
+
+def _style_of(document: dict[str, object], styles: tuple[str, ...]) -> dict[str, str]:
+    """Image file name -> the style that drew it (from each record's ``index``)."""
+    records = cast(list[dict[str, Any]], document["images"])  # read_truth has read them
+    return {Path(r["file"]).name: scene_style(int(r["index"]), styles) for r in records}
+
+
+def _same_set(
+    root: Path, seed: int, count: int, size_wh: tuple[int, int], styles: tuple[str, ...]
+) -> bool:
+    """True when ``root`` holds exactly the set of (seed, count, size, styles), every image."""
+    if not (root / "labels.json").is_file():
+        return False
+    try:
+        document, truth = read_truth(root)
+    except DemoError:
+        return False
+    recorded = (document.get("seed"), document.get("count"), document.get("size_wh"))
+    if recorded != (seed, count, list(size_wh)) or _styles_of(document) != styles:
+        return False
+    return all((root / "images" / name).is_file() for name in truth)
+
+
 def ensure_scenes(
-    root: Path, seed: int, count: int, size_wh: tuple[int, int], progress: bool = True
+    root: Path,
+    seed: int,
+    count: int,
+    size_wh: tuple[int, int],
+    progress: bool = True,
+    styles: tuple[str, ...] = (DEFAULT_STYLE,),
 ) -> SceneSet:
     """The scene set at ``root``, rendered with :func:`loadcheck.synth.dataset.write_dataset`
-    unless ``root`` already holds exactly that set (same seed, count and size)."""
+    (scene ``i`` in style ``styles[i % len(styles)]``) unless ``root`` already holds exactly that
+    set (same seed, count, size and styles)."""
     from loadcheck.synth.dataset import DatasetError, write_dataset
 
-    rendered = False
-    if (root / "labels.json").is_file():
+    styles = tuple(styles)
+    rendered = not _same_set(root, seed, count, size_wh, styles)
+    if not rendered:
+        LOG.info("reusing %d synthetic scenes (seed %d) in %s", count, seed, root)
+    else:
+        LOG.info(
+            "rendering %d synthetic scenes (seed %d, styles %s) into %s",
+            count,
+            seed,
+            ",".join(styles),
+            root,
+        )
         try:
-            document, truth = read_truth(root)
-            same = (document.get("seed"), document.get("count"), document.get("size_wh")) == (
-                seed,
-                count,
-                list(size_wh),
-            )
-        except DemoError:
-            same = False
-        if same and all((root / "images" / name).is_file() for name in truth):
-            LOG.info("reusing %d synthetic scenes (seed %d) in %s", count, seed, root)
-            return SceneSet(root, seed, count, size_wh, truth, rendered)
-    LOG.info("rendering %d synthetic scenes (seed %d) into %s", count, seed, root)
+            write_dataset(root, count, seed, size_wh, progress=progress, styles=styles)
+        except DatasetError as exc:
+            raise DemoError(f"cannot render the synthetic scenes: {exc}") from exc
+    document, truth = read_truth(root)
     try:
-        write_dataset(root, count, seed, size_wh, progress=progress)
-    except DatasetError as exc:
-        raise DemoError(f"cannot render the synthetic scenes: {exc}") from exc
-    _, truth = read_truth(root)
-    return SceneSet(root, seed, count, size_wh, truth, rendered=True)
+        style_of = _style_of(document, styles)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DemoError(f"{root / 'labels.json'}: scene records without an index ({exc})") from exc
+    return SceneSet(root, seed, count, size_wh, truth, rendered, styles, style_of)
 
 
 @dataclass(frozen=True)

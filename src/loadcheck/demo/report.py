@@ -1,5 +1,6 @@
-"""The demo's report: verdict counts, accuracy against the synthetic truth, the confusion matrix,
-throughput and where things were written. Pure functions and one dataclass; no server.
+"""The demo's report: verdict counts, accuracy against the synthetic truth (overall and, with
+several scene styles, per style), the confusion matrix, throughput and where things were written.
+Pure functions and one dataclass; no server.
 
 Files written by :func:`write_report` under the output folder:
 
@@ -37,7 +38,8 @@ SWAP_INSTRUCTIONS = (
 class ImageOutcome:
     """One held-out image: its truth and what the served integrator answered.
 
-    ``predicted`` is None when the request failed (``error`` says why).
+    ``predicted`` is None when the request failed (``error`` says why); ``style`` is the scene
+    style that drew the image.
     """
 
     image: str
@@ -46,6 +48,7 @@ class ImageOutcome:
     probability: float | None = None
     error: str | None = None
     overlay: str | None = None
+    style: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class ImageOutcome:
             "probability": None if self.probability is None else round(self.probability, 4),
             "error": self.error,
             "overlay": self.overlay,
+            "style": self.style,
         }
 
 
@@ -86,6 +90,18 @@ def accuracy(outcomes: Sequence[ImageOutcome]) -> float | None:
     return sum(o.predicted == o.truth for o in outcomes) / len(outcomes)
 
 
+def accuracy_by_style(
+    outcomes: Sequence[ImageOutcome], styles: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Style -> ``{"count", "accuracy"}`` of its images (failed images count as wrong), in the
+    order of ``styles``; a style without images has accuracy None."""
+    split: dict[str, dict[str, Any]] = {}
+    for style in styles:
+        mine = [o for o in outcomes if o.style == style]
+        split[style] = {"count": len(mine), "accuracy": accuracy(mine)}
+    return split
+
+
 def chance_accuracy(truth_counts: Mapping[str, int]) -> float | None:
     """Accuracy of always answering the most frequent true verdict (the baseline to beat)."""
     total = sum(truth_counts.values())
@@ -105,6 +121,8 @@ class DemoReport:
         step_seconds: step name -> wall seconds.
         out_dir / overlays_dir: where the report and the overlays are.
         serving: Triton URLs (HTTP, gRPC).
+        styles: the scene styles of the fitting and held-out scenes (scene ``i`` in
+            ``styles[i % n]``).
     """
 
     placeholder_models: bool
@@ -118,6 +136,7 @@ class DemoReport:
     out_dir: str = ""
     overlays_dir: str = ""
     serving: dict[str, str] = field(default_factory=dict)
+    styles: tuple[str, ...] = ("classic",)
 
     @property
     def images_per_s(self) -> float:
@@ -136,10 +155,12 @@ class DemoReport:
             "warning": PLACEHOLDER_WARNING if self.placeholder_models else None,
             "models_dir": self.models_dir,
             "models": self.models,
+            "styles": list(self.styles),
             "fit": self.fit,
             "test": {"seed": self.test_seed, "count": len(self.outcomes), "truth": truth},
             "verdict_counts": verdict_counts(self.outcomes),
             "accuracy": accuracy(self.outcomes),
+            "accuracy_by_style": accuracy_by_style(self.outcomes, self.styles),
             "chance_accuracy": chance_accuracy(truth),
             "confusion": {
                 "rows": "true verdict",
@@ -159,6 +180,22 @@ class DemoReport:
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def _styles_phrase(styles: Sequence[str]) -> str:
+    return ("style " if len(styles) == 1 else "styles ") + ", ".join(styles)
+
+
+def style_accuracy_lines(report: DemoReport) -> list[str]:
+    """One line per style (``  night  50.0 % of 6 scenes``) when the report has several styles,
+    else none (the overall accuracy is that style's)."""
+    if len(report.styles) < 2:
+        return []
+    width = max(len(s) for s in report.styles)
+    return [
+        f"  {style:<{width}}  {_pct(row['accuracy'])} of {row['count']} scenes"
+        for style, row in accuracy_by_style(report.outcomes, report.styles).items()
+    ]
 
 
 def confusion_lines(matrix: Sequence[Sequence[int]]) -> list[str]:
@@ -181,14 +218,17 @@ def summary_text(report: DemoReport) -> str:
         lines += [PLACEHOLDER_WARNING, ""]
     fit = report.fit
     cv = fit.get("summary", {}).get("cv_accuracy")
+    styles = _styles_phrase(report.styles)
+    per_style = style_accuracy_lines(report)
     lines += [
-        f"Fitted integrator 'demo' on {fit.get('count')} scenes (seed {fit.get('seed')}) "
-        f"with {fit.get('mode')}: cross-validated accuracy {_pct(cv)}",
-        f"Inspected {len(report.outcomes)} held-out scenes (seed {report.test_seed}) through "
-        f"Triton: {counts['Qualified']} Qualified, {counts['Unqualified']} Unqualified, "
+        f"Fitted integrator 'demo' on {fit.get('count')} scenes (seed {fit.get('seed')}, "
+        f"{styles}) with {fit.get('mode')}: cross-validated accuracy {_pct(cv)}",
+        f"Inspected {len(report.outcomes)} held-out scenes (seed {report.test_seed}, {styles}) "
+        f"through Triton: {counts['Qualified']} Qualified, {counts['Unqualified']} Unqualified, "
         f"{counts['No Mine Detected']} No Mine Detected, {counts['failed']} failed",
         f"Accuracy against the synthetic truth: {_pct(data['accuracy'])} "
         f"(always answering the most frequent verdict: {_pct(data['chance_accuracy'])})",
+        *(["Accuracy per style:", *per_style] if per_style else []),
         *confusion_lines(data["confusion"]["matrix"]),
         f"Throughput: {report.images_per_s:.2f} images/s "
         f"({len(report.outcomes)} images in {report.inspect_seconds:.1f} s)",
@@ -215,6 +255,8 @@ def markdown_summary(report: DemoReport) -> str:
         f"* Fitting: {fit.get('count')} scenes, seed {fit.get('seed')}, {fit.get('mode')}; "
         f"CV accuracy {_pct(fit.get('summary', {}).get('cv_accuracy'))}",
         f"* Held-out: {len(report.outcomes)} scenes, seed {report.test_seed}",
+        f"* Scene {_styles_phrase(report.styles)}"
+        + (" (scene i in styles[i mod n])" if len(report.styles) > 1 else ""),
         f"* Verdicts: {counts['Qualified']} Qualified, {counts['Unqualified']} Unqualified, "
         f"{counts['No Mine Detected']} No Mine Detected, {counts['failed']} failed",
         f"* Accuracy: **{_pct(data['accuracy'])}** "
@@ -227,6 +269,12 @@ def markdown_summary(report: DemoReport) -> str:
     ]
     for name, row in zip(VERDICTS, data["confusion"]["matrix"], strict=True):
         out.append(f"| {name} | " + " | ".join(str(n) for n in row) + " |")
+    if len(report.styles) > 1:
+        out += ["", "| style | scenes | accuracy |", "|---|---|---|"]
+        out += [
+            f"| {style} | {row['count']} | {_pct(row['accuracy'])} |"
+            for style, row in data["accuracy_by_style"].items()
+        ]
     out += ["", "| step | seconds |", "|---|---|"]
     out += [f"| {k} | {v:.1f} |" for k, v in report.step_seconds.items()]
     out += ["", "```", SWAP_INSTRUCTIONS, "```", ""]

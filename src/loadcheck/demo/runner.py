@@ -1,6 +1,7 @@
 """``run_demo``: the main job end to end, every step through the library's own code.
 
-1. scenes: :func:`loadcheck.synth.dataset.write_dataset` (fitting seed, held-out seed + 1);
+1. scenes: :func:`loadcheck.synth.dataset.write_dataset` (fitting seed, held-out seed + 1; both
+   drawn in the chosen scene styles, scene ``i`` in ``styles[i % n]``);
 2. networks: ``models/demo`` or the tiny placeholders (:mod:`loadcheck.demo.data`);
 3. repository: :func:`loadcheck.serving.repository.build_repository`;
 4. Triton: :class:`loadcheck.serving.server.TritonServer`;
@@ -30,8 +31,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from loadcheck.demo.data import DemoModels, SceneSet, ensure_scenes, resolve_models
+from loadcheck.demo.data import (
+    DemoModels,
+    SceneSet,
+    ensure_scenes,
+    resolve_models,
+    scene_set_dir,
+)
 from loadcheck.demo.report import DemoReport, ImageOutcome, write_report
+from loadcheck.synth.styles import DEFAULT_STYLE, STYLE_NAMES
 
 LOG = logging.getLogger(__name__)
 INTEGRATOR = "demo"
@@ -67,8 +75,14 @@ class DemoOptions:
     cv_folds: int = 5
     concurrency: int = 2
     progress: bool = True
+    styles: tuple[str, ...] = (DEFAULT_STYLE,)
 
     def __post_init__(self) -> None:
+        unknown = [name for name in self.styles if name not in STYLE_NAMES]
+        if not self.styles or unknown:
+            raise ValueError(
+                f"styles: got {list(self.styles)}, expected names from {list(STYLE_NAMES)}"
+            )
         if self.fit_count < 4:
             raise ValueError(f"fit count: expected >= 4 scenes, got {self.fit_count}")
         if self.test_count < 1:
@@ -213,8 +227,9 @@ def _outcomes_and_overlays(
         for item in items:
             name = Path(item.source.label).name
             truth = test.truth[name].value
+            style = test.style_of.get(name)
             if item.result is None:
-                outcomes.append(ImageOutcome(name, truth, None, error=item.error))
+                outcomes.append(ImageOutcome(name, truth, None, error=item.error, style=style))
                 bar.advance(task)
                 continue
             data = (test.images_dir / name).read_bytes()
@@ -228,6 +243,7 @@ def _outcomes_and_overlays(
                     result.score_result.value,
                     float(result.probability),
                     overlay=str(target),
+                    style=style,
                 )
             )
             bar.advance(task)
@@ -254,20 +270,23 @@ def run_demo(
     repository = out / "model_repository"
     steps = _Steps(notify)
     with _interruptible():
-        with steps.step("scenes", "synthetic scenes (rendered once, then reused)"):
+        styles = ", ".join(options.styles)
+        with steps.step("scenes", f"synthetic scenes, style {styles} (rendered once, then reused)"):
             fit_set = ensure_scenes(
-                out / "data" / f"fit_seed{options.seed}",
+                scene_set_dir(out / "data", "fit", options.seed, options.styles),
                 options.seed,
                 options.fit_count,
                 options.size_wh,
                 options.progress,
+                options.styles,
             )
             test_set = ensure_scenes(
-                out / "data" / f"test_seed{options.seed + 1}",
+                scene_set_dir(out / "data", "test", options.seed + 1, options.styles),
                 options.seed + 1,
                 options.test_count,
                 options.size_wh,
                 options.progress,
+                options.styles,
             )
         with steps.step("models", "networks to serve"):
             models = resolve_models(options.models, out / "placeholder_models")
@@ -345,6 +364,7 @@ def _serve_and_measure(
         fit={
             "seed": fit_set.seed,
             "count": fit_set.count,
+            "styles": list(fit_set.styles),
             "truth": fit_set.label_counts(),
             "mode": mode,
             "added": added,
@@ -357,6 +377,7 @@ def _serve_and_measure(
         out_dir=str(out),
         overlays_dir=str(out / "overlays"),
         serving={"http": server.http_url, "grpc": server.grpc_url},
+        styles=test_set.styles,
     )
     write_report(report, out)
     return report

@@ -16,6 +16,7 @@ from loadcheck.demo.data import (
     find_export_dir,
     read_truth,
     resolve_models,
+    scene_set_dir,
 )
 from loadcheck.demo.runner import DemoOptions
 from loadcheck.payloads import Verdict
@@ -37,6 +38,54 @@ def test_scenes_are_rendered_again_when_the_count_or_seed_differs(tmp_path):
     ensure_scenes(tmp_path / "fit", 3, 4, SIZE, progress=False)
     assert ensure_scenes(tmp_path / "fit", 3, 5, SIZE, progress=False).rendered
     assert ensure_scenes(tmp_path / "fit", 4, 5, SIZE, progress=False).rendered
+
+
+def test_classic_scene_sets_keep_their_folder_and_other_styles_get_their_own(tmp_path):
+    assert scene_set_dir(tmp_path, "fit", 1, ("classic",)) == tmp_path / "fit_seed1"
+    assert (
+        scene_set_dir(tmp_path, "test", 2, ("night", "dust")) == tmp_path / "test_seed2_night-dust"
+    )
+    folders = {
+        scene_set_dir(tmp_path, "fit", 1, styles)
+        for styles in [("classic",), ("night",), ("night", "dust"), ("dust", "night")]
+    }
+    assert len(folders) == 4
+
+
+def test_scenes_of_other_styles_are_never_reused_for_classic_ones(tmp_path):
+    classic = ensure_scenes(tmp_path / "fit", 3, 4, SIZE, progress=False)
+    night = ensure_scenes(tmp_path / "fit", 3, 4, SIZE, progress=False, styles=("night", "dust"))
+    assert night.rendered
+    assert night.truth == classic.truth, "labels never depend on the style"
+    name = "s3_000000.jpg"
+    assert (tmp_path / "fit" / "images" / name).read_bytes() != (
+        ensure_scenes(tmp_path / "classic", 3, 4, SIZE, progress=False).images_dir / name
+    ).read_bytes()
+    assert ensure_scenes(tmp_path / "fit", 3, 4, SIZE, progress=False).rendered
+
+
+def test_each_scene_knows_its_style_index_mod_n(tmp_path):
+    scenes = ensure_scenes(tmp_path / "fit", 3, 5, SIZE, progress=False, styles=("night", "dust"))
+    assert scenes.styles == ("night", "dust")
+    assert [scenes.style_of[f"s3_{i:06d}.jpg"] for i in range(5)] == [
+        "night",
+        "dust",
+        "night",
+        "dust",
+        "night",
+    ]
+    again = ensure_scenes(tmp_path / "fit", 3, 5, SIZE, progress=False, styles=("night", "dust"))
+    assert not again.rendered and again.style_of == scenes.style_of
+
+
+def test_a_labels_file_from_before_styles_counts_as_classic(tmp_path):
+    ensure_scenes(tmp_path / "fit", 3, 4, SIZE, progress=False)
+    labels = tmp_path / "fit" / "labels.json"
+    document = json.loads(labels.read_text())
+    del document["styles"]
+    labels.write_text(json.dumps(document))
+    assert not ensure_scenes(tmp_path / "fit", 3, 4, SIZE, progress=False).rendered
+    assert ensure_scenes(tmp_path / "fit", 3, 4, SIZE, progress=False, styles=("dust",)).rendered
 
 
 def test_label_counts_cover_every_verdict(tmp_path):
@@ -99,7 +148,13 @@ def test_models_demo_is_preferred_when_it_exists(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"fit_count": 3}, "fit count"), ({"test_count": 0}, "test count"), ({"seed": -1}, "seed")],
+    [
+        ({"fit_count": 3}, "fit count"),
+        ({"test_count": 0}, "test count"),
+        ({"seed": -1}, "seed"),
+        ({"styles": ("sunny",)}, "styles"),
+        ({"styles": ()}, "styles"),
+    ],
 )
 def test_demo_options_reject_unusable_values(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -13,6 +13,7 @@ from loadcheck.demo.report import (
     DemoReport,
     ImageOutcome,
     accuracy,
+    accuracy_by_style,
     chance_accuracy,
     confusion_matrix,
     markdown_summary,
@@ -32,7 +33,19 @@ OUTCOMES = (
 )
 
 
-def report(placeholder: bool = False, outcomes: tuple[ImageOutcome, ...] = OUTCOMES) -> DemoReport:
+STYLED = (
+    ImageOutcome("s2_000000.jpg", Q, Q, 0.9, style="night"),
+    ImageOutcome("s2_000001.jpg", Q, U, 0.2, style="dust"),
+    ImageOutcome("s2_000002.jpg", U, U, 0.1, style="night"),
+    ImageOutcome("s2_000003.jpg", U, None, error="server down", style="dust"),
+)
+
+
+def report(
+    placeholder: bool = False,
+    outcomes: tuple[ImageOutcome, ...] = OUTCOMES,
+    styles: tuple[str, ...] = ("classic",),
+) -> DemoReport:
     return DemoReport(
         placeholder_models=placeholder,
         models_dir="models/demo/onnx",
@@ -44,6 +57,7 @@ def report(placeholder: bool = False, outcomes: tuple[ImageOutcome, ...] = OUTCO
         step_seconds={"fit": 3.0},
         out_dir="/runs/demo",
         overlays_dir="/runs/demo/overlays",
+        styles=styles,
     )
 
 
@@ -136,3 +150,34 @@ def test_confusion_lines_align_truth_rows_under_predicted_columns():
     ]
     assert lines[3].split()[-3:] == ["7", "8", "9"]
     assert len({len(line) for line in lines}) == 1
+
+
+def test_accuracy_by_style_splits_the_images_by_their_style_in_style_order():
+    assert accuracy_by_style(STYLED, ("night", "dust", "quarry")) == {
+        "night": {"count": 2, "accuracy": 1.0},
+        "dust": {"count": 2, "accuracy": 0.0},
+        "quarry": {"count": 0, "accuracy": None},
+    }
+
+
+def test_report_names_the_styles_and_their_accuracies():
+    data = report(outcomes=STYLED, styles=("night", "dust")).to_dict()
+    assert data["styles"] == ["night", "dust"]
+    assert data["accuracy"] == pytest.approx(0.5)
+    assert data["accuracy_by_style"]["night"] == {"count": 2, "accuracy": 1.0}
+    assert [r["style"] for r in data["results"]] == ["night", "dust", "night", "dust"]
+    json.dumps(data)
+
+
+def test_summary_and_markdown_give_per_style_accuracy_only_with_several_styles():
+    several = report(outcomes=STYLED, styles=("night", "dust"))
+    text = summary_text(several)
+    assert "styles night, dust" in text
+    assert "Accuracy per style:" in text
+    assert "night  100.0 % of 2 scenes" in text
+    assert "dust   0.0 % of 2 scenes" in text
+    assert "| dust | 2 | 0.0 % |" in markdown_summary(several)
+    single = report()
+    assert "style classic" in summary_text(single)
+    assert "Accuracy per style" not in summary_text(single)
+    assert "| style |" not in markdown_summary(single)
