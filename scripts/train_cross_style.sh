@@ -8,11 +8,13 @@
 #   STYLES="quarry night" bash scripts/train_cross_style.sh   # only these folds
 #   QUICK=1 bash scripts/train_cross_style.sh         # smoke run: same commands, tiny sizes
 #   OUT=dir bash scripts/train_cross_style.sh         # default runs/cross_style
-#   FROM=models/demo STYLES="night" bash scripts/train_cross_style.sh
+#   FROM=build/demo_classic STYLES="night" bash scripts/train_cross_style.sh
 #       # cheaper folds (what docs/quality.md measured in session 10): both networks continued from
-#       # the classic-only demo checkpoints (FROM/detector/detector.pt, FROM/sam/sam.pth) on 750
-#       # scenes of the other styles, 8 epochs / 300 steps at one thread each, side by side; not
-#       # for the classic fold (its start has seen classic scenes)
+#       # CLASSIC-ONLY checkpoints (FROM/detector/detector.pt, FROM/sam/sam.pth: the classic
+#       # stage of scripts/train_demo_models.sh, OUT/classic, or the demo checkpoints shipped
+#       # before session 10: git show 3e23655:models/demo/sam/sam.pth > ...) on 750 scenes of the
+#       # other styles, 8 epochs / 300 steps at one thread each, side by side. Never FROM the
+#       # shipped models/demo (trained on every style), and not for the classic fold.
 #
 # Writes OUT/<style>/{data,detector,sam_256,sam,onnx} per fold and OUT/cross_style.json. The
 # training recipe is the demo models' (scripts/train_demo_models.sh) with photometric/style
