@@ -214,6 +214,17 @@ def test_a_scorer_fitted_before_review_settings_reviews_with_the_defaults() -> N
     )
 
 
+def _scorer_inputs(detections: Any, masks: Any) -> dict[str, np.ndarray]:
+    """The scorer step's input tensors for one segmented scene."""
+    return {
+        tn.BOXES_XYXY: detections.xyxy,
+        tn.CLASS_IDS: detections.class_id,
+        tn.SCORES: detections.confidence,
+        tn.MASKS: masks.mask_hw.astype(np.uint8),
+        tn.MASK_IOU: masks.iou_prediction,
+    }
+
+
 def test_the_scorer_step_answers_the_review_and_its_provenance_as_json() -> None:
     digest = "ab" * 32
     settings = ScorerSettings(
@@ -222,15 +233,7 @@ def test_the_scorer_step_answers_the_review_and_its_provenance_as_json() -> None
     step = ScorerStep("scorer_site_a", settings, _Model(), version=3)
     detections, masks = _scene(*_truck(fill=0.55))
     assert step.review == ReviewSettings()  # _Model has no review block: the defaults
-    out = step(
-        {
-            tn.BOXES_XYXY: detections.xyxy,
-            tn.CLASS_IDS: detections.class_id,
-            tn.SCORES: detections.confidence,
-            tn.MASKS: masks.mask_hw.astype(np.uint8),
-            tn.MASK_IOU: masks.iou_prediction,
-        }
-    )
+    out = step(_scorer_inputs(detections, masks))
     review = json.loads(out[tn.REVIEW_JSON][0])
     assert review["needs_review"] is True
     assert [r["code"] for r in review["reasons"]] == [ReviewCode.NEAR_THRESHOLD]
@@ -305,14 +308,6 @@ def test_the_served_scorer_answers_unusual_features_in_its_review_json() -> None
     model = _Model(metadata={FEATURE_BOUNDS_KEY: _bounds_excluding(4)})
     step = ScorerStep("scorer_site_a", ScorerSettings(), model, version=2)
     detections, masks = _scene(*_truck(fill=0.95))
-    out = step(
-        {
-            tn.BOXES_XYXY: detections.xyxy,
-            tn.CLASS_IDS: detections.class_id,
-            tn.SCORES: detections.confidence,
-            tn.MASKS: masks.mask_hw.astype(np.uint8),
-            tn.MASK_IOU: masks.iou_prediction,
-        }
-    )
+    out = step(_scorer_inputs(detections, masks))
     review = json.loads(out[tn.REVIEW_JSON][0])
     assert [r["code"] for r in review["reasons"]] == [ReviewCode.UNUSUAL_FEATURES]
