@@ -82,7 +82,9 @@ def serve_scene(runner: Any, jpeg: bytes, label: str) -> ScoredScene:
 def _fit(scenes: Sequence[ScoredScene]) -> Any:
     from loadcheck.scoring.fit import fit_score_model
 
-    pairs = [(LABELS[s.label], s.features) for s in scenes if s.features is not None]
+    # A "No Mine Detected" scene on which a loaded truck was served has features but no
+    # Qualified/Unqualified label: the scorer is not fitted on it (as an integrator's fit).
+    pairs = [(LABELS.get(s.label), s.features) for s in scenes if s.features is not None]
     pairs = [(y, f) for y, f in pairs if y in (0, 1)]
     x = np.stack([f for _, f in pairs]).astype(np.float32)
     y = np.array([label for label, _ in pairs])

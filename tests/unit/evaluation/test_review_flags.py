@@ -105,9 +105,16 @@ def test_out_of_fold_judges_every_loaded_scene_with_an_integrator_fitted_on_the_
         features = (value + rng.normal(0, 0.05, len(FEATURE_SPEC))).astype(np.float32)
         scenes.append(ScoredScene(base.label, features, base.evidence))
     scenes.append(_scene(N, N))
+    # truly "No Mine Detected", but a loaded truck was served: judged, never fitted on
+    stray = _scene(N, U)
+    scenes.insert(
+        0, ScoredScene(stray.label, np.full(len(FEATURE_SPEC), 0.5, np.float32), stray.evidence)
+    )
     judged = out_of_fold(scenes, folds=5)
     assert len(judged) == len(scenes)
     assert judged[-1].evidence.verdict is N  # no loaded truck: no verdict to fit
+    assert judged[0].evidence.verdict is not N  # judged as any loaded truck
+    scenes, judged = scenes[1:], judged[1:]
     right = sum(s.evidence.verdict.value == s.label for s in judged[:-1])
     assert right >= 27, "separable features: the out-of-fold verdicts are nearly all right"
     assert all(0.0 <= s.evidence.probability <= 1.0 for s in judged)
