@@ -11,7 +11,8 @@
 # FOLD/onnx. The site's photos are 'loadcheck synth --style STYLE' scenes of seed 7 (the
 # benchmark fits on seed 1 and tests on seed 2): YOLO boxes + masks, as a labelling tool writes
 # them. Each N gets the same number of optimiser steps, so a point differs only in its photos.
-# Writes FOLD/site_<N>/{data,detector,sam,onnx} and FOLD/site_curve.json (N = 0 is FOLD itself).
+# Writes FOLD/site_<N>/{data,detector,sam,onnx} and FOLD/site_curve_<N>[_own].json (N = 0: FOLD
+# itself; _own: the integrator fitted on STYLE's scenes instead of the training styles').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PATH="$PWD/.venv/bin:$PATH"
@@ -55,6 +56,9 @@ for N in 0 $COUNTS; do
   DIR="$FOLD/onnx"; [ "$N" = 0 ] || DIR="$FOLD/site_$N/onnx"
   python benchmarks/cross_style.py --models "$DIR" --train-styles "$TRAIN_STYLES" \
     --styles "$STYLE" $BENCH --json "$FOLD/site_curve_$N.json" --no-progress
+  # ... and with the integrator fitted on the site's own style (what a site does anyway).
+  python benchmarks/cross_style.py --models "$DIR" --train-styles "$STYLE" \
+    --styles "$STYLE" $BENCH --json "$FOLD/site_curve_${N}_own.json" --no-progress
 done
 
 python - "$FOLD" $COUNTS <<'PY'
@@ -62,12 +66,11 @@ import json, sys
 from pathlib import Path
 
 fold = Path(sys.argv[1])
-print("labelled photos  served accuracy  95 % interval  bed IoU  load IoU")
+print("labelled photos  accuracy (fit: training styles / own style)  bed IoU  load IoU")
 for n in ["0", *sys.argv[2:]]:
     f = json.loads((fold / f"site_curve_{n}.json").read_text())["folds"][0]
-    a = f["accuracy"]
+    own = json.loads((fold / f"site_curve_{n}_own.json").read_text())["folds"][0]
     iou = f["mask_iou"]
-    low, high = a["ci95"]
-    print(f"{n:>15}  {a['accuracy']:15.3f}  {low:.3f}-{high:.3f}  "
-          f"{iou['bed']['mean']:7.3f}  {iou['load']['mean']:8.3f}")
+    print(f"{n:>15}  {f['accuracy']['accuracy']:.3f} / {own['accuracy']['accuracy']:.3f}"
+          f"{'':>28}{iou['bed']['mean']:7.3f}  {iou['load']['mean']:8.3f}")
 PY
