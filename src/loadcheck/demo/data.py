@@ -122,24 +122,17 @@ def scene_set_dir(data_dir: Path, role: str, seed: int, styles: tuple[str, ...])
     return data_dir / name
 
 
-def scene_style(index: int, styles: tuple[str, ...]) -> str:
-    """The style of scene ``index`` of a set drawn in ``styles``: ``styles[index % n]`` (as
-    ``loadcheck synth --style`` and :func:`~loadcheck.synth.dataset.write_dataset` draw them)."""
-    from loadcheck.evaluation.cross_style import scene_style as drawn_in
-
-    return drawn_in(index, styles)
-
-
 def _styles_of(document: dict[str, object]) -> tuple[str, ...]:
     """The styles a ``labels.json`` records; files written before styles existed are classic."""
     styles = document.get("styles", [DEFAULT_STYLE])
     return tuple(str(s) for s in styles) if isinstance(styles, list) else ()
 
 
-def _style_of(document: dict[str, object], styles: tuple[str, ...]) -> dict[str, str]:
-    """Image file name -> the style that drew it (from each record's ``index``)."""
+def _style_of(document: dict[str, object]) -> dict[str, str]:
+    """Image file name -> the style that drew it (each record's ``style``; records written
+    before styles existed are classic)."""
     records = cast(list[dict[str, Any]], document["images"])  # read_truth has read them
-    return {Path(r["file"]).name: scene_style(int(r["index"]), styles) for r in records}
+    return {Path(r["file"]).name: str(r.get("style", DEFAULT_STYLE)) for r in records}
 
 
 def _same_set(
@@ -189,9 +182,9 @@ def ensure_scenes(
             raise DemoError(f"cannot render the synthetic scenes: {exc}") from exc
     document, truth = read_truth(root)
     try:
-        style_of = _style_of(document, styles)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DemoError(f"{root / 'labels.json'}: scene records without an index ({exc})") from exc
+        style_of = _style_of(document)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DemoError(f"{root / 'labels.json'}: malformed scene records ({exc})") from exc
     return SceneSet(root, seed, count, size_wh, truth, rendered, styles, style_of)
 
 

@@ -17,7 +17,7 @@ For each :class:`Fold` (a scene style held out, and the exported networks traine
 
 A fold whose ``train_styles`` is its own held-out style is an *in-style* check (one models folder
 tested on the styles it was trained on). The headline is the worst fold's served accuracy.
-:func:`styled_scenes` (scene ``i`` in :func:`scene_style`) also gives
+:func:`styled_scenes` (scene ``i`` in :func:`loadcheck.synth.styles.scene_style`) also gives
 ``benchmarks/review_flags.py`` its scenes.
 """
 
@@ -45,6 +45,7 @@ from loadcheck.evaluation.scenes import CLASSES, TruthScene, load_scene, scene_f
 from loadcheck.evaluation.served import ScenePipeline
 from loadcheck.evaluation.significance import accuracy_summary
 from loadcheck.pipeline.prompts import SamFrame
+from loadcheck.synth.styles import scene_style
 
 
 @dataclass(frozen=True)
@@ -151,20 +152,12 @@ def serve_scene(
     return scene.label, score_versions(versions, (h, w))
 
 
-def scene_style(index: int, styles: Sequence[str]) -> str:
-    """The style of scene ``index`` when scenes are drawn from ``styles``: ``styles[index % n]``
-    (as ``loadcheck synth --style`` writes them)."""
-    return styles[index % len(styles)]
-
-
 def styled_scenes(
     cache: Path, seed: int, count: int, size_wh: tuple[int, int], styles: Sequence[str]
 ) -> Iterator[TruthScene]:
-    """Scenes ``0 .. count-1`` of ``seed``, scene ``i`` in :func:`scene_style` ``(i, styles)``,
+    """Scenes ``0 .. count-1`` of ``seed``, scene ``i`` in ``scene_style(i, styles)``,
     each from its style's cache folder (:func:`~loadcheck.evaluation.scenes.scene_folder`;
     rendered and cached if absent), one at a time."""
-    if not styles:
-        raise ValueError("styles: expected at least one style")
     folders = {s: scene_folder(cache, seed, size_wh, s) for s in styles}
     for index in range(count):
         style = scene_style(index, styles)

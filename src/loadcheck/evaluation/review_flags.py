@@ -213,7 +213,7 @@ def choose_settings(
 def by_style(scenes: Sequence[ScoredScene], styles: Sequence[str]) -> dict[str, list[ScoredScene]]:
     """``scenes`` (in the order drawn: scene ``i`` in ``styles[i % n]``) split by style, in the
     order of ``styles``."""
-    from loadcheck.evaluation.cross_style import scene_style
+    from loadcheck.synth.styles import scene_style
 
     if not styles:
         raise ValueError("styles: expected at least one style")

@@ -46,7 +46,7 @@ from loadcheck.pipeline.step import Arrays, Step, StepContext, StepInputError
 from loadcheck.pipeline.tensors import TensorSpec, spec
 
 if TYPE_CHECKING:
-    from loadcheck.scoring.review import ReviewSettings
+    from loadcheck.scoring.review import FeatureBounds, ReviewSettings
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ def score_segmentation(
     model: Any,
     review: ReviewSettings | None = None,
     roi: Sequence[tuple[float, float]] | None = None,
+    bounds: FeatureBounds | None = None,
 ) -> ScoredImage:
     """Verdict for the most prominent loaded truck, plus one result per loaded truck, and the
     verdict's review flag.
@@ -115,6 +116,9 @@ def score_segmentation(
             with at least :data:`~loadcheck.features.roi.MIN_BED_SHARE_INSIDE` of their bed
             inside it are judged; ``None``: every truck. When no truck lies inside but a loaded
             one lies outside, the "No Mine Detected" answer is flagged ``outside_roi``.
+        bounds: the fitting features' ranges for the ``unusual_features`` check, parsed once by
+            the caller that serves many photos (:class:`ScorerStep`); ``None``: read from
+            ``model``'s metadata (none there: the check is skipped).
     """
     from loadcheck.features.roi import trucks_in_roi
     from loadcheck.features.trucks import group_trucks, loaded_trucks
@@ -129,7 +133,8 @@ def score_segmentation(
     every_truck = group_trucks(detections, masks)
     trucks = every_truck if roi is None else trucks_in_roi(every_truck, roi)
     result = score_trucks(trucks, model)
-    bounds = FeatureBounds.of_metadata(getattr(model, "metadata", None))
+    if bounds is None:
+        bounds = FeatureBounds.of_metadata(getattr(model, "metadata", None))
     unusual: tuple[str, ...] = ()
     if bounds is not None and result.trucks and result.features is not None:
         unusual = bounds.outside(result.features.names, result.features.values)
@@ -255,7 +260,8 @@ class ScorerStep(Step):
         if review is None:
             review = ReviewSettings.from_json(getattr(model, "metadata", {}).get(REVIEW_KEY))
         self.review = review
-        FeatureBounds.of_metadata(getattr(model, "metadata", None))  # refuse bad bounds at load
+        # parsed once here (bad bounds are refused at load), not per photo
+        self.bounds = FeatureBounds.of_metadata(getattr(model, "metadata", None))
         self.provenance = ServedProvenance(
             integrator=name.removeprefix(tn.SCORER_PREFIX),
             scorer_version=version,
@@ -303,5 +309,5 @@ class ScorerStep(Step):
                 roi = roi_from_tensor(feeds[tn.ROI_POLYGON])
             except RoiError as exc:
                 raise StepInputError(f"input {tn.ROI_POLYGON!r}: {exc}") from None
-        scored = score_segmentation(detections, masks, self.model, self.review, roi)
+        scored = score_segmentation(detections, masks, self.model, self.review, roi, self.bounds)
         return scored.to_tensors(self.feature_names, self.spec_version, self.provenance)

@@ -48,6 +48,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -168,12 +169,17 @@ class FeatureBounds:
         """The bounds in a score model's ``scorer.json`` metadata (``None``: none there)."""
         return cls.from_json((metadata or {}).get(FEATURE_BOUNDS_KEY))
 
+    @cached_property
+    def _ranges(self) -> dict[str, tuple[float, float]]:
+        """name -> (low, high), built once per bounds (the served scorer checks every photo)."""
+        return {n: (lo, hi) for n, lo, hi in zip(self.names, self.low, self.high, strict=True)}
+
     def outside(
         self, names: Sequence[str], values: Sequence[float] | np.ndarray
     ) -> tuple[str, ...]:
         """The names of the features whose value lies outside its range (features the bounds
         do not name, and non-finite values, are skipped)."""
-        ranges = {n: (lo, hi) for n, lo, hi in zip(self.names, self.low, self.high, strict=True)}
+        ranges = self._ranges
         out = []
         for name, value in zip(names, values, strict=True):
             bound = ranges.get(name)

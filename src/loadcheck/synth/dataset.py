@@ -43,7 +43,7 @@ from loadcheck.payloads import CLASS_NAMES, Verdict
 from loadcheck.synth import rules
 from loadcheck.synth.render import check_size, render_scene
 from loadcheck.synth.scene import Scene
-from loadcheck.synth.styles import DEFAULT_STYLE, STYLES, render_styled
+from loadcheck.synth.styles import DEFAULT_STYLE, STYLES, render_styled, scene_style
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def write_dataset(
         zips = {Verdict.QUALIFIED: q_zip, Verdict.UNQUALIFIED: u_zip}
         task = bar.add_task("scenes", total=count)
         for index in range(count):
-            style = styles[index % len(styles)]
+            style = scene_style(index, styles)
             if style == DEFAULT_STYLE:
                 scene = render_scene(int(seed), index, (w, h))
             else:

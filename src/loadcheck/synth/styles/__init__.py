@@ -12,6 +12,7 @@ draws for ``(seed, index, size, overrides)`` and keeps its truths (see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from loadcheck.synth.scene import Scene
@@ -70,6 +71,14 @@ def parse_styles(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def scene_style(index: int, styles: Sequence[str]) -> str:
+    """The style that draws scene ``index`` of a set drawn in ``styles``: ``styles[index % n]``
+    (``loadcheck synth --style a,b``, :func:`loadcheck.synth.dataset.write_dataset`)."""
+    if not styles:
+        raise ValueError("styles: expected at least one style")
+    return styles[index % len(styles)]
+
+
 def render_styled(
     seed: int,
     index: int,
@@ -98,4 +107,5 @@ __all__ = [
     "describe",
     "parse_styles",
     "render_styled",
+    "scene_style",
 ]
